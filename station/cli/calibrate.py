@@ -1,0 +1,100 @@
+"""`station calibrate`: measure an interface's send and return levels and its latency."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..calibrate import CalibrationSettings, calibrate, to_profile
+from ..drivers.base import StreamSpec
+from ..drivers.factory import open_bench, open_meter
+from ..profiles import check_name, profile_path, save_profile
+from . import console, home_of
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `calibrate` subcommand."""
+    p = sub.add_parser(
+        "calibrate",
+        parents=[common],
+        help="measure send level (tone + meter), return level and latency",
+    )
+    p.add_argument("--name", required=True, help="profile name, e.g. apollo-line-out-3")
+    p.add_argument(
+        "--device", required=True, help="audio device index, part of its name, or 'virtual'"
+    )
+    p.add_argument(
+        "--send-channel", type=int, required=True, help="output that feeds the reamp box (1-based)"
+    )
+    p.add_argument(
+        "--return-channel", type=int, required=True, help="input the gear returns to (1-based)"
+    )
+    p.add_argument("--samplerate", type=int, default=48000)
+    p.add_argument("--blocksize", type=int, default=256)
+    p.add_argument(
+        "--tone-hz", type=float, default=1000.0, help="tone frequency (NAM defines 1000)"
+    )
+    p.add_argument("--tone-dbfs", type=float, default=-12.0, help="send tone level, dBFS peak")
+    p.add_argument(
+        "--meter",
+        default=None,
+        help="manual | scpi:RESOURCE | virtual (default: virtual on the virtual rig, else manual)",
+    )
+    p.add_argument(
+        "--gain-note", default="", help='how the return gain is set, e.g. "gain knob at minimum"'
+    )
+    p.add_argument("--yes", action="store_true", help="skip the 'press Enter when patched' prompts")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Calibrate, save the profile, print the result."""
+    home = home_of(args)
+    check_name(args.name)
+    spec = StreamSpec(args.samplerate, args.send_channel, args.return_channel, args.blocksize)
+    bench = open_bench(args.device)
+    bench.interface.validate(spec)
+    meter = open_meter(args.meter, bench, console.make_ask(bench.rig))
+    result = calibrate(
+        bench.interface,
+        meter,
+        CalibrationSettings(spec, args.tone_hz, args.tone_dbfs),
+        emit=console.emit,
+        confirm=console.make_confirm(bench.rig, args.yes),
+    )
+    existed = profile_path(home, args.name).exists()
+    path = save_profile(home, to_profile(args.name, bench.interface, spec, result, args.gain_note))
+    out = {
+        "profile_path": str(path.resolve()),
+        "name": args.name,
+        "device": bench.interface.name,
+        "send_dbu_at_0dbfs": result.send_dbu_at_0dbfs,
+        "send_uncertainty_db": result.send_uncertainty_db,
+        "return_dbu_at_0dbfs": result.return_dbu_at_0dbfs,
+        "return_uncertainty_db": result.return_uncertainty_db,
+        "latency_samples": result.latency_samples,
+        "latency_uncertainty_samples": result.latency_uncertainty_samples,
+        "return_noise_floor_dbfs": result.return_noise_floor_dbfs,
+        "meter": result.meter.source,
+        "meter_reading_vrms": result.meter.vrms,
+    }
+    if args.json:
+        console.print_json(out)
+        return 0
+    print(f"Profile {'replaced' if existed else 'saved'}: {path}")
+    print(
+        f"  send    {result.send_dbu_at_0dbfs:+.2f} dBu at 0 dBFS peak "
+        f"(± {result.send_uncertainty_db:.2f} dB, meter {result.meter.vrms:g} V)"
+    )
+    print(
+        f"  return  {result.return_dbu_at_0dbfs:+.2f} dBu at 0 dBFS peak "
+        f"(± {result.return_uncertainty_db:.2f} dB)"
+    )
+    print(
+        f"  latency {result.latency_samples:.2f} samples "
+        f"({result.latency_samples / args.samplerate * 1000:.2f} ms)"
+    )
+    print(f"  return noise floor {result.return_noise_floor_dbfs:.1f} dBFS")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,1 @@
+"""Hardware drivers and their simulated twins, behind small Protocols."""

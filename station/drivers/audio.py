@@ -1,0 +1,254 @@
+"""The real audio interface through sounddevice (PortAudio): full duplex, one send, one return.
+
+The callback only copies blocks: a feeder thread pre-renders output blocks into
+a bounded queue and a writer thread hands recorded blocks to the sink. Any
+over/underflow fails the take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from ..errors import DeviceError, Stopped, StreamError
+from ..events import StopFlag
+from .base import BlockSink, BlockSource, StreamSpec, StreamStats
+
+WATCHDOG_S = 3.0  # no callback for this long means the device has gone away
+
+
+def _sd() -> Any:
+    try:
+        import sounddevice
+    except OSError as exc:  # the PortAudio library itself is missing
+        raise DeviceError(
+            f"PortAudio is not available: {exc}",
+            "install it (Debian/Ubuntu: apt-get install libportaudio2)",
+        ) from None
+    return sounddevice
+
+
+def list_audio_devices() -> list[dict[str, Any]]:
+    """Every PortAudio device: index, name, host API, input and output channels."""
+    sd = _sd()
+    apis = sd.query_hostapis()
+    return [
+        {
+            "index": i,
+            "name": d["name"],
+            "host_api": apis[d["hostapi"]]["name"],
+            "inputs": d["max_input_channels"],
+            "outputs": d["max_output_channels"],
+            "default_samplerate": d["default_samplerate"],
+        }
+        for i, d in enumerate(sd.query_devices())
+    ]
+
+
+def find_device(query: str) -> int:
+    """Resolve a device index or a unique part of a device name to a PortAudio index."""
+    devices = list_audio_devices()
+    listing = "; ".join(f"{d['index']}: {d['name']} ({d['host_api']})" for d in devices) or "none"
+    q = query.strip()
+    if q.isdigit():
+        idx = int(q)
+        if any(d["index"] == idx for d in devices):
+            return idx
+        raise DeviceError(f"there is no audio device {idx}", f"devices: {listing}")
+    exact = [d for d in devices if d["name"].lower() == q.lower()]
+    matches = exact or [d for d in devices if q.lower() in d["name"].lower()]
+    if len(matches) == 1:
+        return int(matches[0]["index"])
+    if not matches:
+        raise DeviceError(
+            f"no audio device matches {query!r}", f"devices: {listing} (or use --device virtual)"
+        )
+    names = "; ".join(f"{d['index']}: {d['name']} ({d['host_api']})" for d in matches)
+    raise DeviceError(
+        f"{query!r} matches several devices: {names}", "give the index, or more of the name"
+    )
+
+
+class SoundDeviceInterface:
+    """A PortAudio device used as a send/return pair."""
+
+    def __init__(self, device_index: int, *, prefill_blocks: int = 16) -> None:
+        sd = _sd()
+        info = sd.query_devices(device_index)
+        self.index = device_index
+        self.name = str(info["name"])
+        self.host_api = str(sd.query_hostapis(info["hostapi"])["name"])
+        self._outputs = int(info["max_output_channels"])
+        self._inputs = int(info["max_input_channels"])
+        self._prefill = prefill_blocks
+
+    def validate(self, spec: StreamSpec) -> None:
+        """Check channels against the device and the rate against PortAudio."""
+        sd = _sd()
+        if not 1 <= spec.send_channel <= self._outputs:
+            raise DeviceError(
+                f"send channel {spec.send_channel} does not exist on {self.name}",
+                f"it has outputs 1 to {self._outputs}",
+            )
+        if not 1 <= spec.return_channel <= self._inputs:
+            raise DeviceError(
+                f"return channel {spec.return_channel} does not exist on {self.name}",
+                f"it has inputs 1 to {self._inputs}",
+            )
+        try:
+            sd.check_output_settings(
+                self.index, channels=spec.send_channel, samplerate=spec.samplerate, dtype="float32"
+            )
+            sd.check_input_settings(
+                self.index,
+                channels=spec.return_channel,
+                samplerate=spec.samplerate,
+                dtype="float32",
+            )
+        except sd.PortAudioError as exc:
+            raise DeviceError(
+                f"{self.name} cannot run at {spec.samplerate} Hz: {exc}",
+                "pick a rate the interface supports (NAM wants 48000)",
+            ) from None
+
+    def run(
+        self,
+        spec: StreamSpec,
+        source: BlockSource,
+        sink: BlockSink,
+        *,
+        tail_frames: int,
+        stop: StopFlag | None = None,
+    ) -> StreamStats:
+        """Play and record through PortAudio (see AudioInterface.run)."""
+        self.validate(spec)
+        sd = _sd()
+        b = spec.blocksize
+        si, ri = spec.send_channel - 1, spec.return_channel - 1
+        out_q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=self._prefill)
+        in_q: queue.Queue[np.ndarray | None] = queue.Queue()
+        quit_ = threading.Event()
+        st: dict[str, Any] = {
+            "fail": None,
+            "played": 0,
+            "ended": False,
+            "recorded": 0,
+            "calls": 0,
+            "writer_error": None,
+        }
+
+        def feeder() -> None:
+            while not quit_.is_set():
+                block = None if source.finished else source.read(b)
+                while not quit_.is_set():
+                    try:
+                        out_q.put(block, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if block is None:
+                    return
+
+        def callback(
+            indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any
+        ) -> None:
+            st["calls"] += 1
+            if status.input_overflow or status.output_underflow:
+                st["fail"] = st["fail"] or str(status).strip()
+            in_q.put_nowait(indata[:, ri].copy())
+            outdata.fill(0.0)
+            if st["ended"]:
+                return
+            try:
+                block = out_q.get_nowait()
+            except queue.Empty:
+                st["fail"] = st["fail"] or "output underflow: audio could not be fed in time"
+                return
+            if block is None:
+                st["ended"] = True
+            else:
+                outdata[:, si] = block
+                st["played"] += frames
+
+        def writer() -> None:
+            while True:
+                block = in_q.get()
+                if block is None:
+                    return
+                try:
+                    sink(block)
+                except Exception as exc:  # surfaced to the main thread below
+                    st["writer_error"] = exc
+                    return
+                st["recorded"] += len(block)
+
+        feed_t = threading.Thread(target=feeder, name="station-feeder", daemon=True)
+        write_t = threading.Thread(target=writer, name="station-writer", daemon=True)
+        feed_t.start()
+        write_t.start()
+        try:
+            deadline = time.monotonic() + 2.0
+            while not out_q.full() and feed_t.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.002)
+            try:
+                stream = sd.Stream(
+                    device=(self.index, self.index),
+                    samplerate=spec.samplerate,
+                    blocksize=b,
+                    channels=(spec.return_channel, spec.send_channel),
+                    dtype="float32",
+                    callback=callback,
+                )
+            except sd.PortAudioError as exc:
+                raise DeviceError(
+                    f"cannot open {self.name}: {exc}", "is another program using the interface?"
+                ) from None
+            with stream:
+                last_calls, last_change = -1, time.monotonic()
+                while True:
+                    if stop is not None and stop.wait(0.02):
+                        raise Stopped()
+                    if stop is None:
+                        time.sleep(0.02)
+                    if st["fail"]:
+                        raise StreamError(
+                            f"the take failed: {st['fail']}",
+                            "close other audio programs, or raise the block size",
+                        )
+                    if st["writer_error"] is not None:
+                        raise StreamError(
+                            f"writing the recording failed: {st['writer_error']}",
+                            "check free disk space and permissions",
+                        )
+                    if (
+                        st["ended"]
+                        and st["recorded"] + in_q.qsize() * b >= st["played"] + tail_frames
+                    ):
+                        break
+                    now = time.monotonic()
+                    if st["calls"] != last_calls:
+                        last_calls, last_change = st["calls"], now
+                    elif now - last_change > WATCHDOG_S:
+                        raise StreamError(
+                            f"{self.name} stopped delivering audio",
+                            "check the interface's connection and its driver",
+                        )
+        finally:
+            quit_.set()
+            in_q.put(None)
+            write_t.join(timeout=10.0)
+            feed_t.join(timeout=1.0)
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    out_q.get_nowait()
+        if st["writer_error"] is not None:
+            raise StreamError(
+                f"writing the recording failed: {st['writer_error']}",
+                "check free disk space and permissions",
+            )
+        return StreamStats(frames_played=st["played"], frames_recorded=st["recorded"])

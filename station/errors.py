@@ -1,0 +1,42 @@
+"""One exception tree for everything a user can cause or fix."""
+
+from __future__ import annotations
+
+
+class StationError(Exception):
+    """A failure the user can understand: what went wrong and what to do about it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
+
+
+class DeviceError(StationError):
+    """An audio device, channel or sample rate cannot be used as asked."""
+
+
+class MeterError(StationError):
+    """A voltmeter did not answer, answered garbage or gave an implausible reading."""
+
+
+class SignalError(StationError):
+    """A measurement found no usable signal (nothing patched, clipping, too noisy)."""
+
+
+class StreamError(StationError):
+    """The audio stream failed mid-take (overflow, underflow, device lost)."""
+
+
+class ProfileError(StationError):
+    """An interface profile is missing, unreadable or of an unknown schema."""
+
+
+class Stopped(StationError):
+    """The user asked the procedure to stop; the hardware has been left safe."""
+
+    def __init__(self, message: str = "stopped by the user") -> None:
+        super().__init__(message, "nothing was saved from the interrupted step")

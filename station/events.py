@@ -1,0 +1,93 @@
+"""Events that procedures emit to whichever front end runs them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Step:
+    """A procedure entered a named step; `text` says what happens now."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """Something the user must do at the bench now (shown big by the TUI)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a long action is, with a short message; `fraction` is 0–1 or None."""
+
+    fraction: float | None
+    message: str
+    elapsed_s: float = 0.0
+    remaining_s: float | None = None
+
+
+@dataclass(frozen=True)
+class LevelReading:
+    """A live level: what a meter or a return read, with units in the field name."""
+
+    label: str
+    level_dbfs: float | None = None
+    vrms: float | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """A measured value for the user (name, value, unit, uncertainty)."""
+
+    name: str
+    value: float
+    unit: str
+    uncertainty: float | None = None
+
+
+@dataclass(frozen=True)
+class Warning_:
+    """A condition that does not stop the procedure but the user should see."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The procedure waits for the user: `kind` identifies the action (e.g. patch_loopback)."""
+
+    kind: str
+    text: str
+
+
+Event = Step | Instruction | Progress | LevelReading | Result | Warning_ | Prompt
+Emit = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    """An emitter that drops every event."""
+
+
+@dataclass
+class StopFlag:
+    """A stop request shared between a front end and a procedure running in a worker."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+
+    def set(self) -> None:
+        """Ask the procedure to stop at its next check."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """True once a stop was asked for."""
+        return self._event.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to `timeout_s`, waking early (and returning True) on a stop request."""
+        return self._event.wait(timeout_s)

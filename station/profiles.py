@@ -1,0 +1,138 @@
+"""Interface calibration profiles: calibration/profiles/<name>.toml, saved atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
+
+import tomli_w
+
+from . import __version__
+from .errors import ProfileError
+from .fsutil import atomic_write_text
+
+SCHEMA_VERSION = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass
+class Profile:
+    """A measured interface: device, channels, levels with uncertainty, latency, noise."""
+
+    name: str
+    device_name: str
+    host_api: str
+    samplerate: int
+    blocksize: int
+    send_channel: int
+    return_channel: int
+    send_dbu_at_0dbfs: float
+    send_uncertainty_db: float
+    return_dbu_at_0dbfs: float
+    return_uncertainty_db: float
+    latency_samples: float
+    latency_uncertainty_samples: float
+    latency_polarity: int
+    tone_hz: float
+    tone_dbfs: float
+    loop_tone_dbfs: float
+    loop_return_dbfs: float
+    meter: str
+    meter_reading_vrms: float
+    meter_raw: str
+    return_noise_floor_dbfs: float
+    gain_note: str = ""
+    created: str = ""
+    station_version: str = __version__
+    schema_version: int = SCHEMA_VERSION
+
+
+def check_name(name: str) -> str:
+    """Return `name` if it is a safe profile or capture name, else raise ProfileError."""
+    if not _NAME.match(name or ""):
+        raise ProfileError(
+            f"{name!r} is not a usable name",
+            "use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit",
+        )
+    return name
+
+
+def profiles_dir(home: Path) -> Path:
+    """Where a station home keeps its measured profiles."""
+    return Path(home) / "calibration" / "profiles"
+
+
+def profile_path(home: Path, name: str) -> Path:
+    """The file a profile called `name` lives in."""
+    return profiles_dir(home) / f"{check_name(name)}.toml"
+
+
+def now_iso() -> str:
+    """The current local time, ISO 8601 with offset, to the second."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def save_profile(home: Path, profile: Profile) -> Path:
+    """Write the profile atomically (stamping `created` if empty); returns its path."""
+    if not profile.created:
+        profile.created = now_iso()
+    data = asdict(profile)
+    path = profile_path(home, profile.name)
+    atomic_write_text(path, tomli_w.dumps(data))
+    return path
+
+
+def load_profile(home: Path, name: str) -> Profile:
+    """Read and validate a profile by name; raises ProfileError with what is wrong."""
+    path = profile_path(home, name)
+    if not path.exists():
+        known = ", ".join(list_profiles(home)) or "none yet"
+        raise ProfileError(
+            f"there is no profile {name!r} in {profiles_dir(home)}",
+            f"profiles: {known}; measure one with 'station calibrate'",
+        )
+    return read_profile_file(path)
+
+
+def read_profile_file(path: Path) -> Profile:
+    """Parse one profile file, checking its schema, keys and number types."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(
+            f"cannot read the profile {path}: {exc}", "calibrate again to rewrite it"
+        ) from None
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ProfileError(
+            f"{path} has schema version {version!r}; this station reads {SCHEMA_VERSION}",
+            "calibrate again, or update the station",
+        )
+    kwargs = {}
+    for f in fields(Profile):
+        if f.name not in data:
+            if f.default is not MISSING:  # has a default: optional
+                continue
+            raise ProfileError(f"{path} lacks {f.name!r}", "calibrate again to rewrite it")
+        value = data[f.name]
+        want = {"float": (int, float), "int": (int,), "str": (str,)}.get(str(f.type), (object,))
+        if not isinstance(value, want) or isinstance(value, bool):
+            raise ProfileError(
+                f"{path}: {f.name} = {value!r} is not a {f.type}", "calibrate again to rewrite it"
+            )
+        if str(f.type) == "float" and not math.isfinite(float(value)):
+            raise ProfileError(
+                f"{path}: {f.name} is not a finite number", "calibrate again to rewrite it"
+            )
+        kwargs[f.name] = value
+    return Profile(**kwargs)
+
+
+def list_profiles(home: Path) -> list[str]:
+    """Names of the profiles saved under `home`, sorted."""
+    folder = profiles_dir(home)
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
