@@ -133,9 +133,10 @@ def _tone_take(
     level_dbfs: float,
     duration_s: float,
     stop: StopFlag | None,
+    emit: Emit = ignore,
 ) -> np.ndarray:
     x = signals.tone(freq_hz, level_dbfs, duration_s, spec.samplerate)
-    return take(interface, spec, x, tail_s=0.3, stop=stop)
+    return take(interface, spec, x, tail_s=0.3, stop=stop, emit=emit)
 
 
 def find_loop_level(
@@ -156,7 +157,7 @@ def find_loop_level(
     best: tuple[float, float] | None = None
     for attempt in range(10):
         _check_stop(stop)
-        rec = _tone_take(interface, spec, freq_hz, tone_dbfs, 0.6, stop)
+        rec = _tone_take(interface, spec, freq_hz, tone_dbfs, 0.6, stop, emit)
         clipped = analysis.peak_abs(rec) >= CLIP_SAMPLE
         fit = analysis.fit_sine(rec[int(0.25 * sr) : int(0.55 * sr)], sr, freq_hz)
         snr_db = fit.level_dbfs - fit.residual_dbfs
@@ -212,7 +213,7 @@ def measure_latency(
     for k in range(takes):
         _check_stop(stop)
         emit(Progress((k + 1) / takes, f"latency sweep {k + 1} of {takes}"))
-        rec = take(interface, spec, sweep, tail_s=0.5, stop=stop)
+        rec = take(interface, spec, sweep, tail_s=0.5, stop=stop, emit=emit)
         estimates.append(
             analysis.estimate_delay(sweep, rec, sr, band_hz=(200.0, min(16000.0, 0.35 * sr)))
         )
@@ -235,20 +236,26 @@ def measure_return(
     tone_dbfs: float,
     latency_samples: float,
     *,
+    emit: Emit = ignore,
     stop: StopFlag | None = None,
 ) -> analysis.SineFit:
     """Sine-fit the return of a 1 s tone, over the part that is steady at the input."""
     sr = spec.samplerate
-    rec = _tone_take(interface, spec, freq_hz, tone_dbfs, 1.0, stop)
+    rec = _tone_take(interface, spec, freq_hz, tone_dbfs, 1.0, stop, emit)
     start = int(latency_samples) + int(0.05 * sr)
     return analysis.fit_sine(rec[start : start + int(0.9 * sr)], sr, freq_hz)
 
 
 def measure_noise_floor(
-    interface: AudioInterface, spec: StreamSpec, *, stop: StopFlag | None = None
+    interface: AudioInterface,
+    spec: StreamSpec,
+    *,
+    emit: Emit = ignore,
+    stop: StopFlag | None = None,
 ) -> float:
     """RMS level of the return with the send silent, on the dBFS-peak scale."""
-    rec = take(interface, spec, np.zeros(int(0.5 * spec.samplerate)), tail_s=0.0, stop=stop)
+    silence = np.zeros(int(0.5 * spec.samplerate))
+    rec = take(interface, spec, silence, tail_s=0.0, stop=stop, emit=emit)
     return analysis.rms_dbfs(rec[int(0.1 * spec.samplerate) :])
 
 
@@ -274,14 +281,16 @@ def calibrate(
             "(no gear in between), set the input gain where you will capture, then press Enter.",
         )
     )
-    noise_dbfs = measure_noise_floor(interface, spec, stop=stop)
+    noise_dbfs = measure_noise_floor(interface, spec, emit=emit, stop=stop)
     loop_tone, _rough = find_loop_level(interface, spec, settings.tone_hz, emit=emit, stop=stop)
     latency, latency_unc, polarity = measure_latency(
         interface, spec, loop_tone, emit=emit, stop=stop
     )
     if polarity < 0:
         emit(Warning_("the loopback inverts polarity: check the cable's wiring (pins 2 and 3)"))
-    fit = measure_return(interface, spec, settings.tone_hz, loop_tone, latency, stop=stop)
+    fit = measure_return(
+        interface, spec, settings.tone_hz, loop_tone, latency, emit=emit, stop=stop
+    )
     return_dbu = levels.return_dbu_at_0dbfs(send_dbu, loop_tone, fit.level_dbfs)
     return_unc = math.hypot(send_unc, fit.uncertainty_db)
     emit(Result("return_dbu_at_0dbfs", return_dbu, "dBu", return_unc))

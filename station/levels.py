@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-DBU_REF_VRMS = 0.774597  # sqrt(0.6): 1 mW into 600 ohm
+DBU_REF_VRMS = math.sqrt(0.6)  # 0.774597 V: 1 mW into 600 ohm
 SQRT2 = math.sqrt(2.0)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .drivers.base import AudioInterface, BlockSink, BlockSource, StreamSpec
 from .drivers.sources import ArraySource, MemorySink
 from .errors import StationError, Stopped, StreamError
-from .events import StopFlag
+from .events import Emit, StopFlag, Warning_, ignore
 
 
 def take(
@@ -19,16 +19,33 @@ def take(
     *,
     tail_s: float,
     stop: StopFlag | None = None,
+    retries: int = 2,
+    emit: Emit = ignore,
 ) -> np.ndarray:
     """Play `signal`, record it plus `tail_s` of tail, return the recording (float32).
 
-    Recording index n corresponds to output index n: the stream starts both at once.
+    Recording index n corresponds to output index n: the stream starts both at
+    once. A take spoilt by an over/underflow is discarded and, for these short
+    measurement takes, played again up to `retries` times (with a warning);
+    after that the StreamError stands.
     """
-    sink = MemorySink()
-    interface.run(
-        spec, ArraySource(signal), sink, tail_frames=round(tail_s * spec.samplerate), stop=stop
-    )
-    return sink.samples()
+    for attempt in range(retries + 1):
+        sink = MemorySink()
+        try:
+            interface.run(
+                spec,
+                ArraySource(signal),
+                sink,
+                tail_frames=round(tail_s * spec.samplerate),
+                stop=stop,
+            )
+        except StreamError as exc:
+            if attempt == retries:
+                raise
+            emit(Warning_(f"{exc.message}; taking it again"))
+            continue
+        return sink.samples()
+    raise AssertionError("unreachable")
 
 
 class BackgroundStream:

@@ -14,7 +14,7 @@ from .base import MeterReading
 MIN_VRMS = 0.001
 MAX_VRMS = 50.0
 _UNITS = {"": 1.0, "v": 1.0, "vrms": 1.0, "mv": 1e-3, "mvrms": 1e-3}
-_NUMBER = re.compile(r"^\s*([+-]?\d*(?:[.,]\d*)?)\s*([a-zA-Z]*)\s*$")
+_NUMBER = re.compile(r"^\s*([+-]?[\d.,]*)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_voltage(text: str) -> tuple[float, float]:
@@ -127,7 +127,7 @@ class ScpiMeter:
         self.identity = reply
         return reply
 
-    def _one(self) -> float:
+    def _one(self) -> tuple[float, float]:
         reply = self._query(self.query_volts)
         try:
             volts = float(reply)
@@ -139,7 +139,7 @@ class ScpiMeter:
             ) from None
         if not math.isfinite(volts) or volts >= 9.0e37:
             raise MeterError(f"the meter reports overload ({reply})", "choose a higher AC range")
-        return volts
+        return volts, _resolution(reply)
 
     def read_vrms(self) -> MeterReading:
         """Median of several readings; raises MeterError when they will not settle."""
@@ -147,7 +147,8 @@ class ScpiMeter:
             self.identify()
         values: list[float] = []
         for _ in range(self.attempts):
-            values = [self._one() for _ in range(self.readings)]
+            pairs = [self._one() for _ in range(self.readings)]
+            values = [v for v, _ in pairs]
             med = statistics.median(values)
             if med <= 0:
                 raise MeterError(
@@ -165,6 +166,15 @@ class ScpiMeter:
             f"(spread over {self.max_spread:.1%})",
             "hold the probes steady, use the AC volts range, and keep the cable away from mains",
         )
+
+
+def _resolution(reply: str) -> float:
+    """One unit of the last digit a meter printed, in volts ('+1.2345E-01' → 1e-5)."""
+    m = re.match(r"^\s*[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$", reply)
+    if not m:
+        return 0.0
+    decimals = len(m.group(2) or "")
+    return 10.0 ** (int(m.group(3) or 0) - decimals)
 
 
 def open_scpi_meter(resource_name: str, timeout_s: float = 3.0) -> ScpiMeter:

@@ -1,0 +1,46 @@
+"""Shared fixtures: virtual rigs with known truths, a throwaway station home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from station.drivers.virtual import VirtualInterfaceTruth, VirtualRig
+
+
+@pytest.fixture
+def rig() -> VirtualRig:
+    """A virtual rig with an exact meter, running as fast as the CPU allows."""
+    return VirtualRig(
+        truth=VirtualInterfaceTruth(
+            send_dbu_at_0dbfs=14.3,
+            return_dbu_at_0dbfs=9.7,
+            latency_samples=523.37,
+            noise_dbfs=-92.0,
+        ),
+        speed=None,
+        meter_digits=9,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty station home."""
+    (tmp_path / "calibration" / "profiles").mkdir(parents=True)
+    (tmp_path / "captures").mkdir()
+    return tmp_path
+
+
+def jack_running() -> bool:
+    """True when a JACK server answers (the audio integration tests need one)."""
+    if shutil.which("jack_lsp") is None:
+        return False
+    env = dict(os.environ, JACK_NO_START_SERVER="1")
+    try:
+        return subprocess.run(["jack_lsp"], env=env, capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False

@@ -1,0 +1,130 @@
+"""`station calibrate` and `station devices` as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from station.drivers.virtual import VirtualInterfaceTruth
+from station.levels import vrms_from_dbu
+
+BASE = [
+    "calibrate",
+    "--device",
+    "virtual",
+    "--name",
+    "demo",
+    "--send-channel",
+    "1",
+    "--return-channel",
+    "1",
+]
+
+
+def station(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, STATION_HOME=str(home))
+    return subprocess.run(
+        [sys.executable, "-m", "station", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_virtual_calibration_json(home: Path) -> None:
+    res = station(*BASE, "--yes", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    truth = VirtualInterfaceTruth()
+    assert out["send_dbu_at_0dbfs"] == pytest.approx(truth.send_dbu_at_0dbfs, abs=0.02)
+    assert out["return_dbu_at_0dbfs"] == pytest.approx(truth.return_dbu_at_0dbfs, abs=0.02)
+    assert out["latency_samples"] == pytest.approx(truth.latency_samples, abs=0.1)
+    assert Path(out["profile_path"]) == (home / "calibration/profiles/demo.toml").resolve()
+    assert Path(out["profile_path"]).is_file()
+    assert "Measure the RMS voltage" in res.stderr
+
+
+def test_manual_meter_typed_on_stdin(home: Path) -> None:
+    truth = VirtualInterfaceTruth()
+    reading = vrms_from_dbu(truth.send_dbu_at_0dbfs - 12.0)
+    # A wrong entry first: the station explains and asks again. Then Enter for the patch.
+    res = station(*BASE, "--meter", "manual", "--json", home=home, stdin=f"lots\n{reading:.5f}\n\n")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert "is not a voltage" in res.stderr
+    assert "the bench meter shows" in res.stderr
+    assert out["send_dbu_at_0dbfs"] == pytest.approx(truth.send_dbu_at_0dbfs, abs=0.02)
+    assert out["return_dbu_at_0dbfs"] == pytest.approx(truth.return_dbu_at_0dbfs, abs=0.02)
+
+
+def test_human_output(home: Path) -> None:
+    res = station(*BASE, "--yes", home=home)
+    assert res.returncode == 0, res.stderr
+    assert "Profile saved" in res.stdout and "dBu at 0 dBFS peak" in res.stdout
+    again = station(*BASE, "--yes", home=home)
+    assert "Profile replaced" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--send-channel", "7"], "send channel 7 does not exist"),
+        (["--samplerate", "12345"], "does not support 12345 Hz"),
+        (["--name", "../x"], "not a usable name"),
+        (["--meter", "scpi:ASRL/dev/nope::INSTR"], "cannot open the meter"),
+        (["--meter", "banana"], "unknown meter"),
+        (["--tone-dbfs", "3"], "no headroom"),
+    ],
+)
+def test_user_mistakes_are_clear_errors(home: Path, args: list[str], message: str) -> None:
+    argv = list(BASE)
+    for i in range(0, len(args), 2):
+        if args[i] in argv:
+            argv[argv.index(args[i]) + 1] = args[i + 1]
+        else:
+            argv += args[i : i + 2]
+    res = station(*argv, "--yes", home=home)
+    assert res.returncode == 1
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not list((home / "calibration/profiles").glob("*.toml"))
+
+
+def test_unknown_device_is_clear(home: Path) -> None:
+    res = station(
+        "calibrate",
+        "--device",
+        "Nonexistent Interface 9000",
+        "--name",
+        "x",
+        "--send-channel",
+        "1",
+        "--return-channel",
+        "1",
+        home=home,
+    )
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert "no audio device matches" in res.stderr or "PortAudio" in res.stderr
+
+
+def test_meter_reading_never_typed(home: Path) -> None:
+    res = station(*BASE, "--meter", "manual", home=home, stdin="")
+    assert res.returncode == 1
+    assert "no meter reading was entered" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_devices_json(home: Path) -> None:
+    res = station("devices", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["audio"][0]["index"] == "virtual"
+    assert {"serial", "visa"} <= set(out)
