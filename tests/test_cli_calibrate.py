@@ -128,3 +128,28 @@ def test_devices_json(home: Path) -> None:
     out = json.loads(res.stdout)
     assert out["audio"][0]["index"] == "virtual"
     assert {"serial", "visa"} <= set(out)
+
+
+def test_ctrl_c_while_the_tone_plays(home: Path) -> None:
+    import signal
+    import time
+
+    env = dict(os.environ, STATION_HOME=str(home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station", *BASE, "--meter", "manual"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    seen = ""
+    assert proc.stderr is not None
+    while "??" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.read(1)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "stopped" in err and "Traceback" not in err
+    assert not list((home / "calibration/profiles").glob("*.toml"))
