@@ -153,3 +153,20 @@ def rms_dbfs(x: np.ndarray) -> float:
     """RMS of `x` expressed on the dBFS-peak scale of a sine (RMS·√2), −inf for silence."""
     r = float(np.sqrt(np.mean(np.square(np.asarray(x, dtype=np.float64))))) if len(x) else 0.0
     return 20.0 * math.log10(r * math.sqrt(2.0)) if r > 0 else -math.inf
+
+
+def hum_dbfs(x: np.ndarray, samplerate: int) -> tuple[float, float]:
+    """Strongest mains hum in `x`: (level dBFS peak of its fundamental + 2 harmonics, mains Hz).
+
+    Fits 50/100/150 Hz and 60/120/180 Hz sines and reports the worse family.
+    """
+    best = (-math.inf, 50.0)
+    for mains in (50.0, 60.0):
+        power = 0.0
+        for k in (1, 2, 3):
+            fit = fit_sine(x, samplerate, mains * k)
+            power += fit.peak**2
+        level = 10 * math.log10(power) if power > 0 else -math.inf
+        if level > best[0]:
+            best = (level, mains)
+    return best

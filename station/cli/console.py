@@ -10,15 +10,33 @@ from typing import Any
 from ..drivers.virtual import VirtualRig
 from ..events import Event, Instruction, Progress, Prompt, Result, Step, Warning_
 
+_last_tenth = [-1]
+
+
+def _progress(event: Progress) -> None:
+    # A terminal gets one line updated in place; a log gets a line per tenth of the way.
+    if sys.stderr.isatty():
+        end = "\n" if event.fraction is not None and event.fraction >= 1.0 else ""
+        print(f"\r   {event.message}\033[K", end=end, file=sys.stderr, flush=True)
+        return
+    if event.fraction is None:
+        print(f"   {event.message}", file=sys.stderr, flush=True)
+        return
+    tenth = int(event.fraction * 10)
+    if tenth != _last_tenth[0]:
+        _last_tenth[0] = tenth
+        print(f"   {event.message}", file=sys.stderr, flush=True)
+
 
 def emit(event: Event) -> None:
     """Show a procedure event on stderr (stdout stays for results)."""
+    if isinstance(event, Progress):
+        _progress(event)
+        return
     if isinstance(event, Step):
         line = f"== {event.text}"
     elif isinstance(event, Instruction):
         line = f">> {event.text}"
-    elif isinstance(event, Progress):
-        line = f"   {event.message}"
     elif isinstance(event, Result):
         unc = f" ± {event.uncertainty:.3g}" if event.uncertainty is not None else ""
         line = f"   {event.name} = {event.value:.4f}{unc} {event.unit}"
@@ -72,3 +90,23 @@ def _clean(value: Any) -> Any:
 def print_json(data: Any) -> None:
     """One JSON document on stdout (non-finite floats become null)."""
     print(json.dumps(_clean(data), indent=2))
+
+
+def print_verdict(passed: bool, checks: list[Any]) -> None:
+    """The checks as a table on stdout, then the verdict line."""
+    marks = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "n/a": "n/a "}
+    for c in checks:
+        value = c.value
+        shown = (
+            f"{value:.4g}" if isinstance(value, float) else ("-" if value is None else str(value))
+        )
+        print(f"  [{marks.get(c.status, c.status)}] {c.name:<18} {shown:>10}  {c.message}")
+    warned = sum(c.status == "warn" for c in checks)
+    if passed:
+        print(
+            f"PASSED{f' with {warned} warning(s)' if warned else ''}: the NAM trainer should "
+            "accept this capture"
+        )
+    else:
+        failed = ", ".join(c.name for c in checks if c.status == "fail")
+        print(f"FAILED ({failed}): retake while the gear is still set up")

@@ -55,6 +55,17 @@ class VirtualRig:
         self.interface = VirtualInterface(self)
         self.meter = VirtualMeter(self)
 
+    def use_gear(self, key: str) -> None:
+        """Put a virtual gear model (see drivers.gear.catalogue) between send and return."""
+        from .gear import catalogue
+
+        models = catalogue()
+        if key not in models:
+            raise DeviceError(
+                f"there is no virtual gear {key!r}", f"choose one of: {', '.join(models)}"
+            )
+        self.gear = models[key]
+
     def act_on(self, prompt: Prompt) -> None:
         """Do at the virtual bench what a prompt asks the user to do (patch cables)."""
         if not self.auto_patch:
@@ -108,7 +119,8 @@ class VirtualInterface:
     ) -> StreamStats:
         """Simulate the stream block by block (see AudioInterface.run)."""
         self.validate(spec)
-        rig, t, b = self.rig, self.rig.truth, spec.blocksize
+        # Simulate in chunks of at least 2048 frames: the block size only matters to real drivers.
+        rig, t, b = self.rig, self.rig.truth, max(spec.blocksize, 2048)
         if rig.probe.samplerate != spec.samplerate:
             rig.probe = Probe(spec.samplerate)
         rng = np.random.default_rng(rig.seed)

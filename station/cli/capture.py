@@ -1,0 +1,116 @@
+"""`station capture`: play the reamp file at an exact dBu, record, align, check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..capture import CaptureRequest, run_capture
+from ..drivers.factory import open_bench
+from ..errors import StationError
+from ..profiles import load_profile
+from ..settings import load_settings, update_settings
+from . import console, home_of
+from .signal import default_signal
+
+GEAR_FIELDS = ("gear_make", "gear_model", "gear_type", "tone_type", "modeled_by")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `capture` subcommand."""
+    p = sub.add_parser(
+        "capture", parents=[common], help="reamp the file at an exact dBu, record, align and check"
+    )
+    p.add_argument("--profile", required=True, help="interface profile from 'station calibrate'")
+    p.add_argument(
+        "--reamp-dbu",
+        type=float,
+        required=True,
+        help="level at the gear's input for a 0 dBFS sine in the file (dBu)",
+    )
+    p.add_argument("--out", required=True, help="capture name (a folder under captures/)")
+    p.add_argument(
+        "--input",
+        type=Path,
+        default=None,
+        help="reamp file (NAM's v3_0_0.wav); default: the last one used, else the "
+        "station's own v3-layout signal",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing capture")
+    p.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
+    p.add_argument(
+        "--gear",
+        default="clean",
+        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus",
+    )
+    for name in GEAR_FIELDS:
+        p.add_argument(f"--{name.replace('_', '-')}", default=None)
+    p.set_defaults(handler=run)
+
+
+def _reamp_file(args: argparse.Namespace, home: Path) -> Path:
+    if args.input is not None:
+        if not args.input.is_file():
+            raise StationError(
+                f"no reamp file at {args.input}",
+                "download v3_0_0.wav from NAM, or run 'station signal'",
+            )
+        update_settings(home, reamp_file=str(args.input.resolve()))
+        return args.input
+    remembered = load_settings(home).get("reamp_file")
+    if remembered and Path(remembered).is_file():
+        print(f"   reamp file: {remembered} (remembered; --input changes it)", file=sys.stderr)
+        return Path(remembered)
+    path = default_signal(home)
+    print(
+        f"   reamp file: {path} — the station's own v3-layout signal, not NAM's v3_0_0.wav "
+        "(give --input to use NAM's)",
+        file=sys.stderr,
+    )
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Capture, write the folder, print the verdict; exit 1 when a check failed."""
+    home = home_of(args)
+    profile = load_profile(home, args.profile)
+    device = "virtual" if profile.host_api == "virtual" else profile.device_name
+    bench = open_bench(device)
+    if bench.rig is not None:
+        bench.rig.use_gear(args.gear)
+    gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
+    req = CaptureRequest(
+        profile,
+        _reamp_file(args, home),
+        args.reamp_dbu,
+        args.out,
+        home / "captures",
+        force=args.force,
+        gear=gear,
+    )
+    result = run_capture(
+        bench.interface, req, emit=console.emit, confirm=console.make_confirm(bench.rig, args.yes)
+    )
+    if args.json:
+        console.print_json(
+            {
+                "capture_dir": str(result.capture_dir.resolve()),
+                "input_level_dbu": result.input_level_dbu,
+                "output_level_dbu": result.output_level_dbu,
+                "latency_samples": result.latency_samples,
+                "passed": result.passed,
+                "checks": [c.to_json() for c in result.checks],
+                "latency": result.record["latency"],
+            }
+        )
+    else:
+        print(f"Capture: {result.capture_dir}")
+        print(
+            f"  input_level_dbu {result.input_level_dbu:+.2f}, output_level_dbu "
+            f"{result.output_level_dbu:+.2f}, latency {result.latency_samples:.2f} samples "
+            f"({result.record['latency']['used']})"
+        )
+        console.print_verdict(result.passed, result.checks)
+    return 0 if result.passed else 1

@@ -1,0 +1,264 @@
+"""Reamp files: NAM's standard inputs, the station's own v3-layout signal, and custom files.
+
+Knows the v3 layout (DESIGN §4), recognises NAM's files by MD5 and by the
+trainer's weaker hashes, generates the station's deterministic stand-in, and
+measures a file's true peak.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+
+from . import signals, synth
+from .errors import SignalError
+
+RATE = 48000
+NAM_V3_MD5 = "36cd1af62985c2fac3e654333e36431e"
+# The trainer's weak match for v3: MD5 of the first 17 s and of the last 9 s of the samples.
+NAM_V3_WEAK = ("dadb5d62f6c3973a59bf01439799809b", "8458126969a3f9d8e19a53554eb1fd52")
+DEPRECATED_MD5 = {
+    "4d54a958861bf720ec4637f43d44a7ef": "NAM v1.0.0",
+    "7c3b6119c74465f79d96c761a0e27370": "NAM v1.1.1",
+    "ede3b9d82135ce10c7ace3bb27469422": "NAM v2.0.0",
+}
+STATION_MARK = "NAM Capture Station v3-layout signal (not NAM's v3_0_0.wav)"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a v3-layout file keeps its sections, in samples at 48 kHz."""
+
+    frames: int
+    t_validate: int = 432_000  # each validation copy: 9 s
+    blips: tuple[int, int] = (504_000, 552_000)
+    background: tuple[int, int] = (492_000, 498_000)  # silence before the blips
+    chirps: tuple[int, int] = (576_000, 720_000)  # 12–15 s
+    noise: tuple[int, int] = (720_000, 816_000)  # 15–17 s
+    train_start: int = 816_000  # 17 s
+
+    @property
+    def validation_1(self) -> tuple[int, int]:
+        """The first validation copy."""
+        return 0, self.t_validate
+
+    @property
+    def validation_2(self) -> tuple[int, int]:
+        """The second validation copy: the file's last 9 s."""
+        return self.frames - self.t_validate, self.frames
+
+    @property
+    def broadband(self) -> tuple[int, int]:
+        """Chirps and noise: the stretch cross-correlation latency uses."""
+        return self.chirps[0], self.noise[1]
+
+
+NAM_V3_FRAMES = 9_120_000  # 3:10 at 48 kHz
+
+
+@dataclass(frozen=True)
+class ReampInfo:
+    """What the station knows about a reamp file."""
+
+    path: Path
+    kind: str  # nam-v3 | station-v3 | nam-deprecated | custom
+    label: str  # for people: "NAM v3 (MD5 match)", "station signal", ...
+    md5: str
+    samplerate: int
+    frames: int
+    layout: Layout | None  # None for a custom file
+    notes: tuple[str, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.samplerate
+
+
+def md5_of_file(path: Path) -> str:
+    """MD5 of a file's bytes, as the trainer computes its strong hash."""
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_mono(path: Path) -> tuple[np.ndarray, int, str]:
+    """Samples (float32, mono), rate and subtype of a WAV; SignalError when unusable."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, OSError) as exc:
+        raise SignalError(f"cannot read {path} as audio: {exc}", "give a WAV file") from None
+    if info.channels != 1:
+        raise SignalError(
+            f"{path} has {info.channels} channels; reamp files are mono", "export it as a mono WAV"
+        )
+    x, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    return x, int(sr), info.subtype
+
+
+def _weak_v3(x: np.ndarray, path: Path) -> bool:
+    # The trainer hashes the samples wavio gives it (integers of the file's width).
+    if len(x) < 17 * RATE:
+        return False
+    import soundfile as sf
+
+    info = sf.info(str(path))
+    if info.subtype != "PCM_24":
+        return False
+    ints = np.round(x.astype(np.float64) * 2**23).astype(np.int32)
+    start = hashlib.md5(ints[: 17 * RATE].reshape(-1, 1)).hexdigest()
+    end = hashlib.md5(ints[-9 * RATE :].reshape(-1, 1)).hexdigest()
+    return (start, end) == NAM_V3_WEAK
+
+
+def recognise(path: Path) -> ReampInfo:
+    """Identify a reamp file and its layout; raises SignalError for unreadable or wrong files."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise SignalError(f"no reamp file at {path}", "give the path to a 48 kHz mono WAV")
+    x, sr, _subtype = read_mono(path)
+    md5 = md5_of_file(path)
+    frames = len(x)
+    comment = ""
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            comment = fh.comment or ""
+    except (RuntimeError, OSError):
+        pass
+    if md5 == NAM_V3_MD5:
+        return ReampInfo(path, "nam-v3", "NAM v3 (MD5 match)", md5, sr, frames, Layout(frames))
+    if md5 in DEPRECATED_MD5:
+        name = DEPRECATED_MD5[md5]
+        return ReampInfo(
+            path,
+            "nam-deprecated",
+            f"{name} (deprecated)",
+            md5,
+            sr,
+            frames,
+            None,
+            (
+                f"{name} is deprecated: the NAM trainer refuses it unless checks are "
+                "ignored; use v3_0_0.wav",
+            ),
+        )
+    if sr == RATE and _weak_v3(x, path):
+        return ReampInfo(
+            path,
+            "nam-v3",
+            "NAM v3 (weak match)",
+            md5,
+            sr,
+            frames,
+            Layout(frames),
+            ("matches v3 by the trainer's weaker hash only",),
+        )
+    if comment.startswith(STATION_MARK) and sr == RATE:
+        return ReampInfo(
+            path,
+            "station-v3",
+            "station v3-layout signal",
+            md5,
+            sr,
+            frames,
+            Layout(frames),
+            (
+                "the station's own signal, not NAM's v3_0_0.wav: the "
+                "NAM trainer will not recognise it",
+            ),
+        )
+    if sr != RATE:
+        raise SignalError(
+            f"{path.name} is at {sr} Hz; NAM captures are at 48000 Hz",
+            "resample it to 48 kHz first",
+        )
+    return ReampInfo(
+        path,
+        "custom",
+        "custom signal",
+        md5,
+        sr,
+        frames,
+        None,
+        (
+            "custom signal: the station adds a timing preamble for latency; the "
+            "trainer's blip and validation-replicate checks cannot apply",
+        ),
+    )
+
+
+def true_peak_dbfs(x: np.ndarray, oversample: int = 4) -> float:
+    """Peak of the band-limited waveform (4× oversampled), in dBFS; −inf for silence."""
+    peak = 0.0
+    step = 1 << 18
+    pad = 64  # overlap so the interpolation filter sees each chunk's neighbours
+    for start in range(0, len(x), step):
+        lo, hi = max(0, start - pad), min(len(x), start + step + pad)
+        y = scipy.signal.resample_poly(x[lo:hi].astype(np.float64), oversample, 1)
+        core = y[(start - lo) * oversample : (start - lo + min(step, len(x) - start)) * oversample]
+        if len(core):
+            peak = max(peak, float(np.max(np.abs(core))))
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def station_signal(seed: int = 1, training_s: float = 163.5) -> np.ndarray:
+    """The station's v3-layout signal (float64, 48 kHz), deterministic from `seed`.
+
+    Sections as NAM v3: validation copy at 0–9 s, silence, blips at samples
+    504 000 and 552 000, chirps 12–15 s, noise 15–17 s, guitar-like training
+    material for `training_s` (163.5 s gives NAM's 190 s total; shorter keeps
+    tests quick), 0.5 s of silence, the same validation copy again. Peak −1 dBFS.
+    """
+    rng = np.random.default_rng(seed)
+    sr = RATE
+    val = synth.guitar_material(9.0, sr, np.random.default_rng(seed + 1000))
+    val = _fit_peak(val, -1.5)
+    head = np.zeros(17 * sr)
+    head[:432_000] = val
+    for b in Layout(NAM_V3_FRAMES).blips:
+        head[b] = 10 ** (-3.0 / 20)
+    for k in range(3):
+        sweep = signals.log_sweep(20.0, 20000.0, 0.95, sr, -6.0)
+        head[576_000 + k * sr : 576_000 + k * sr + len(sweep)] = sweep
+    noise = rng.standard_normal(2 * sr)
+    noise = scipy.signal.sosfilt(
+        scipy.signal.butter(4, [20, 20000], "bandpass", fs=sr, output="sos"), noise
+    )
+    noise = signals.apply_fades(_fit_peak(noise, -6.0), int(0.01 * sr))
+    head[720_000:816_000] = noise
+    train = _fit_peak(synth.guitar_material(training_s, sr, rng), -1.0)
+    x = np.concatenate([head, train, np.zeros(sr // 2), val])
+    return x
+
+
+def _fit_peak(x: np.ndarray, peak_dbfs: float) -> np.ndarray:
+    m = float(np.max(np.abs(x)))
+    return x * (10 ** (peak_dbfs / 20) / m) if m > 0 else x
+
+
+def write_station_signal(path: Path, seed: int = 1, training_s: float = 163.5) -> Path:
+    """Write the station signal as a 48 kHz mono PCM 24-bit WAV, marked as the station's."""
+    import soundfile as sf
+
+    from .fsutil import atomic_write_bytes
+
+    x = station_signal(seed, training_s)
+    import io
+
+    buf = io.BytesIO()
+    with sf.SoundFile(buf, "w", RATE, 1, "PCM_24", format="WAV") as fh:
+        fh.comment = f"{STATION_MARK} seed={seed} training_s={training_s:g}"
+        fh.write(x)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
