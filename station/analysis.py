@@ -149,10 +149,14 @@ def peak_abs(x: np.ndarray) -> float:
     return float(np.max(np.abs(x))) if len(x) else 0.0
 
 
+DIGITAL_SILENCE_DBFS = -200.0  # what exact zeros read as: finite, so every file format holds it
+
+
 def rms_dbfs(x: np.ndarray) -> float:
-    """RMS of `x` expressed on the dBFS-peak scale of a sine (RMS·√2), −inf for silence."""
+    """RMS of `x` on the dBFS-peak scale of a sine (RMS·√2), floored at −200 dBFS for silence."""
     r = float(np.sqrt(np.mean(np.square(np.asarray(x, dtype=np.float64))))) if len(x) else 0.0
-    return 20.0 * math.log10(r * math.sqrt(2.0)) if r > 0 else -math.inf
+    level = 20.0 * math.log10(r * math.sqrt(2.0)) if r > 0 else -math.inf
+    return max(level, DIGITAL_SILENCE_DBFS)
 
 
 def hum_dbfs(x: np.ndarray, samplerate: int) -> tuple[float, float]:
@@ -166,7 +170,7 @@ def hum_dbfs(x: np.ndarray, samplerate: int) -> tuple[float, float]:
         for k in (1, 2, 3):
             fit = fit_sine(x, samplerate, mains * k)
             power += fit.peak**2
-        level = 10 * math.log10(power) if power > 0 else -math.inf
+        level = max(10 * math.log10(power) if power > 0 else -math.inf, DIGITAL_SILENCE_DBFS)
         if level > best[0]:
             best = (level, mains)
     return best

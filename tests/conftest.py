@@ -44,3 +44,21 @@ def jack_running() -> bool:
         return subprocess.run(["jack_lsp"], env=env, capture_output=True, timeout=5).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+@pytest.fixture(scope="session")
+def short_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The station's v3-layout signal with 4 s of training material (31.5 s in all)."""
+    from station.reamp import write_station_signal
+
+    return write_station_signal(
+        tmp_path_factory.mktemp("signals") / "station_short.wav", seed=3, training_s=4.0
+    )
+
+
+@pytest.fixture(scope="session")
+def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The station's full 190 s v3-layout signal."""
+    from station.reamp import write_station_signal
+
+    return write_station_signal(tmp_path_factory.mktemp("signals") / "station_full.wav")

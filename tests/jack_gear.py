@@ -73,6 +73,7 @@ class JackGear:
     def __enter__(self) -> JackGear:
         self.client.activate()
         self._thread.start()
+        self._wake.set()  # wire whatever already exists
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -84,7 +85,10 @@ class JackGear:
 
     def _keep_wired(self) -> None:
         while not self._quit.is_set():
-            self._wake.wait(0.2)
+            # Sleep until JACK reports a port or connection change; the timeout only
+            # bounds how long a missed wake-up could leave the wiring wrong.
+            if not self._wake.wait(2.0):
+                continue
             self._wake.clear()
             if self._quit.is_set():
                 return
@@ -127,3 +131,95 @@ class JackGear:
         if ret.name not in {p.name for p in c.get_all_connections(self.outport)}:
             c.connect(self.outport, ret)
         self.rewires += 1
+
+
+class GearProcess:
+    """Runs JackGear in its own small process, so the test runner's garbage collector
+    and threads cannot stall its JACK callback; `set_gain` changes it between takes."""
+
+    def __init__(self, **kwargs: object) -> None:
+        self._args = [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items()]
+
+    def __enter__(self) -> GearProcess:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.jack_gear", *self._args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+            env=dict(os.environ, JACK_NO_START_SERVER="1"),
+        )
+        self._expect("ready")
+        return self
+
+    def _expect(self, word: str) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith(word):
+            raise RuntimeError(f"the JACK gear process said {line!r}, expected {word!r}")
+        return line
+
+    def _say(self, line: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self._expect("ok")
+
+    def set_gain(self, gain: float) -> None:
+        """Change the gear's gain (takes effect at the next JACK period)."""
+        self._say(f"gain {gain}")
+
+    @property
+    def rewires(self) -> int:
+        """How many times the gear has (re)asserted its wiring."""
+        return int(self._say("rewires").split()[1])
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            self._say("quit")
+        finally:
+            self.proc.wait(timeout=10)
+
+
+def main() -> None:
+    """Serve one JackGear until told to quit: commands 'gain G', 'rewires', 'quit' on stdin."""
+    import argparse
+    import gc
+    import sys
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--gain", type=float, default=0.5)
+    p.add_argument("--delay-samples", type=int, default=0)
+    p.add_argument("--send-channel", type=int, default=1)
+    p.add_argument("--return-channel", type=int, default=1)
+    a = p.parse_args()
+    gc.disable()  # the callback must never wait for a collection
+    with JackGear(
+        gain=a.gain,
+        delay_samples=a.delay_samples,
+        send_channel=a.send_channel,
+        return_channel=a.return_channel,
+    ) as gear:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            cmd = line.split()
+            if not cmd or cmd[0] == "quit":
+                print("ok", flush=True)
+                break
+            if cmd[0] == "gain":
+                gear.gain = float(cmd[1])
+                print("ok", flush=True)
+            elif cmd[0] == "rewires":
+                print(f"ok {gear.rewires}", flush=True)
+            else:
+                print(f"error unknown command {cmd[0]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

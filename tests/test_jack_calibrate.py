@@ -28,15 +28,25 @@ pytestmark = [
 ]
 
 SEND_DBU = 10.0
-PERIOD = 256
+
+
+def jack_period() -> int:
+    """The running server's period in frames."""
+    import jack
+
+    client = jack.Client("station-test-probe", no_start_server=True)
+    try:
+        return int(client.blocksize)
+    finally:
+        client.close()
 
 
 def test_calibrate_through_jack(home: Path) -> None:
-    from tests.jack_gear import JackGear
+    from tests.jack_gear import GearProcess
 
     gain, extra = 0.5, 100
     reading = vrms_from_dbu(SEND_DBU - 12.0)
-    with JackGear(gain=gain, delay_samples=extra, send_channel=2, return_channel=1) as gear:
+    with GearProcess(gain=gain, delay_samples=extra, send_channel=2, return_channel=1) as gear:
         res = subprocess.run(
             [
                 sys.executable,
@@ -67,7 +77,11 @@ def test_calibrate_through_jack(home: Path) -> None:
     out = json.loads(res.stdout)
     assert out["send_dbu_at_0dbfs"] == pytest.approx(SEND_DBU, abs=0.01)
     assert out["return_dbu_at_0dbfs"] == pytest.approx(SEND_DBU - 20 * math.log10(gain), abs=0.02)
-    # JACK moves audio in whole periods: the round trip is the client's delay plus periods.
-    periods = (out["latency_samples"] - extra) / PERIOD
-    assert periods >= 0.5
-    assert periods == pytest.approx(round(periods), abs=0.1 / PERIOD)
+    # JACK moves audio in whole periods and PortAudio re-blocks them into the station's
+    # 256-frame blocks: the round trip is the client's delay plus at least one period,
+    # in whole blocks, measured to a tenth of a sample.
+    period = jack_period()
+    unit = math.gcd(period, 256)
+    buffered = out["latency_samples"] - extra
+    assert buffered >= period - 0.1
+    assert buffered / unit == pytest.approx(round(buffered / unit), abs=0.1 / unit)

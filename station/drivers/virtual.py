@@ -49,6 +49,7 @@ class VirtualRig:
     meter_gain_error: float = 0.0
     meter_bandwidth_hz: float | None = None
     gear: object | None = None  # something with process(volts) -> volts; see virtual gear
+    dropout_at_s: float | None = None  # a fault: the return delivers 50 ms of zeros from here
 
     def __post_init__(self) -> None:
         self.probe = Probe(48000)
@@ -157,6 +158,10 @@ class VirtualInterface:
                 end_at = played + tail_frames
             played += send_block()
             y = delay.pull(b) / vpk_in + rng.normal(0.0, noise_rms, b)
+            if rig.dropout_at_s is not None:
+                lo = int(rig.dropout_at_s * spec.samplerate) - recorded
+                hi = lo + int(0.05 * spec.samplerate)
+                y[max(0, lo) : max(0, min(b, hi))] = 0.0
             sink(np.clip(y, -1.0, 1.0).astype(np.float32))
             recorded += b
             if rig.speed:
