@@ -145,8 +145,8 @@ def band_taper(freqs: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
 
 
 def peak_abs(x: np.ndarray) -> float:
-    """Largest absolute sample value (0 for an empty array)."""
-    return float(np.max(np.abs(x))) if len(x) else 0.0
+    """Largest absolute sample value (0 for an empty array); no whole-array temporaries."""
+    return max(float(np.max(x)), -float(np.min(x))) if len(x) else 0.0
 
 
 DIGITAL_SILENCE_DBFS = -200.0  # what exact zeros read as: finite, so every file format holds it

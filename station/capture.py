@@ -100,14 +100,18 @@ def preflight(req: CaptureRequest) -> tuple[Preflight, np.ndarray]:
     check_name(req.name)
     if not math.isfinite(req.reamp_dbu):
         raise StationError("the reamp level must be a number of dBu", "e.g. --reamp-dbu 12")
-    info = reamp.recognise(req.reamp_path)
+    if not Path(req.reamp_path).is_file():
+        raise SignalError(
+            f"no reamp file at {req.reamp_path}", "give the path to a 48 kHz mono WAV"
+        )
+    x, sr, _subtype = reamp.read_mono(req.reamp_path)
+    info = reamp.recognise(req.reamp_path, (x, sr))
     if info.samplerate != req.profile.samplerate:
         raise StationError(
             f"the reamp file is at {info.samplerate} Hz but the profile at "
             f"{req.profile.samplerate} Hz",
             "calibrate at 48000 Hz for NAM",
         )
-    x, _sr, _subtype = reamp.read_mono(req.reamp_path)
     peak = reamp.true_peak_dbfs(x)
     gain = levels.reamp_gain_db(req.reamp_dbu, req.profile.send_dbu_at_0dbfs)
     most = levels.max_reamp_dbu(req.profile.send_dbu_at_0dbfs, peak, CEILING_DBFS)
@@ -203,7 +207,7 @@ def _capture(
         )
 
     timing = info.layout or PREAMBLE
-    lead = np.zeros(0) if info.layout is not None else preamble_signal()
+    lead = np.zeros(0, np.float32) if info.layout is not None else preamble_signal()
     played = np.concatenate([lead, x.astype(np.float64)])  # what the timing methods see
     gain = levels.ratio_from_db(plan.gain_db)
     preroll = int(PREROLL_S * sr)

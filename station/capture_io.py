@@ -55,7 +55,7 @@ def write_pcm24(path: Path, samples: np.ndarray, samplerate: int) -> None:
     """Write mono PCM 24-bit (the trainer reads integer WAVs; no gain is applied)."""
     import soundfile as sf
 
-    sf.write(str(path), np.asarray(samples, dtype=np.float64), samplerate, subtype="PCM_24")
+    sf.write(str(path), samples, samplerate, subtype="PCM_24")
 
 
 def _json_safe(value: Any) -> Any:

@@ -257,13 +257,13 @@ def count_dropouts(x: np.ndarray, y: np.ndarray, start: int = 0) -> int:
     xx = np.asarray(x[start:n])
     if len(yy) < DROPOUT_RUN:
         return 0
-    same = np.concatenate([[False], yy[1:] == yy[:-1]])
-    # Run lengths of consecutive "same" flags.
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], same.astype(np.int8), [0]])))
-    starts, stops = edges[::2], edges[1::2]
+    # Booleans only (a byte per sample): where each sample repeats the one before it.
+    same = np.zeros(len(yy) + 1, dtype=bool)
+    np.equal(yy[1:], yy[:-1], out=same[1:-1])
+    edges = np.flatnonzero(same[1:] != same[:-1])
     count = 0
-    for s0, s1 in zip(starts, stops, strict=True):
-        if s1 - s0 >= DROPOUT_RUN and np.max(np.abs(xx[s0:s1])) > 1e-3:
+    for s0, s1 in zip(edges[::2], edges[1::2], strict=True):
+        if s1 - s0 >= DROPOUT_RUN and np.max(np.abs(xx[s0 : s1 + 1])) > 1e-3:
             count += 1
     return count
 

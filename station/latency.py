@@ -42,15 +42,16 @@ def trainer_blip_rule(
     Threshold max(bg + 0.0003, 1.001·bg) with bg the peak over `background`;
     the scan runs from 1000 samples before to 10 000 after each blip, averaged.
     """
-    y = np.asarray(y, dtype=np.float64)
-    bg = float(np.max(np.abs(y[background[0] : background[1]]))) if background[1] <= len(y) else 0.0
+    y = np.asarray(y)
+    bg_part = np.asarray(y[background[0] : background[1]], dtype=np.float64)
+    bg = float(np.max(np.abs(bg_part))) if background[1] <= len(y) else 0.0
     threshold = max(bg + TRAINER_ABS_THRESHOLD, (1.0 + TRAINER_REL_THRESHOLD) * bg)
     scans = []
     for b in blips:
         lo, hi = b - TRAINER_LOOKAHEAD, b + TRAINER_LOOKBACK
         if lo < 0 or hi > len(y):
             return TrainerBlips(None, threshold, bg, False)
-        scans.append(y[lo:hi])
+        scans.append(np.asarray(y[lo:hi], dtype=np.float64))
     avg = np.mean(np.stack(scans), axis=0)
     hits = np.flatnonzero(np.abs(avg) > threshold)
     if len(hits) == 0:

@@ -114,20 +114,26 @@ def _weak_v3(x: np.ndarray, path: Path) -> bool:
     info = sf.info(str(path))
     if info.subtype != "PCM_24":
         return False
-    ints = np.round(x.astype(np.float64) * 2**23).astype(np.int32)
-    start = hashlib.md5(ints[: 17 * RATE].reshape(-1, 1)).hexdigest()
-    end = hashlib.md5(ints[-9 * RATE :].reshape(-1, 1)).hexdigest()
+
+    def ints(part: np.ndarray) -> np.ndarray:
+        return np.round(part.astype(np.float64) * 2**23).astype(np.int32).reshape(-1, 1)
+
+    start = hashlib.md5(ints(x[: 17 * RATE])).hexdigest()
+    end = hashlib.md5(ints(x[-9 * RATE :])).hexdigest()
     return (start, end) == NAM_V3_WEAK
 
 
-def recognise(path: Path) -> ReampInfo:
-    """Identify a reamp file and its layout; raises SignalError for unreadable or wrong files."""
+def recognise(path: Path, samples: tuple[np.ndarray, int] | None = None) -> ReampInfo:
+    """Identify a reamp file and its layout; raises SignalError for unreadable or wrong files.
+
+    `samples` (data, rate) saves reading the file again when the caller has it.
+    """
     import soundfile as sf
 
     path = Path(path)
     if not path.is_file():
         raise SignalError(f"no reamp file at {path}", "give the path to a 48 kHz mono WAV")
-    x, sr, _subtype = read_mono(path)
+    x, sr = samples if samples is not None else read_mono(path)[:2]
     md5 = md5_of_file(path)
     frames = len(x)
     comment = ""
