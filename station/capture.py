@@ -55,6 +55,7 @@ class CaptureRequest:
     captures_dir: Path
     force: bool = False
     gear: dict[str, str] = field(default_factory=dict)
+    virtual_gear: str | None = None  # which simulated gear, on the virtual rig
 
 
 @dataclass(frozen=True)
@@ -411,6 +412,7 @@ def _record(
         "checks": [c.to_json() for c in verdict],
         "knobs": {},
         "gear": dict(req.gear),
+        "virtual_gear": req.virtual_gear,
         "profile": asdict(prof),
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

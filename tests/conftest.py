@@ -62,3 +62,32 @@ def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from station.reamp import write_station_signal
 
     return write_station_signal(tmp_path_factory.mktemp("signals") / "station_full.wav")
+
+
+@pytest.fixture(scope="session")
+def virtual_capture(tmp_path_factory: pytest.TempPathFactory, short_signal: Path) -> Path:
+    """A passing capture of the clean virtual amp (short signal), made once per session."""
+    from station.calibrate import CalibrationSettings, calibrate, to_profile
+    from station.capture import CaptureRequest, run_capture
+    from station.drivers.base import StreamSpec
+
+    home = tmp_path_factory.mktemp("capture-home")
+    rig = VirtualRig(speed=None)
+    rig.use_gear("clean")
+    spec = StreamSpec(48000, 1, 1)
+    prof = to_profile(
+        "p",
+        rig.interface,
+        spec,
+        calibrate(rig.interface, rig.meter, CalibrationSettings(spec), confirm=rig.act_on),
+    )
+    req = CaptureRequest(
+        prof,
+        short_signal,
+        12.0,
+        "clean",
+        home / "captures",
+        gear={"gear_make": "Virtual", "gear_model": "Clean 1", "gear_type": "amp"},
+        virtual_gear="clean",
+    )
+    return run_capture(rig.interface, req, confirm=rig.act_on).capture_dir

@@ -1,0 +1,126 @@
+"""`station train` and `station verify`: a calibrated model from a capture, and how close it is."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..capture import CaptureRequest, run_capture
+from ..drivers.factory import open_bench
+from ..errors import StationError
+from ..profiles import load_profile
+from ..train import ARCHITECTURES, train_capture
+from ..verify import capture_meta, compare, run_model, verify_capture
+from . import console, home_of
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `train` and `verify` subcommands."""
+    p = sub.add_parser("train", parents=[common], help="train a calibrated .nam from a capture")
+    p.add_argument("capture_dir", type=Path)
+    p.add_argument("--architecture", default="standard", choices=list(ARCHITECTURES))
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--out", type=Path, default=None, help="model file (default: CAPTURE/model.nam)")
+    p.set_defaults(handler=run_train)
+
+    p = sub.add_parser("verify", parents=[common], help="compare a model with the gear")
+    p.add_argument("model", type=Path)
+    p.add_argument("--capture", type=Path, default=None, help="the capture the model came from")
+    p.add_argument("--di", type=Path, default=None, help="a 48 kHz guitar DI to reamp through both")
+    p.add_argument("--profile", default=None, help="interface profile for --di")
+    p.set_defaults(handler=run_verify)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, tag, and report the validation ESR."""
+    result = train_capture(
+        args.capture_dir,
+        architecture=args.architecture,
+        epochs=args.epochs,
+        out=args.out,
+        emit=console.emit,
+    )
+    meta = capture_meta(args.capture_dir)
+    out = {
+        "model_path": str(result.model_path.resolve()),
+        "validation_esr": result.validation_esr,
+        "verdict": result.verdict,
+        "training_path": result.path_used,
+        "input_level_dbu": meta["input_level_dbu"],
+        "output_level_dbu": meta["output_level_dbu"],
+    }
+    if args.json:
+        console.print_json(out)
+    else:
+        print(f"Model: {result.model_path}")
+        print(f"  validation ESR {result.validation_esr:.4f} ({result.verdict})")
+        print(
+            f"  calibrated: input {meta['input_level_dbu']:g} dBu, output "
+            f"{meta['output_level_dbu']:.2f} dBu"
+        )
+    return 0
+
+
+def _verify_di(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    if args.profile is None or args.capture is None:
+        raise StationError(
+            "--di needs --profile (the interface) and --capture (the level and gear)"
+        )
+    meta = capture_meta(args.capture)
+    profile = load_profile(home_of(args), args.profile)
+    bench = open_bench("virtual" if profile.host_api == "virtual" else profile.device_name)
+    if bench.rig is not None:
+        bench.rig.use_gear(meta.get("virtual_gear") or "clean")
+    with tempfile.TemporaryDirectory(prefix="station-verify-") as tmp:
+        req = CaptureRequest(
+            profile,
+            args.di,
+            float(meta["input_level_dbu"]),
+            "di",
+            Path(tmp),
+            virtual_gear=meta.get("virtual_gear"),
+        )
+        take = run_capture(
+            bench.interface, req, emit=console.emit, confirm=console.make_confirm(bench.rig, True)
+        )
+        from ..reamp import read_mono
+
+        x, _, _ = read_mono(take.capture_dir / "input.wav")
+        y, _, _ = read_mono(take.capture_dir / "output.wav")
+        result = compare(run_model(args.model, x), y, None)
+    return result, {"di": str(args.di), "input_level_dbu": meta["input_level_dbu"]}
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Print ESR and level difference between the model and the gear."""
+    if args.di is not None:
+        result, extra = _verify_di(args)
+    elif args.capture is not None:
+        result, extra = verify_capture(args.model, args.capture), {"capture": str(args.capture)}
+    else:
+        raise StationError(
+            "verify against what?", "--capture DIR, or --di FILE --profile NAME --capture DIR"
+        )
+    out = {
+        "model": str(args.model),
+        "esr": result.esr,
+        "esr_validation": result.esr_validation,
+        "level_difference_db": result.level_difference_db,
+        "frames": result.frames,
+        **extra,
+    }
+    if args.json:
+        console.print_json(out)
+    else:
+        print(
+            f"{args.model}: ESR {result.esr:.4f}"
+            + (
+                f", on the validation copy {result.esr_validation:.4f}"
+                if result.esr_validation is not None
+                else ""
+            )
+            + f"; level {result.level_difference_db:+.2f} dB against the gear"
+        )
+    return 0

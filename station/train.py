@@ -1,0 +1,251 @@
+"""Training a calibrated model from a capture with neural-amp-modeler (the `train` extra).
+
+NAM's v3 file goes through the library's standard entry point (its own checks and
+latency); the station's own signal goes through the configurable path with the
+station's layout and no further delay, since output.wav is already aligned.
+Either way the exported .nam is tagged with the capture's calibration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import reamp
+from .capture_io import write_json
+from .errors import StationError
+from .events import Emit, Progress, Step, ignore
+from .namfile import fields_from_capture, tag_model
+
+ARCHITECTURES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4}  # WaveNet channels
+ESR_VERDICTS = ((0.01, "excellent"), (0.035, "good"), (0.1, "fair: audible differences likely"))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the model went and how well it learned the gear."""
+
+    model_path: Path
+    validation_esr: float
+    path_used: str  # "nam-standard" or "nam-configurable"
+    verdict: str
+
+
+def require_nam() -> None:
+    """Raise a clear StationError when neural-amp-modeler is not installed."""
+    try:
+        import nam  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        raise StationError(
+            "training needs neural-amp-modeler, which is not installed",
+            "pip install torch==2.13.0, then pip install -e '.[train]'",
+        ) from None
+
+
+def esr_verdict(esr: float) -> str:
+    """The trainer-style words for a validation ESR."""
+    for limit, words in ESR_VERDICTS:
+        if esr <= limit:
+            return words
+    return "poor: check the capture, or train longer"
+
+
+def _model_config(architecture: str) -> dict[str, Any]:
+    template = json.loads(
+        resources.files("nam.train._resources").joinpath("config_model_packed.json").read_text()
+    )
+    layer = dict(template["net"]["config"]["submodels"][0]["config"]["layers_configs"][0])
+    layer["channels"] = ARCHITECTURES[architecture]
+    net = {"name": "WaveNet", "config": {"layers_configs": [layer], "head_scale": 0.02}}
+    return {"net": net, **{k: v for k, v in template.items() if k != "net"}}
+
+
+def _data_config(folder: Path, info: reamp.ReampInfo, ny: int) -> dict[str, Any]:
+    common = {
+        "x_path": str(folder / "input.wav"),
+        "y_path": str(folder / "output.wav"),
+        "delay": 0,
+        "allow_unequal_lengths": True,
+    }
+    if info.layout is not None:
+        lay = info.layout
+        train = {"start_samples": lay.blips[0] - 24_000, "stop_samples": lay.validation_2[0]}
+        validation = {"start_samples": lay.validation_2[0]}
+    else:
+        split = int(info.frames * 0.8)
+        train = {"stop_samples": split}
+        validation = {"start_samples": split, "require_input_pre_silence": None}
+    return {
+        "train": {"ny": ny, **train},
+        "validation": {"ny": None, **validation},
+        "common": common,
+        "joint": [
+            {"name": "nam.data.normalize_joint_dataset_output", "kwargs": {"level_rms_dbfs": -18.0}}
+        ],
+    }
+
+
+@contextlib.contextmanager
+def _epoch_reports(module: Any, attr: str, epochs: int, emit: Emit) -> Iterator[None]:
+    """Add a callback reporting each epoch to the callbacks `module.attr` builds.
+
+    NAM builds its Lightning trainer inside its entry points; wrapping the
+    function that makes the callback list is the one place to hear epochs.
+    """
+    import pytorch_lightning as pl
+
+    class Report(pl.Callback):
+        def on_validation_epoch_end(self, trainer: Any, _module: Any) -> None:
+            if trainer.sanity_checking:
+                return
+            m = trainer.callback_metrics
+            parts = [f"epoch {trainer.current_epoch + 1}/{epochs}"]
+            for key in ("train_loss", "val_loss", "ESR"):
+                if key in m:
+                    parts.append(f"{key} {float(m[key]):.4g}")
+            emit(Progress(min(1.0, (trainer.current_epoch + 1) / epochs), ", ".join(parts)))
+
+    original = getattr(module, attr)
+
+    def with_report(*args: Any, **kwargs: Any) -> list[Any]:
+        return [*original(*args, **kwargs), Report()]
+
+    setattr(module, attr, with_report)
+    try:
+        yield
+    finally:
+        setattr(module, attr, original)
+
+
+def train_capture(
+    folder: Path,
+    *,
+    architecture: str = "standard",
+    epochs: int = 100,
+    out: Path | None = None,
+    ny: int = 8192,
+    emit: Emit = ignore,
+) -> TrainResult:
+    """Train on `folder`'s pair and write a calibrated .nam; records it in capture.json."""
+    require_nam()
+    folder = Path(folder)
+    meta_path = folder / "capture.json"
+    if not meta_path.is_file():
+        raise StationError(f"{folder} has no capture.json", "train from a station capture folder")
+    if architecture not in ARCHITECTURES:
+        raise StationError(
+            f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
+        )
+    if epochs < 1:
+        raise StationError("--epochs must be at least 1")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    info = reamp.recognise(folder / "input.wav")
+    fields = fields_from_capture(meta)
+    work = folder / "training" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    work.mkdir(parents=True)
+    emit(Step("train", f"Training {architecture} for {epochs} epoch(s) on {info.label}"))
+    # The library and Lightning print summaries; stdout is for the station's results.
+    with contextlib.redirect_stdout(sys.stderr):
+        if info.kind == "nam-v3":
+            model_file = _train_standard(folder, work, epochs, fields, emit)
+            used = "nam-standard"
+        else:
+            model_file = _train_configurable(folder, work, info, architecture, epochs, ny, emit)
+            used = "nam-configurable"
+    tag_model(model_file, fields)
+    target = Path(out) if out is not None else folder / "model.nam"
+    shutil.copyfile(model_file, target)
+    from .verify import validation_esr
+
+    esr = validation_esr(target, folder)
+    verdict = esr_verdict(esr)
+    meta["model"] = {
+        "path": str(target.resolve()),
+        "validation_esr": esr,
+        "verdict": verdict,
+        "architecture": architecture if used == "nam-configurable" else "nam-packed",
+        "epochs": epochs,
+        "training_path": used,
+        "trained": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    write_json(meta_path, meta)
+    return TrainResult(target, esr, used, verdict)
+
+
+def _train_configurable(
+    folder: Path,
+    work: Path,
+    info: reamp.ReampInfo,
+    architecture: str,
+    epochs: int,
+    ny: int,
+    emit: Emit,
+) -> Path:
+    import nam.train.full as full
+
+    learning = {
+        "train_dataloader": {
+            "batch_size": 16,
+            "shuffle": True,
+            "pin_memory": False,
+            "drop_last": True,
+            "num_workers": 0,
+        },
+        "val_dataloader": {},
+        "trainer": {
+            "max_epochs": epochs,
+            "accelerator": "cpu",
+            "enable_progress_bar": False,
+            "logger": False,
+        },
+    }
+    with _epoch_reports(full, "_create_callbacks", epochs, emit):
+        full.main(
+            _data_config(folder, info, ny),
+            _model_config(architecture),
+            learning,
+            work,
+            no_show=True,
+            make_plots=False,
+        )
+    model_file = work / "model.nam"
+    if not model_file.is_file():
+        raise StationError("the trainer finished without exporting a model", f"see {work}")
+    return model_file
+
+
+def _train_standard(
+    folder: Path, work: Path, epochs: int, fields: dict[str, Any], emit: Emit
+) -> Path:
+    import nam.train.core as core
+    from nam.models.metadata import UserMetadata
+
+    user = UserMetadata(**{k: v for k, v in fields.items() if v is not None})
+    with _epoch_reports(core, "get_callbacks", epochs, emit):
+        result = core.train(
+            str(folder / "input.wav"),
+            str(folder / "output.wav"),
+            str(work),
+            epochs=epochs,
+            silent=True,
+            user_metadata=user,
+        )
+    if result is None or result.model is None:
+        raise StationError("the NAM trainer refused the capture", "run 'station check' on it")
+    result.model.net.export(work, basename="model", user_metadata=user)
+    model_file = work / "model.nam"
+    if not model_file.is_file():
+        raise StationError("the trainer finished without exporting a model", f"see {work}")
+    if math.isnan(float(result.metadata.validation_esr or math.nan)):
+        emit(Progress(1.0, "training finished"))
+    return model_file
