@@ -225,12 +225,15 @@ def _capture(
             return
         last[0] = audio_s
         peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
+        elapsed = time.monotonic() - t0
+        # A wall-clock estimate from the rate so far: a virtual rig runs faster than real time.
+        remaining = elapsed * max(0, total - frames) / frames if frames else None
         emit(
             Progress(
                 min(1.0, frames / total),
                 f"{audio_s:6.1f} / {total / sr:.1f} s, return peak {peak_db:6.1f} dBFS",
-                elapsed_s=time.monotonic() - t0,
-                remaining_s=max(0.0, (total - frames) / sr),
+                elapsed_s=elapsed,
+                remaining_s=remaining,
             )
         )
         emit(LevelReading("return", level_dbfs=peak_db))

@@ -53,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
+        if not sys.stdin.isatty() or not sys.stdout.isatty():
+            parser.print_help()
+            return 0
+        from ..tui.app import run_tui
+
+        run_tui(home_of(args))
         return 0
     try:
         return handler(args)

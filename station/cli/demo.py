@@ -16,14 +16,26 @@ from . import console
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the `demo` subcommand."""
-    p = sub.add_parser("demo", parents=[common], help="run the workflow on the virtual rig")
-    p.add_argument("--plain", action="store_true", help="a scripted walk-through in the terminal")
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="the station on the virtual rig in a fresh home: no hardware needed",
+    )
+    p.add_argument(
+        "--plain", action="store_true", help="no TUI: a scripted calibration in the terminal"
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Walk through calibration on the virtual rig in a temporary home."""
+    """The TUI on the virtual rig in a fresh home (or, with --plain, a scripted calibration)."""
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="station-demo-"))
+    if not args.plain:
+        from ..tui.app import run_tui
+
+        run_tui(home, rig=VirtualRig(speed=50.0), demo=True)
+        print(f"Demo home: {home}")
+        return 0
     rig = VirtualRig(speed=20.0)
     t = rig.truth
     print(

@@ -1,0 +1,50 @@
+"""Help: dBu, dBFS peak, and send and return calibration, in plain words."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Markdown
+
+HELP = """
+# What the station measures, in plain words
+
+**dBFS peak** is a digital level: 0 dBFS is the loudest sample a file can hold. A sine
+whose peaks just reach full scale is at 0 dBFS peak.
+
+**dBu** is an analog level: 0 dBu is 0.775 volts RMS. Your voltmeter reads volts RMS;
+the station turns them into dBu.
+
+**Send calibration** (`send_dbu_at_0dbfs`): how many dBu arrive at the gear's input when
+the interface plays a 0 dBFS-peak sine. The station plays a quieter tone, you read the
+volts at the end of the cable that plugs into the gear, and it works out the rest.
+
+**Return calibration** (`return_dbu_at_0dbfs`): which dBu reads 0 dBFS at the input that
+records the gear. With the send patched straight into the return, the station knows the
+level going in and measures the level coming back.
+
+**NAM's definitions**, written into every model the station makes:
+
+* `input_level_dbu` — the dBu at the gear's input for a 1 kHz sine at 0 dBFS peak in the
+  model's input. The station plays the reamp file at exactly this level.
+* `output_level_dbu` — the dBu of a 1 kHz sine that reads 0 dBFS peak at the interface
+  input that recorded the gear.
+
+**For players**: plugin input trim = your interface's max input (dBu) − the model's
+`input_level_dbu`, minus any gain you added on the interface. Example: 12.2 − 15 = −2.8 dB.
+
+**Keys**: F1 help · F2 home · F3 calibrate · F4 capture · F6 models · F7 gain staging ·
+F5 start · Esc stop · F8 retake · F9 tag a model · Ctrl+Q quit. On the home screen the
+letters c, p, m, g, ? and q work too. Tab moves between fields; the mouse works everywhere.
+"""
+
+
+class HelpScreen(Screen[None]):
+    """The help text."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Markdown(HELP)
+        yield Footer()

@@ -1,0 +1,144 @@
+"""Home: profiles, recent captures and models, and where to go next."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..errors import StationError
+from ..profiles import list_profiles, load_profile
+
+OLD_PROFILE_DAYS = 30
+
+
+def _age_days(created: str) -> float | None:
+    try:
+        then = dt.datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    return (dt.datetime.now().astimezone() - then).total_seconds() / 86400
+
+
+def list_captures(home: Path) -> list[tuple[str, dict]]:
+    """(name, capture.json) for each capture folder under home, newest first."""
+    folder = Path(home) / "captures"
+    found = []
+    for meta_path in folder.glob("*/capture.json") if folder.is_dir() else []:
+        try:
+            found.append((meta_path.parent.name, json.loads(meta_path.read_text())))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(found, key=lambda item: item[1].get("finished", ""), reverse=True)
+
+
+def list_models(home: Path) -> list[Path]:
+    """.nam files in the home's captures and models folders."""
+    home = Path(home)
+    return sorted([*home.glob("captures/*/*.nam"), *home.glob("models/*.nam")])
+
+
+class HomeScreen(Screen[None]):
+    """What is measured and captured so far, and the keys to go on."""
+
+    # Nothing to type into here, so single letters work too.
+    BINDINGS = [
+        Binding("c", "app.go('calibrate')", "Calibrate", show=False),
+        Binding("p", "app.go('capture')", "Capture", show=False),
+        Binding("m", "app.go('models')", "Models", show=False),
+        Binding("g", "app.go('gain')", "Gain", show=False),
+        Binding("question_mark", "app.go('help')", "Help", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Static("", id="welcome", classes="big")
+            yield Static("Interface profiles", classes="title")
+            yield DataTable(id="profiles", cursor_type="row")
+            yield Static("Recent captures", classes="title")
+            yield DataTable(id="captures", cursor_type="row")
+            yield Static("Models", classes="title")
+            yield DataTable(id="models", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Fill the tables from the station home."""
+        app = self.app
+        home = app.home  # type: ignore[attr-defined]
+        profiles = self.query_one("#profiles", DataTable)
+        profiles.add_columns("profile", "device", "send dBu", "return dBu", "latency", "age")
+        names = list_profiles(home)
+        devices: set[str] | None = None
+        for name in names:
+            try:
+                p = load_profile(home, name)
+            except StationError as exc:
+                profiles.add_row(name, f"[red]{exc.message}[/red]", "", "", "", "")
+                continue
+            age = _age_days(p.created)
+            age_text = "-" if age is None else f"{age:.0f} d"
+            if age is not None and age > OLD_PROFILE_DAYS:
+                age_text = f"[yellow]{age_text} (old: re-measure)[/yellow]"
+            device = p.device_name
+            if p.host_api != "virtual":
+                devices = devices if devices is not None else _present_devices()
+                if device not in devices:
+                    device = f"[yellow]{device} (not connected)[/yellow]"
+            profiles.add_row(
+                name,
+                device,
+                f"{p.send_dbu_at_0dbfs:+.2f}",
+                f"{p.return_dbu_at_0dbfs:+.2f}",
+                f"{p.latency_samples:.1f}",
+                age_text,
+            )
+        captures = self.query_one("#captures", DataTable)
+        captures.add_columns("capture", "verdict", "input dBu", "output dBu", "finished")
+        caps = list_captures(home)
+        for name, meta in caps[:20]:
+            verdict = "[green]passed[/green]" if meta.get("passed") else "[red]failed[/red]"
+            captures.add_row(
+                name,
+                verdict,
+                f"{meta.get('input_level_dbu', 0):g}",
+                f"{meta.get('output_level_dbu', 0):.2f}",
+                str(meta.get("finished", ""))[:16].replace("T", " "),
+            )
+        models = self.query_one("#models", DataTable)
+        models.add_columns("model", "folder")
+        for path in list_models(home):
+            models.add_row(path.name, str(path.parent.name))
+        if not names:
+            text = (
+                "Welcome. First measure your interface: press [b]c[/b] (or F3) to "
+                "calibrate: send level, return level, latency."
+            )
+        elif not caps:
+            text = (
+                "Interface measured. Press [b]p[/b] (or F4) to capture your gear at an exact level."
+            )
+        else:
+            text = (
+                "Press [b]p[/b] (F4) for another capture, [b]m[/b] (F6) to tag or train a "
+                "model, [b]g[/b] (F7) for the player's gain staging."
+            )
+        if app.demo:  # type: ignore[attr-defined]
+            text = "[b]Demo on the virtual rig[/b] — no hardware needed. " + text
+        self.query_one("#welcome", Static).update(text)
+
+
+def _present_devices() -> set[str]:
+    try:
+        from ..drivers.audio import list_audio_devices
+
+        return {d["name"] for d in list_audio_devices()}
+    except StationError:
+        return set()
