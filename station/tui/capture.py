@@ -66,7 +66,7 @@ class CaptureScreen(Screen[None]):
                 "Profile",
                 Select(
                     [(n, n) for n in names],
-                    value=default or Select.BLANK,
+                    value=default or Select.NULL,
                     id="profile",
                     prompt="calibrated interface",
                 ),

@@ -68,7 +68,7 @@ class ModelsScreen(Screen[None]):
                 Select(
                     [(c, c) for c in captures],
                     id="capture",
-                    value=default_capture or Select.BLANK,
+                    value=default_capture or Select.NULL,
                     prompt="a capture",
                 ),
             )
