@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from station.calibrate import CalibrationSettings, calibrate, to_profile
 from station.capture import CaptureRequest, run_capture
 from station.drivers.base import StreamSpec
 from station.drivers.gear import catalogue
@@ -44,12 +43,7 @@ def main() -> None:
             truth = VirtualInterfaceTruth(latency_samples=float(rng.uniform(0, 5000)))
             rig = VirtualRig(truth=truth, speed=None, seed=int(rng.integers(1, 1 << 30)))
             rig.use_gear(key)
-            prof = to_profile(
-                "b",
-                rig.interface,
-                spec,
-                calibrate(rig.interface, rig.meter, CalibrationSettings(spec), confirm=rig.act_on),
-            )
+            prof = rig.calibrated_profile("b", spec)
             res = run_capture(
                 rig.interface,
                 CaptureRequest(prof, signal, 12.0, f"{key}-{i}", work / "captures"),

@@ -16,9 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from station.calibrate import CalibrationSettings, calibrate, to_profile
 from station.capture import CaptureRequest, run_capture
-from station.drivers.base import StreamSpec
 from station.drivers.virtual import VirtualRig
 from station.events import Event, Step
 from station.reamp import write_station_signal
@@ -39,13 +37,7 @@ def measure(signal: Path) -> None:
     work = signal.parent
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    spec = StreamSpec(48000, 1, 1)
-    prof = to_profile(
-        "b",
-        rig.interface,
-        spec,
-        calibrate(rig.interface, rig.meter, CalibrationSettings(spec), confirm=rig.act_on),
-    )
+    prof = rig.calibrated_profile("b")
     marks: dict[str, float] = {}
 
     def emit(event: Event) -> None:

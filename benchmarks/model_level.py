@@ -14,9 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from station.calibrate import CalibrationSettings, calibrate, to_profile
 from station.capture import CaptureRequest, run_capture
-from station.drivers.base import StreamSpec
 from station.drivers.virtual import VirtualRig
 from station.reamp import write_station_signal
 from station.train import train_capture
@@ -32,13 +30,7 @@ def main() -> None:
     signal = write_station_signal(work / "signal.wav", training_s=20.0)
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    spec = StreamSpec(48000, 1, 1)
-    prof = to_profile(
-        "b",
-        rig.interface,
-        spec,
-        calibrate(rig.interface, rig.meter, CalibrationSettings(spec), confirm=rig.act_on),
-    )
+    prof = rig.calibrated_profile("b")
     cap = run_capture(
         rig.interface, CaptureRequest(prof, signal, 12.0, "lvl", work), confirm=rig.act_on
     )

@@ -35,6 +35,23 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def run_station(
+    *args: str, home: Path, stdin: str = "", timeout_s: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the `station` command as a user would, with `home` as its station home."""
+    import sys
+
+    env = dict(os.environ, STATION_HOME=str(home))
+    return subprocess.run(
+        [sys.executable, "-m", "station", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=env,
+        timeout=timeout_s,
+    )
+
+
 def jack_running() -> bool:
     """True when a JACK server answers (the audio integration tests need one)."""
     if shutil.which("jack_lsp") is None:
@@ -67,20 +84,12 @@ def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def virtual_capture(tmp_path_factory: pytest.TempPathFactory, short_signal: Path) -> Path:
     """A passing capture of the clean virtual amp (short signal), made once per session."""
-    from station.calibrate import CalibrationSettings, calibrate, to_profile
     from station.capture import CaptureRequest, run_capture
-    from station.drivers.base import StreamSpec
 
     home = tmp_path_factory.mktemp("capture-home")
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    spec = StreamSpec(48000, 1, 1)
-    prof = to_profile(
-        "p",
-        rig.interface,
-        spec,
-        calibrate(rig.interface, rig.meter, CalibrationSettings(spec), confirm=rig.act_on),
-    )
+    prof = rig.calibrated_profile("p")
     req = CaptureRequest(
         prof,
         short_signal,

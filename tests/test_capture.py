@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 
 from station import levels
-from station.calibrate import CalibrationSettings, calibrate, to_profile
 from station.capture import CaptureRequest, CaptureResult, run_capture
 from station.drivers.base import StreamSpec
 from station.drivers.gear import DriftingAmp
@@ -24,8 +23,7 @@ SPEC = StreamSpec(48000, 1, 1)
 
 def profile_for(rig: VirtualRig):
     rig.patch = "open"
-    result = calibrate(rig.interface, rig.meter, CalibrationSettings(SPEC), confirm=rig.act_on)
-    return to_profile("bench", rig.interface, SPEC, result)
+    return rig.calibrated_profile("bench", SPEC)
 
 
 def capture(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +11,9 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from station.calibrate import CalibrationSettings, calibrate, to_profile
 from station.capture import CaptureRequest, run_capture
-from station.drivers.base import StreamSpec
 from station.drivers.virtual import VirtualRig
-
-
-def station(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, STATION_HOME=str(home))
-    return subprocess.run(
-        [sys.executable, "-m", "station", *args],
-        input=stdin,
-        text=True,
-        capture_output=True,
-        env=env,
-        timeout=300,
-    )
+from tests.conftest import run_station as station
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +21,7 @@ def good_capture(tmp_path_factory: pytest.TempPathFactory, short_signal: Path) -
     home = tmp_path_factory.mktemp("home")
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    spec = StreamSpec(48000, 1, 1)
-    prof = to_profile(
-        "p",
-        rig.interface,
-        spec,
-        calibrate(rig.interface, rig.meter, CalibrationSettings(spec), confirm=rig.act_on),
-    )
+    prof = rig.calibrated_profile("p")
     res = run_capture(
         rig.interface,
         CaptureRequest(prof, short_signal, 12.0, "good", home / "captures"),

@@ -12,6 +12,7 @@ import pytest
 
 from station.drivers.virtual import VirtualInterfaceTruth
 from station.levels import vrms_from_dbu
+from tests.conftest import run_station as station
 
 BASE = [
     "calibrate",
@@ -24,18 +25,6 @@ BASE = [
     "--return-channel",
     "1",
 ]
-
-
-def station(*args: str, home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, STATION_HOME=str(home))
-    return subprocess.run(
-        [sys.executable, "-m", "station", *args],
-        input=stdin,
-        text=True,
-        capture_output=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_virtual_calibration_json(home: Path) -> None:

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_station as station
 from tests.test_namfile import FOREIGN
-
-
-def station(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, STATION_HOME=str(home))
-    return subprocess.run(
-        [sys.executable, "-m", "station", *args],
-        text=True,
-        capture_output=True,
-        env=env,
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from ..errors import DeviceError, Stopped
 from ..events import Prompt, StopFlag
 from ..levels import SQRT2, vrms_from_dbu
 from .base import BlockSink, BlockSource, MeterReading, StreamSpec, StreamStats
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
 from .physics import FractionalDelay, Probe
 
 PATCHES = ("open", "loopback", "gear")
@@ -75,6 +79,17 @@ class VirtualRig:
             self.patch = "loopback"
         elif prompt.kind == "patch_gear":
             self.patch = "gear"
+
+    def calibrated_profile(self, name: str = "virtual", spec: StreamSpec | None = None) -> Profile:
+        """Calibrate this rig with the station's own procedure (its meter, cables patched as
+        asked) and return the profile, as a user's first step would."""
+        from ..calibrate import CalibrationSettings, calibrate, to_profile
+
+        spec = spec or StreamSpec(48000, 1, 1)
+        result = calibrate(
+            self.interface, self.meter, CalibrationSettings(spec), confirm=self.act_on
+        )
+        return to_profile(name, self.interface, spec, result)
 
     def meter_display(self) -> str:
         """What the bench meter's display shows right now, e.g. '0.61234 V'."""
