@@ -22,7 +22,7 @@ from .calibrate import Confirm, _confirm_all
 from .capture_io import RecordingWriter, Staging, write_json, write_pcm24
 from .drivers.base import AudioInterface, StreamSpec
 from .drivers.sources import ArraySource
-from .errors import SignalError, StationError, Stopped
+from .errors import SignalError, StationError, Stopped, StreamError
 from .events import Emit, LevelReading, Progress, Prompt, Result, Step, StopFlag, Warning_, ignore
 from .profiles import Profile, check_name
 from .takes import take
@@ -56,6 +56,7 @@ class CaptureRequest:
     force: bool = False
     gear: dict[str, str] = field(default_factory=dict)
     virtual_gear: str | None = None  # which simulated gear, on the virtual rig
+    retakes: int = 0  # takes spoilt by an over/underflow are played again this many times
 
 
 @dataclass(frozen=True)
@@ -160,12 +161,26 @@ def run_capture(
     plan, x = preflight(req)
     for w in plan.warnings:
         emit(Warning_(w))
-    staging = Staging(req.captures_dir / req.name, force=req.force)
-    try:
-        return _capture(interface, req, spec, plan, x, staging, emit, confirm, stop)
-    except BaseException:
-        staging.discard()
-        raise
+    spoilt: list[str] = []
+    while True:
+        staging = Staging(req.captures_dir / req.name, force=req.force)
+        try:
+            return _capture(interface, req, spec, plan, x, staging, emit, confirm, stop, spoilt)
+        except StreamError as exc:
+            staging.discard()
+            if len(spoilt) >= req.retakes:
+                raise
+            spoilt.append(exc.message)
+            emit(
+                Warning_(
+                    f"{exc.message}: the take is discarded and played again "
+                    f"(retake {len(spoilt)} of {req.retakes})"
+                )
+            )
+            confirm = _confirm_all  # the gear is already connected
+        except BaseException:
+            staging.discard()
+            raise
 
 
 def _capture(
@@ -178,6 +193,7 @@ def _capture(
     emit: Emit,
     confirm: Confirm,
     stop: StopFlag | None,
+    spoilt: list[str],
 ) -> CaptureResult:
     prof, sr, info = req.profile, spec.samplerate, plan.info
     started = dt.datetime.now().astimezone()
@@ -269,6 +285,7 @@ def _capture(
         started,
         len(lead),
         preroll,
+        spoilt,
     )
     write_json(staging.dir / "capture.json", record)
     try:
@@ -377,6 +394,7 @@ def _record(
     started: dt.datetime,
     lead: int,
     preroll: int,
+    spoilt: list[str],
 ) -> dict[str, Any]:
     info, prof = plan.info, req.profile
     return {
@@ -414,6 +432,7 @@ def _record(
         "passed": passed,
         "checks": [c.to_json() for c in verdict],
         "knobs": {},
+        "spoilt_takes": list(spoilt),
         "gear": dict(req.gear),
         "virtual_gear": req.virtual_gear,
         "profile": asdict(prof),

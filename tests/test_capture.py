@@ -227,3 +227,28 @@ def test_sample_rate_mismatch(rig: VirtualRig, home: Path, tmp_path: Path) -> No
     sf.write(path, np.zeros(44100), 44100)
     with pytest.raises(SignalError, match="44100"):
         capture(rig, path, home)
+
+
+def test_spoilt_take_is_retaken_whole(rig: VirtualRig, short_signal: Path, home: Path) -> None:
+    from station.errors import StreamError
+
+    prof = profile_for(rig)
+    rig.use_gear("clean")
+    real_run = rig.interface.run
+    calls = {"n": 0}
+
+    def glitch_once(spec, source, sink, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first is the noise measurement; spoil the first take
+            real_run(spec, source, sink, **kwargs)
+            raise StreamError("the take failed: input overflow")
+        return real_run(spec, source, sink, **kwargs)
+
+    rig.interface.run = glitch_once  # type: ignore[method-assign]
+    res = capture(rig, short_signal, home, profile=prof, retakes=1)
+    assert res.passed and res.record["spoilt_takes"] == ["the take failed: input overflow"]
+    assert [p.name for p in (home / "captures").iterdir()] == ["take"]
+    calls["n"] = 0  # spoil the next take, with no retakes allowed
+    with pytest.raises(StreamError):
+        capture(rig, short_signal, home, profile=prof, name="again")
+    assert not (home / "captures" / "again").exists()

@@ -181,6 +181,8 @@ def test_capture_command_contract(tmp_path: Path) -> None:
     assert out["output_level_dbu"] == pytest.approx(12.0, abs=0.02)
     assert all({"name", "passed", "value", "threshold", "message"} <= set(c) for c in out["checks"])
     assert Path(out["capture_dir"]).name == "first"
+    meta = json.loads((Path(out["capture_dir"]) / "capture.json").read_text())
+    assert meta["virtual_gear"] == "clean" and meta["spoilt_takes"] == []
     again = station(
         "capture",
         "--profile",

@@ -39,6 +39,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "station's own v3-layout signal",
     )
     p.add_argument("--force", action="store_true", help="replace an existing capture")
+    p.add_argument(
+        "--retakes",
+        type=int,
+        default=0,
+        help="play a take spoilt by an over/underflow again, up to N times",
+    )
     p.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
     p.add_argument(
         "--gear",
@@ -89,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         home / "captures",
         force=args.force,
         gear=gear,
+        virtual_gear=args.gear if bench.rig is not None else None,
+        retakes=max(0, args.retakes),
     )
     result = run_capture(
         bench.interface, req, emit=console.emit, confirm=console.make_confirm(bench.rig, args.yes)

@@ -23,6 +23,9 @@ from ..events import StopFlag
 from .base import BlockSink, BlockSource, StreamSpec, StreamStats
 
 WATCHDOG_S = 3.0  # no callback for this long means the device has gone away
+# Streams glitch while they start (drivers priming buffers, JACK re-sorting its graph as
+# ports appear and get connected). The take begins only after this much settled silence.
+SETTLE_S = 0.25
 
 
 def _sd() -> Any:
@@ -163,6 +166,7 @@ class SoundDeviceInterface:
             "recorded": 0,
             "calls": 0,
             "writer_error": None,
+            "settled": 0,
         }
 
         def feeder() -> None:
@@ -177,10 +181,18 @@ class SoundDeviceInterface:
                 if block is None:
                     return
 
+        settle_frames = int(SETTLE_S * spec.samplerate)
+
         def callback(
             indata: np.ndarray, outdata: np.ndarray, frames: int, _time: Any, status: Any
         ) -> None:
             st["calls"] += 1
+            if st["settled"] < settle_frames:
+                # Before the take: silence out, input discarded, start-up flags not counted.
+                # Playing and recording then begin in the same callback, so timing holds.
+                st["settled"] += frames
+                outdata.fill(0.0)
+                return
             if status.input_overflow or status.output_underflow:
                 st["fail"] = st["fail"] or str(status).strip()
             in_q.put_nowait(indata[:, ri].copy())
