@@ -120,3 +120,53 @@ def test_clear_message_without_the_train_extra(virtual_capture: Path) -> None:
     )
     assert res.returncode == 1
     assert "neural-amp-modeler" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_verify_with_a_di_through_the_gear(
+    trained: Path, virtual_capture: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from station.synth import guitar_material
+    from tests.conftest import run_station
+
+    di = tmp_path / "di.wav"
+    sf.write(
+        di, 0.4 * guitar_material(4.0, 48000, np.random.default_rng(9)), 48000, subtype="PCM_24"
+    )
+    assert (
+        run_station(
+            "calibrate",
+            "--device",
+            "virtual",
+            "--name",
+            "p",
+            "--send-channel",
+            "1",
+            "--return-channel",
+            "1",
+            "--yes",
+            home=tmp_path,
+        ).returncode
+        == 0
+    )
+    res = run_station(
+        "verify",
+        str(trained),
+        "--di",
+        str(di),
+        "--profile",
+        "p",
+        "--capture",
+        str(virtual_capture),
+        "--json",
+        home=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    assert out["di"] == str(di) and out["input_level_dbu"] == 12.0
+    assert out["esr"] >= 0 and out["esr_validation"] is None
+    assert out["frames"] == 4 * 48000
+    bad = run_station("verify", str(trained), "--di", str(di), home=tmp_path)
+    assert bad.returncode == 1 and "--di needs --profile" in bad.stderr
