@@ -52,6 +52,23 @@ def run_station(
     )
 
 
+def calibrate_virtual(home: Path, name: str = "demo") -> subprocess.CompletedProcess[str]:
+    """`station calibrate` on the virtual rig with its own meter, as the README's demo does."""
+    return run_station(
+        "calibrate",
+        "--device",
+        "virtual",
+        "--name",
+        name,
+        "--send-channel",
+        "1",
+        "--return-channel",
+        "1",
+        "--yes",
+        home=home,
+    )
+
+
 def jack_running() -> bool:
     """True when a JACK server answers (the audio integration tests need one)."""
     if shutil.which("jack_lsp") is None:

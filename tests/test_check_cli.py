@@ -13,6 +13,7 @@ import soundfile as sf
 
 from station.capture import CaptureRequest, run_capture
 from station.drivers.virtual import VirtualRig
+from tests.conftest import calibrate_virtual
 from tests.conftest import run_station as station
 
 
@@ -139,22 +140,7 @@ def test_human_check_output_and_mistakes(good_capture: Path, tmp_path: Path) -> 
 
 def test_capture_command_contract(tmp_path: Path) -> None:
     """The issue's command on the virtual rig, with the full 190 s station signal."""
-    assert (
-        station(
-            "calibrate",
-            "--device",
-            "virtual",
-            "--name",
-            "demo",
-            "--send-channel",
-            "1",
-            "--return-channel",
-            "1",
-            "--yes",
-            home=tmp_path,
-        ).returncode
-        == 0
-    )
+    assert calibrate_virtual(tmp_path, "demo").returncode == 0
     res = station(
         "capture",
         "--profile",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import calibrate_virtual
 from tests.conftest import run_station as station
 from tests.test_namfile import FOREIGN
 
@@ -118,22 +119,7 @@ def test_gain_stage_from_a_model_and_a_profile(models: list[Path], tmp_path: Pat
     out = json.loads(res.stdout)
     assert out["trim_db"] == pytest.approx(-2.8)
     assert out["output_gain_db"] == pytest.approx(10 - 12.2)
-    assert (
-        station(
-            "calibrate",
-            "--device",
-            "virtual",
-            "--name",
-            "mine",
-            "--send-channel",
-            "1",
-            "--return-channel",
-            "1",
-            "--yes",
-            home=tmp_path,
-        ).returncode
-        == 0
-    )
+    assert calibrate_virtual(tmp_path, "mine").returncode == 0
     res = station("gain-stage", "--profile", "mine", "--input-dbu", "15", "--json", home=tmp_path)
     assert json.loads(res.stdout)["trim_db"] == pytest.approx(12.0 - 15.0, abs=0.02)
 

@@ -129,28 +129,13 @@ def test_verify_with_a_di_through_the_gear(
     import soundfile as sf
 
     from station.synth import guitar_material
-    from tests.conftest import run_station
+    from tests.conftest import calibrate_virtual, run_station
 
     di = tmp_path / "di.wav"
     sf.write(
         di, 0.4 * guitar_material(4.0, 48000, np.random.default_rng(9)), 48000, subtype="PCM_24"
     )
-    assert (
-        run_station(
-            "calibrate",
-            "--device",
-            "virtual",
-            "--name",
-            "p",
-            "--send-channel",
-            "1",
-            "--return-channel",
-            "1",
-            "--yes",
-            home=tmp_path,
-        ).returncode
-        == 0
-    )
+    assert calibrate_virtual(tmp_path, "p").returncode == 0
     res = run_station(
         "verify",
         str(trained),
