@@ -72,6 +72,17 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def read_capture_meta(folder: Path) -> dict[str, Any]:
+    """A capture folder's capture.json; StationError when it cannot be read."""
+    path = Path(folder) / "capture.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StationError(
+            f"cannot read {path}: {exc}", "give a capture folder made by 'station capture'"
+        ) from None
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write `data` as indented JSON, atomically (non-finite floats become null)."""
     atomic_write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import checks, latency, reamp
+from .capture_io import read_capture_meta
 from .checks import Check
 from .errors import SignalError, StationError
 
@@ -53,15 +53,7 @@ def check_capture_dir(folder: Path) -> PairReport:
             f"{folder} is not a folder",
             "give a capture folder, or use --input IN --output OUT for a pair of files",
         )
-    meta_path = folder / "capture.json"
-    meta: dict[str, Any] | None = None
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StationError(
-                f"cannot read {meta_path}: {exc}", "is the capture damaged?"
-            ) from None
+    meta = read_capture_meta(folder) if (folder / "capture.json").is_file() else None
     return check_pair(folder / "input.wav", folder / "output.wav", meta)
 
 

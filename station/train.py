@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import reamp
-from .capture_io import write_json
+from .capture_io import read_capture_meta, write_json
 from .errors import StationError
 from .events import Emit, Progress, Step, ignore
 from .namfile import fields_from_capture, tag_model
@@ -148,7 +148,7 @@ def train_capture(
         )
     if epochs < 1:
         raise StationError("--epochs must be at least 1")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = read_capture_meta(folder)
     info = reamp.recognise(folder / "input.wav")
     fields = fields_from_capture(meta)
     work = folder / "training" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,12 +90,3 @@ def validation_esr(model_path: Path, folder: Path) -> float:
     start = max(0, lo - sr)
     out = run_model(model_path, x[start:hi])
     return esr(out[lo - start :], y[lo:hi])
-
-
-def capture_meta(folder: Path) -> dict:
-    """A capture's capture.json."""
-    path = Path(folder) / "capture.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StationError(f"cannot read {path}: {exc}", "give a capture folder") from None

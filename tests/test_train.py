@@ -155,3 +155,18 @@ def test_verify_with_a_di_through_the_gear(
     assert out["frames"] == 4 * 48000
     bad = run_station("verify", str(trained), "--di", str(di), home=tmp_path)
     assert bad.returncode == 1 and "--di needs --profile" in bad.stderr
+
+
+def test_damaged_capture_json_is_a_clear_error(virtual_capture: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(virtual_capture, broken)
+    (broken / "capture.json").write_text("{not json")
+    res = subprocess.run(
+        [sys.executable, "-m", "station", "train", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 1 and "cannot read" in res.stderr and "Traceback" not in res.stderr

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..capture_io import read_capture_meta
 from ..errors import StationError
 from ..gainstage import gain_stage
 from ..namfile import GEAR_TYPES, TONE_TYPES, fields_from_capture, model_info, read_model, tag_model
@@ -92,18 +93,9 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tag_values(args: argparse.Namespace) -> dict[str, Any]:
-    if args.capture is not None and (args.input_dbu is not None or args.output_dbu is not None):
-        raise StationError("give --capture or --input-dbu/--output-dbu, not both")
-    values: dict[str, Any] = {}
-    if args.capture is not None:
-        meta_path = args.capture / "capture.json"
-        try:
-            values = fields_from_capture(json.loads(meta_path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StationError(
-                f"cannot read {meta_path}: {exc}", "is it a capture folder?"
-            ) from None
+def _tag_values(args: argparse.Namespace, meta: dict[str, Any] | None) -> dict[str, Any]:
+    if meta is not None:
+        values: dict[str, Any] = fields_from_capture(meta)
     elif args.input_dbu is None or args.output_dbu is None:
         raise StationError("give both levels", "--input-dbu X --output-dbu Y, or --capture DIR")
     else:
@@ -114,17 +106,19 @@ def _tag_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def _capture_rate(capture: Path | None) -> int | None:
-    if capture is None:
+def _capture_rate(meta: dict[str, Any] | None) -> int | None:
+    if meta is None:
         return None
-    meta = json.loads((capture / "capture.json").read_text(encoding="utf-8"))
     return int(meta.get("reamp_file", {}).get("samplerate") or meta["profile"]["samplerate"])
 
 
 def run_tag(args: argparse.Namespace) -> int:
     """Tag every model; stop at the first that cannot be tagged (earlier ones stay tagged)."""
-    values = _tag_values(args)
-    rate = _capture_rate(args.capture)
+    if args.capture is not None and (args.input_dbu is not None or args.output_dbu is not None):
+        raise StationError("give --capture or --input-dbu/--output-dbu, not both")
+    meta = read_capture_meta(args.capture) if args.capture is not None else None
+    values = _tag_values(args, meta)
+    rate = _capture_rate(meta)
     written = []
     for path in args.models:
         model = read_model(path)

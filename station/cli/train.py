@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from ..capture import CaptureRequest, run_capture
+from ..capture_io import read_capture_meta
 from ..drivers.factory import open_bench
 from ..errors import StationError
 from ..profiles import load_profile
 from ..train import ARCHITECTURES, train_capture
-from ..verify import capture_meta, compare, run_model, verify_capture
+from ..verify import compare, run_model, verify_capture
 from . import console, home_of
 
 
@@ -42,7 +43,7 @@ def run_train(args: argparse.Namespace) -> int:
         out=args.out,
         emit=console.emit,
     )
-    meta = capture_meta(args.capture_dir)
+    meta = read_capture_meta(args.capture_dir)
     out = {
         "model_path": str(result.model_path.resolve()),
         "validation_esr": result.validation_esr,
@@ -68,7 +69,7 @@ def _verify_di(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         raise StationError(
             "--di needs --profile (the interface) and --capture (the level and gear)"
         )
-    meta = capture_meta(args.capture)
+    meta = read_capture_meta(args.capture)
     profile = load_profile(home_of(args), args.profile)
     bench = open_bench("virtual" if profile.host_api == "virtual" else profile.device_name)
     if bench.rig is not None:

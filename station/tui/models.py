@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, ProgressBar, Select, Static
 
+from ..capture_io import read_capture_meta
 from ..errors import StationError
 from ..events import Event, Progress, Step
 from ..fsutil import atomic_write_text
@@ -157,7 +158,7 @@ class ModelsScreen(Screen[None]):
     def tag_from_capture(self) -> None:
         """Levels and gear fields from capture.json."""
         folder = self._capture_dir()
-        values = fields_from_capture(json.loads((folder / "capture.json").read_text()))
+        values = fields_from_capture(read_capture_meta(folder))
         self._tag(values)
 
     def tag_typed(self) -> None:
