@@ -253,6 +253,11 @@ def _fit_peak(x: np.ndarray, peak_dbfs: float) -> np.ndarray:
     return x * (10 ** (peak_dbfs / 20) / m) if m > 0 else x
 
 
+def home_signal_path(home: Path) -> Path:
+    """Where a station home keeps its copy of the station's signal (seed 1, full length)."""
+    return Path(home) / "signals" / "station-v3-seed1.wav"
+
+
 def write_station_signal(path: Path, seed: int = 1, training_s: float = 163.5) -> Path:
     """Write the station signal as a 48 kHz mono PCM 24-bit WAV, marked as the station's."""
     import soundfile as sf

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 def default_signal(home: Path) -> Path:
     """The station signal cached in the home (generated on first use)."""
-    path = Path(home) / "signals" / "station-v3-seed1.wav"
+    path = reamp.home_signal_path(home)
     if not path.is_file():
         reamp.write_station_signal(path, 1)
     return path

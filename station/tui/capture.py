@@ -26,11 +26,6 @@ from .form import number, row
 from .widgets import LevelMeter, fill_checks, text_plot
 
 
-def station_signal_path(home: Path) -> Path:
-    """Where the home keeps the station's own signal."""
-    return Path(home) / "signals" / "station-v3-seed1.wav"
-
-
 class CaptureScreen(Screen[None]):
     """From a calibrated profile and the gear to a checked capture."""
 
@@ -71,7 +66,7 @@ class CaptureScreen(Screen[None]):
                     prompt="calibrated interface",
                 ),
             )
-            reamp_file = s.get("reamp_file") or str(station_signal_path(app.home))
+            reamp_file = s.get("reamp_file") or str(reamp.home_signal_path(app.home))
             yield row("Reamp file", Input(reamp_file, id="file"))
             yield Static("", id="file_info", classes="muted")
             yield row("Reamp dBu", Input(str(s.get("reamp_dbu", 12)), id="dbu"))
@@ -148,7 +143,7 @@ class CaptureScreen(Screen[None]):
         """Recognise the reamp file and measure its true peak, off the UI thread."""
         app: Any = self.app
         path = Path(text.strip()).expanduser()
-        if path == station_signal_path(app.home) and not path.is_file():
+        if path == reamp.home_signal_path(app.home) and not path.is_file():
             app.call_from_thread(
                 self.show_file,
                 "the station's own v3-layout signal (written when you start; not NAM's v3_0_0.wav)",
@@ -302,7 +297,7 @@ class CaptureScreen(Screen[None]):
         """The capture procedure, off the UI thread."""
         app: Any = self.app
         try:
-            if path == station_signal_path(app.home) and not path.is_file():
+            if path == reamp.home_signal_path(app.home) and not path.is_file():
                 app.call_from_thread(
                     self.query_one("#status", Static).update,
                     "Writing the station's v3-layout signal…",
