@@ -144,6 +144,14 @@ def band_taper(freqs: np.ndarray, band_hz: tuple[float, float]) -> np.ndarray:
     return w
 
 
+def esr(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Error-to-signal ratio mean((p − t)²) / mean(t²), as NAM computes it; inf for silence."""
+    t = np.asarray(target, dtype=np.float64)
+    p = np.asarray(prediction, dtype=np.float64)
+    denom = float(np.mean(t**2))
+    return float(np.mean((p - t) ** 2) / denom) if denom > 0 else math.inf
+
+
 def peak_abs(x: np.ndarray) -> float:
     """Largest absolute sample value (0 for an empty array); no whole-array temporaries."""
     return max(float(np.max(x)), -float(np.min(x))) if len(x) else 0.0

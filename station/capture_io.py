@@ -58,15 +58,16 @@ def write_pcm24(path: Path, samples: np.ndarray, samplerate: int) -> None:
     sf.write(str(path), samples, samplerate, subtype="PCM_24")
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats as None, numpy scalars as Python, paths as text."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
-        return _json_safe(value.item())
+        return json_safe(value.item())
     if isinstance(value, Path):
         return str(value)
     return value
@@ -85,7 +86,7 @@ def read_capture_meta(folder: Path) -> dict[str, Any]:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write `data` as indented JSON, atomically (non-finite floats become null)."""
-    atomic_write_text(path, json.dumps(_json_safe(data), indent=2) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(data), indent=2) + "\n")
 
 
 class Staging:

@@ -196,9 +196,8 @@ def replicate_esr(y: np.ndarray, layout: Layout, input_frames: int) -> tuple[flo
     """(ESR, level drift dB) between the validation copies, as the trainer slices them."""
     a = np.asarray(y[: layout.t_validate], dtype=np.float64)
     b = np.asarray(y[input_frames - layout.t_validate : input_frames], dtype=np.float64)
-    denom = float(np.mean(b**2))
-    esr = float(np.mean((a - b) ** 2) / denom) if denom > 0 else math.inf
-    ra, rb = float(np.sqrt(np.mean(a**2))), math.sqrt(denom)
+    esr = analysis.esr(a, b)  # the trainer's order: copy 1 as prediction, copy 2 as target
+    ra, rb = float(np.sqrt(np.mean(a**2))), float(np.sqrt(np.mean(b**2)))
     drift = 20 * math.log10(rb / ra) if ra > 0 and rb > 0 else math.nan
     return esr, drift
 

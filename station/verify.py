@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from . import reamp
+from .analysis import esr
 from .errors import StationError
 from .namfile import read_model
 
@@ -43,14 +44,6 @@ def run_model(model_path: Path, x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         y = net(torch.from_numpy(np.asarray(x, dtype=np.float32)), pad_start=True)
     return y.cpu().numpy().astype(np.float64)
-
-
-def esr(prediction: np.ndarray, target: np.ndarray) -> float:
-    """Error-to-signal ratio, as NAM computes it."""
-    t = np.asarray(target, dtype=np.float64)
-    p = np.asarray(prediction, dtype=np.float64)
-    denom = float(np.mean(t**2))
-    return float(np.mean((p - t) ** 2) / denom) if denom > 0 else math.inf
 
 
 def compare(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
+from ..capture_io import json_safe
 from ..drivers.virtual import VirtualRig
 from ..events import Event, Instruction, Progress, Prompt, Result, Step, Warning_
 
@@ -77,19 +77,9 @@ def make_confirm(rig: VirtualRig | None, assume_yes: bool):
     return confirm
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def print_json(data: Any) -> None:
     """One JSON document on stdout (non-finite floats become null)."""
-    print(json.dumps(_clean(data), indent=2))
+    print(json.dumps(json_safe(data), indent=2))
 
 
 def print_verdict(passed: bool, checks: list[Any]) -> None:
