@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import math
 import shutil
 import sys
 from collections.abc import Iterator
@@ -246,6 +245,4 @@ def _train_standard(
     model_file = work / "model.nam"
     if not model_file.is_file():
         raise StationError("the trainer finished without exporting a model", f"see {work}")
-    if math.isnan(float(result.metadata.validation_esr or math.nan)):
-        emit(Progress(1.0, "training finished"))
     return model_file
