@@ -64,6 +64,10 @@ class Amp:
         self.clock += len(v)
         return -out if self.invert else out
 
+    def seconds(self, start: int, frames: int) -> np.ndarray:
+        """Time since switch-on, in seconds, of `frames` samples from sample `start`."""
+        return (start + np.arange(frames)) / (self.samplerate or 48000)
+
     def gain_over_time(self, frames: int) -> np.ndarray | float:
         """A multiplier for this block (1 for steady gear)."""
         return 1.0
@@ -85,7 +89,7 @@ class NoisyAmp(Amp):
         start = self.clock
         out = super().process(volts)
         rng = np.random.default_rng((self.seed, start))
-        t = (start + np.arange(len(out))) / (self.samplerate or 48000)
+        t = self.seconds(start, len(out))
         return (
             out
             + rng.normal(0.0, self.noise_v, len(out))
@@ -104,7 +108,7 @@ class DriftingAmp(Amp):
 
     def gain_over_time(self, frames: int) -> np.ndarray:
         """1 − depth·e^(−t/τ), t from switch-on."""
-        t = (self.clock + np.arange(frames)) / (self.samplerate or 48000)
+        t = self.seconds(self.clock, frames)
         return 1.0 - self.depth * np.exp(-t / self.tau_s)
 
 
@@ -133,7 +137,7 @@ class Chorus(Amp):
         dry = super().process(volts)
         sr = self.samplerate
         buf = np.concatenate([self._hist, dry])
-        t = (start + np.arange(len(dry))) / sr
+        t = self.seconds(start, len(dry))
         delay = (self.base_ms + self.depth_ms * np.sin(2 * np.pi * self.rate_hz * t)) * 1e-3 * sr
         pos = len(self._hist) + np.arange(len(dry)) - delay
         i0 = np.floor(pos).astype(np.int64)
