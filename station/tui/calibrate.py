@@ -19,7 +19,7 @@ from ..events import Event, Instruction, Progress, Result, Step, Warning_
 from ..profiles import check_name, save_profile
 from ..specs import load_specs
 from .bridge import Bridge
-from .form import number, row
+from .form import error_text, number, row
 
 RATES = (44100, 48000, 88200, 96000)
 
@@ -161,7 +161,7 @@ class CalibrateScreen(Screen[None]):
                 spec, number(self, "#tone_hz", "Tone Hz"), number(self, "#tone_dbfs", "Tone dBFS")
             )
         except StationError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=8)
+            self.notify(error_text(exc), severity="error", timeout=8)
             return
         device = str(self.query_one("#device", Select).value)
         meter = str(self.query_one("#meter", Select).value)
@@ -241,9 +241,7 @@ class CalibrateScreen(Screen[None]):
         except Stopped:
             app.call_from_thread(self.notify, "Stopped: the tone is off, nothing was saved.")
         except StationError as exc:
-            app.call_from_thread(
-                self.notify, f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=12
-            )
+            app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
         finally:
             app.call_from_thread(self.set_busy, False)
 

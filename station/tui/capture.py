@@ -22,7 +22,7 @@ from ..events import Event, LevelReading, Progress, Result, Step, Warning_
 from ..namfile import GEAR_TYPES, TONE_TYPES
 from ..profiles import check_name, list_profiles, load_profile
 from .bridge import Bridge
-from .form import number, row
+from .form import error_text, number, row
 from .widgets import LevelMeter, fill_checks, text_plot
 
 
@@ -220,7 +220,7 @@ class CaptureScreen(Screen[None]):
             name = check_name(self.query_one("#name", Input).value.strip())
             dbu = number(self, "#dbu", "Reamp dBu")
         except StationError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=8)
+            self.notify(error_text(exc), severity="error", timeout=8)
             return
         gear = {
             k: self.query_one(f"#{k}", Input).value.strip() for k in ("gear_make", "gear_model")
@@ -327,9 +327,7 @@ class CaptureScreen(Screen[None]):
                 "Stopped: the stream is closed and nothing was kept.",
             )
         except StationError as exc:
-            app.call_from_thread(
-                self.notify, f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=12
-            )
+            app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
             app.call_from_thread(
                 self.query_one("#status", Static).update, f"[red]{exc.message}[/red]"
             )

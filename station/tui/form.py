@@ -16,6 +16,11 @@ def row(label: str, widget: Widget) -> Horizontal:
     return Horizontal(Label(label), widget, classes="row")
 
 
+def error_text(exc: StationError) -> str:
+    """What a notification says for a StationError: the message, then the hint if any."""
+    return f"{exc.message}\n{exc.hint}".strip()
+
+
 def number(screen: Widget, selector: str, what: str, *, integer: bool = False) -> float:
     """The number typed in an Input, or a StationError naming the field."""
     text = screen.query_one(selector, Input).value.strip().replace(",", ".")

@@ -20,7 +20,7 @@ from ..fsutil import atomic_write_text
 from ..namfile import fields_from_capture, model_info, read_model, tag_model
 from ..train import ARCHITECTURES, train_capture
 from .bridge import Bridge
-from .form import number, row
+from .form import error_text, number, row
 from .home import list_captures, list_models
 
 # An identity model (one tap of 1.0): a valid .nam to practise tagging in the demo.
@@ -138,7 +138,7 @@ class ModelsScreen(Screen[None]):
                 "train": self.start_training,
             }[str(event.button.id)]()
         except StationError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=10)
+            self.notify(error_text(exc), severity="error", timeout=10)
 
     def write_practice(self) -> None:
         """Write the identity model into the home's models folder."""
@@ -217,9 +217,7 @@ class ModelsScreen(Screen[None]):
             )
             app.call_from_thread(self.trained, result)
         except StationError as exc:
-            app.call_from_thread(
-                self.notify, f"{exc.message}\n{exc.hint}".strip(), severity="error", timeout=12
-            )
+            app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
         finally:
             self.busy = False
 
