@@ -120,6 +120,7 @@ def validate_fields(values: dict[str, Any], *, force: bool = False) -> dict[str,
                 raise ModelError(
                     f"{key} = {number:g} dBu is outside {lo:g}…{hi:+g} dBu",
                     "check the value (add --force if it is really so)",
+                    tui_hint="check the value",
                 )
             clean[key] = number
         elif key == "gear_type":
@@ -153,7 +154,11 @@ def tag_model(path: Path, values: dict[str, Any], *, force: bool = False) -> dic
     model = read_model(path)
     clean = validate_fields(values, force=force)
     if not clean:
-        raise ModelError("nothing to write", "give --capture DIR or levels and fields to set")
+        raise ModelError(
+            "nothing to write",
+            "give --capture DIR or levels and fields to set",
+            tui_hint="choose a capture or type both levels",
+        )
     if not os.access(model.path, os.W_OK) or not os.access(model.path.parent, os.W_OK):
         raise ModelError(f"{model.path} is read-only", "check the file's and folder's permissions")
     data = copy.deepcopy(model.data)

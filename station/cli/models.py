@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import read_capture_meta
+from ..capture_io import find_capture, read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..gainstage import gain_stage
 from ..namfile import GEAR_TYPES, TONE_TYPES, fields_from_capture, model_info, read_model, tag_model
@@ -33,6 +33,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--gear-type", default=None, help=" | ".join(GEAR_TYPES))
     p.add_argument("--tone-type", default=None, help=" | ".join(TONE_TYPES))
     p.add_argument("--force", action="store_true", help="accept levels outside −30…+40 dBu")
+    p.add_argument(
+        "--allow-failed", action="store_true", help="tag from a capture that failed its checks"
+    )
     p.set_defaults(handler=run_tag)
 
     p = sub.add_parser(
@@ -116,7 +119,11 @@ def run_tag(args: argparse.Namespace) -> int:
     """Tag every model; stop at the first that cannot be tagged (earlier ones stay tagged)."""
     if args.capture is not None and (args.input_dbu is not None or args.output_dbu is not None):
         raise StationError("give --capture or --input-dbu/--output-dbu, not both")
-    meta = read_capture_meta(args.capture) if args.capture is not None else None
+    meta = None
+    if args.capture is not None:
+        folder = find_capture(home_of(args), args.capture)
+        meta = read_capture_meta(folder)
+        refuse_failed(meta, folder, allow=args.allow_failed)
     values = _tag_values(args, meta)
     rate = _capture_rate(meta)
     written = []

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, ProgressBar, Select, Static
 
-from ..capture_io import read_capture_meta
+from ..capture_io import read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..events import Event, Progress, Step
 from ..fsutil import atomic_write_text
@@ -156,9 +156,31 @@ class ModelsScreen(Screen[None]):
         return Path(self.app.home) / "captures" / name  # type: ignore[attr-defined]
 
     def tag_from_capture(self) -> None:
-        """Levels and gear fields from capture.json."""
+        """Levels and gear fields from capture.json; asks first when the capture failed."""
         folder = self._capture_dir()
-        values = fields_from_capture(read_capture_meta(folder))
+        meta = read_capture_meta(folder)
+        values = fields_from_capture(meta)
+        try:
+            refuse_failed(meta, folder, allow=False)
+        except StationError as exc:
+            from .modals import QuestionModal
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    try:
+                        self._tag(values)
+                    except StationError as err:
+                        self.notify(error_text(err), severity="error", timeout=10)
+
+            self.app.push_screen(
+                QuestionModal(
+                    "Tag from a failed capture?",
+                    f"{exc.message}. Players would get the levels of a take that did not pass.",
+                    "Tag anyway",
+                ),
+                answered,
+            )
+            return
         self._tag(values)
 
     def tag_typed(self) -> None:
