@@ -161,7 +161,7 @@ class CaptureScreen(Screen[None]):
         notes = f" — {info.notes[0]}" if info.notes else ""
         app.call_from_thread(
             self.show_file,
-            f"{info.label}, {info.duration_s:.1f} s, true peak {peak:.2f} dBFS{notes}",
+            f"{info.recognition}; {info.duration_s:.1f} s, true peak {peak:.2f} dBFS{notes}",
             peak,
         )
 
