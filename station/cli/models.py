@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,19 +82,33 @@ def run_info(args: argparse.Namespace) -> int:
                 else "no"
             )
         )
+        print_players(i)
         for key, value in i["metadata"].items():
             shown = json.dumps(value) if isinstance(value, dict | list) else value
             print(f"  {key}: {shown}")
         return 0
-    print(f"{'model':<40} {'arch':<18} {'in dBu':>8} {'out dBu':>8}  name")
+    print(f"{'model':<34} {'arch':<14} {'version':<8} {'in dBu':>7} {'out dBu':>7}  name")
     for i in infos:
         fmt = lambda v: f"{v:g}" if isinstance(v, int | float) else "-"  # noqa: E731
         print(
-            f"{Path(i['path']).name:<40.40} {i['architecture']!s:<18.18} "
-            f"{fmt(i['input_level_dbu']):>8} {fmt(i['output_level_dbu']):>8}  "
+            f"{Path(i['path']).name:<34.34} {i['architecture']!s:<14.14} {i['version']!s:<8.8} "
+            f"{fmt(i['input_level_dbu']):>7} {fmt(i['output_level_dbu']):>7}  "
             f"{i['metadata'].get('name') or ''}"
         )
+    for i in infos:
+        if i["player_warning"]:
+            print(f"warning: {Path(i['path']).name}: {i['player_warning']}", file=sys.stderr)
     return 0
+
+
+def print_players(info: dict[str, Any]) -> None:
+    """Which players load the model (file version), and the warning when the newest tagged
+    plugin cannot."""
+    print(f"  file version {info['version']!r}; players:")
+    for p in info["players"]:
+        print(f"    {p['player']}: {p['loads']} ({p['reason']})")
+    if info["player_warning"]:
+        print(f"warning: {info['player_warning']}", file=sys.stderr)
 
 
 def _tag_values(args: argparse.Namespace, meta: dict[str, Any] | None) -> dict[str, Any]:

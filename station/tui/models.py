@@ -110,7 +110,7 @@ class ModelsScreen(Screen[None]):
         try:
             data = model_info(read_model(self._model_path()))
         except StationError as exc:
-            info.update(f"[red]{exc.message}[/red] {exc.hint}")
+            info.update(f"[red]{error_text(exc)}[/red]")
             return
         cal = (
             f"[green]calibrated: input {data['input_level_dbu']:g} dBu, output "
@@ -122,9 +122,15 @@ class ModelsScreen(Screen[None]):
             f"  {k}: {json.dumps(v) if isinstance(v, dict | list) else v}"
             for k, v in data["metadata"].items()
         )
+        loads = {"yes": "green", "partially": "yellow", "no": "red"}
+        players = "\n".join(
+            f"  [{loads[p['loads']]}]{p['loads']}[/]: {p['player']}" for p in data["players"]
+        )
+        warn = f"\n[yellow]{data['player_warning']}[/yellow]" if data["player_warning"] else ""
         info.update(
-            f"{data['architecture']}, {data['size_bytes']} bytes, sample rate "
-            f"{data['sample_rate'] or 'not stated'} — {cal}\n{meta}"
+            f"{data['architecture']}, file version {data['version']!r}, {data['size_bytes']} "
+            f"bytes, sample rate {data['sample_rate'] or 'not stated'} — {cal}\n"
+            f"Loads in:\n{players}{warn}\n{meta}"
         )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
