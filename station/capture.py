@@ -101,7 +101,9 @@ def preflight(req: CaptureRequest) -> tuple[Preflight, np.ndarray]:
     """
     check_name(req.name)
     if not math.isfinite(req.reamp_dbu):
-        raise StationError("the reamp level must be a number of dBu", "e.g. --reamp-dbu 12")
+        raise StationError(
+            "the reamp level must be a number of dBu", "e.g. --reamp-dbu 12", tui_hint="e.g. 12"
+        )
     if not Path(req.reamp_path).is_file():
         raise SignalError(
             f"no reamp file at {req.reamp_path}", "give the path to a 48 kHz mono WAV"

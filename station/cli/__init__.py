@@ -27,12 +27,14 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own subcommand."""
+    from .. import __version__
     from . import calibrate, capture, check, demo, devices, models, plan, signal, train
 
     parser = argparse.ArgumentParser(
         prog="station",
         description="NAM Capture Station: calibrated captures for Neural Amp Modeler.",
     )
+    parser.add_argument("--version", action="version", version=f"station {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common()
     for module in (devices, calibrate, capture, check, signal, models, train, plan, demo):
