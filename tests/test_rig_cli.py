@@ -228,3 +228,49 @@ def test_user_errors_are_one_line(home: Path) -> None:
     res = run_station("rig", "calibrate", "--port", "/dev/ttyNOPE", "--name", "x", home=home)
     assert res.returncode == 1 and "there is no serial port /dev/ttyNOPE" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.usefixtures("fast_twin")
+def test_arrow_keys_jog_and_escape_stops_and_detaches(home: Path) -> None:
+    import select
+    import time
+
+    master, slave = os.openpty()  # a terminal on stdin, as a user at the keyboard has
+    env = dict(os.environ, STATION_HOME=str(home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station", "rig", "calibrate", "--port", "virtual", "--name", "x"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+
+    def until(text: bytes, timeout_s: float = 30) -> bytes:
+        seen = b""
+        end = time.monotonic() + timeout_s
+        while text not in seen and time.monotonic() < end:
+            if select.select([proc.stderr], [], [], 0.1)[0]:
+                seen += os.read(proc.stderr.fileno(), 4096)  # type: ignore[union-attr]
+        assert text in seen, seen.decode(errors="replace")
+        return seen
+
+    try:
+        until(b"rig> ")
+        os.write(master, b"knob drive 0\r")
+        until(b"at 1566 \xc2\xb5s")
+        os.write(master, b"\x1b[A")  # arrow up: a coarse step, no Enter needed
+        until(b"at 1616 \xc2\xb5s")
+        os.write(master, b"\x1b[D")  # arrow left: a fine step down
+        until(b"at 1611 \xc2\xb5s")
+        os.write(master, b"\x1b")  # Escape
+        out = until(b"stopped")
+        assert proc.wait(timeout=30) == 130
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert b"halted and detached" in out + proc.stderr.read()  # type: ignore[union-attr]
+    saved = ServoBench(state_path=virtual_bench_path(home))
+    assert saved.horn(0) == pytest.approx(1611, abs=1)  # the knob stays where it was left
+    assert not (home / "calibration" / "rigs" / "x.toml").exists()
