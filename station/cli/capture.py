@@ -50,7 +50,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gear",
         default="clean",
-        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus",
+        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus, od (its knobs "
+        "are turned by 'station rig ... --port virtual')",
     )
     for name in GEAR_FIELDS:
         p.add_argument(f"--{name.replace('_', '-')}", default=None)
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     device = "virtual" if profile.host_api == "virtual" else profile.device_name
     bench = open_bench(device)
     if bench.rig is not None:
+        bench.rig.keep_servos_in(home)  # the knobs 'station rig move --port virtual' turned
         bench.rig.use_gear(args.gear)
     gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
     reamp_path, remember = _reamp_file(args, home)

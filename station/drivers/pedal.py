@@ -191,7 +191,8 @@ class ServoBench:
         """What a user sees on the control on `channel`, e.g. 'drive pointer at 4.98'."""
         for k in self.knobs:
             if k.channel == channel:
-                return f"{k.name} pointer at {self.knob_values()[k.name]:.2f}"
+                value = self.knob_values()[k.name]
+                return f"{k.name} pointer at {0.0 if abs(value) < 0.005 else value:.2f}"
         for s in self.switches:
             if s.channel == channel:
                 return f"{s.name} lever at {self.switch_positions()[s.name]}"

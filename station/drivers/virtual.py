@@ -20,6 +20,8 @@ from ..levels import SQRT2, vrms_from_dbu
 from .base import BlockSink, BlockSource, MeterReading, StreamSpec, StreamStats
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..profiles import Profile
     from .pedal import ServoBench
 from .physics import FractionalDelay, Probe
@@ -78,6 +80,15 @@ class VirtualRig:
         self.gear = models[key]
         if hasattr(self.gear, "servos"):  # knobbed gear: its knobs are this bench's servos
             self.gear.servos = self.servos
+
+    def keep_servos_in(self, home: Path) -> None:
+        """Use the servo horns saved in a station home (where `station rig ... --port virtual`
+        left the knobs), and save them there as they move."""
+        from .pedal import ServoBench, virtual_bench_path
+
+        self.servos = ServoBench(state_path=virtual_bench_path(home))
+        if hasattr(self.gear, "servos"):
+            self.gear.servos = self.servos  # type: ignore[union-attr]
 
     def act_on(self, prompt: Prompt) -> None:
         """Do at the virtual bench what a prompt asks the user to do (patch cables)."""

@@ -60,6 +60,7 @@ class StationApp(App[None]):
         if device == "virtual":
             if self.rig is None:
                 self.rig = VirtualRig(speed=20.0)
+                self.rig.keep_servos_in(self.home)
             return open_bench("virtual", self.rig)
         return open_bench(device)
 
