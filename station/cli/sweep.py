@@ -49,7 +49,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--drift-esr", type=float, default=0.01, help="anchor ESR limit")
     run.add_argument("--drift-db", type=float, default=0.2, help="anchor level change limit (dB)")
     run.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
-    run.add_argument("--gear", default="clean", help="virtual rig only: which virtual gear")
+    run.add_argument(
+        "--gear",
+        default=None,
+        help="virtual rig only: which virtual gear (default: od with a rig, clean by hand)",
+    )
     for name in GEAR_FIELDS:
         run.add_argument(f"--{name.replace('_', '-')}", default=None)
     run.set_defaults(handler=run_cmd)
@@ -80,11 +84,17 @@ def _session_folder(home: Path, name: str) -> Path:
     return given if (given / "session.json").is_file() else home / "captures" / name
 
 
-def _bench(profile: Any, virtual_gear: str | None) -> Bench:
+def _bench(home: Path, profile: Any, virtual_gear: str | None) -> Bench:
+    """The audio bench; on the virtual rig its servo horns are the home's virtual bench."""
     device = "virtual" if profile.host_api == "virtual" else profile.device_name
     bench = open_bench(device)
-    if bench.rig is not None and virtual_gear:
-        bench.rig.use_gear(virtual_gear)
+    if bench.rig is not None:
+        from ..drivers.pedal import ServoBench, virtual_bench_path
+
+        # The horns stay where the last run left them, as real knobs do.
+        bench.rig.servos = ServoBench(state_path=virtual_bench_path(home))
+        if virtual_gear:
+            bench.rig.use_gear(virtual_gear)
     return bench
 
 
@@ -94,15 +104,31 @@ def _open_positioner(
     """The positioner for `rig_name` ('none'/None: by hand) and the rig profile, if any."""
     if rig_name in (None, "none"):
         return ManualPositioner(confirm), None
+    from ..drivers.rig import open_rig
+
     rig_profile = load_rig_profile(home, rig_name)
+    port = port or rig_profile.port
+    kw: dict[str, Any] = {}
+    if port.strip().lower() == "virtual":
+        from ..drivers.pedal import ServoBench
+
+        servos = bench.rig.servos if bench.rig is not None else ServoBench()
+        speedup = bench.rig.speed if bench.rig is not None and bench.rig.speed else 1.0
+        kw["twin_kw"] = {"bench": servos, "speedup": speedup}
+    rig = open_rig(port, **kw)
     try:
-        from ..drivers.rig import open_rig
-    except ImportError:
-        raise StationError(
-            "this station has no servo-rig driver yet", "use --rig none and set knobs by hand"
-        ) from None
-    rig = open_rig(port or rig_profile.port)
+        rig.set_speed(rig_profile.slew_us_per_s)
+    except BaseException:
+        rig.close()
+        raise
     return RigPositioner(rig, rig_profile), rig_profile
+
+
+def _virtual_gear(args: argparse.Namespace, profile: Any) -> str | None:
+    """The virtual gear: --gear, else the knobbed overdrive when a rig turns knobs."""
+    if profile.host_api != "virtual":
+        return None
+    return args.gear or ("clean" if args.rig == "none" else "od")
 
 
 def run_cmd(args: argparse.Namespace) -> int:
@@ -119,7 +145,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         drift_level_db_max=args.drift_db,
         reamp_dbu=args.reamp_dbu,
         gear={k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)},
-        virtual_gear=args.gear if profile.host_api == "virtual" else None,
+        virtual_gear=_virtual_gear(args, profile),
     )
     options.validate()
     if args.anchor_every is not None and args.anchor_every < 0:
@@ -140,7 +166,7 @@ def run_cmd(args: argparse.Namespace) -> int:
             f"a session called {args.out!r} already exists",
             f"continue it with 'station sweep resume {args.out}', or choose another --out",
         )
-    bench = _bench(profile, options.virtual_gear)
+    bench = _bench(home, profile, options.virtual_gear)
     confirm = console.make_confirm(bench.rig, args.yes)
     positioner, rig_profile = _open_positioner(home, args.rig, args.port, bench, confirm)
     try:
@@ -177,7 +203,7 @@ def resume_cmd(args: argparse.Namespace) -> int:
     reamp = Path(d["reamp_file"]["path"])
     if not reamp.is_file():
         raise StationError(f"the session's reamp file {reamp} is gone", "put it back to resume")
-    bench = _bench(profile, session.options.virtual_gear)
+    bench = _bench(home, profile, session.options.virtual_gear)
     confirm = console.make_confirm(bench.rig, args.yes)
     positioner, rig_profile = _open_positioner(home, d.get("rig"), args.port, bench, confirm)
     try:

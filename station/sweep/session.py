@@ -90,9 +90,11 @@ class Session:
 
 
 def snapshot(obj: Any) -> dict[str, Any] | None:
-    """A JSON-able copy of a profile (a dataclass or anything with to_json/__dict__)."""
+    """A JSON-able copy of a profile (to_dict, a dataclass, to_json or its __dict__)."""
     if obj is None:
         return None
+    if hasattr(obj, "to_dict"):  # a rig profile's canonical form
+        return json_safe(obj.to_dict())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return json_safe(dataclasses.asdict(obj))
     if hasattr(obj, "to_json"):
