@@ -57,6 +57,9 @@ class CaptureRequest:
     gear: dict[str, str] = field(default_factory=dict)
     virtual_gear: str | None = None  # which simulated gear, on the virtual rig
     retakes: int = 0  # takes spoilt by an over/underflow are played again this many times
+    knobs: dict[str, float] = field(default_factory=dict)  # the gear's knob values, if known
+    switches: dict[str, str] = field(default_factory=dict)  # the gear's switch positions
+    sweep: dict[str, object] | None = None  # session, setting id and role, in a sweep
 
 
 @dataclass(frozen=True)
@@ -431,7 +434,9 @@ def _record(
         "noise": {"noise_floor_dbfs": noise_dbfs, "hum_dbfs": hum_dbfs, "mains_hz": mains_hz},
         "passed": passed,
         "checks": [c.to_json() for c in verdict],
-        "knobs": {},
+        "knobs": dict(req.knobs),
+        "switches": dict(req.switches),
+        "sweep": req.sweep,
         "spoilt_takes": list(spoilt),
         "gear": dict(req.gear),
         "virtual_gear": req.virtual_gear,

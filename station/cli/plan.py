@@ -169,14 +169,9 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
 
 
 def load_rig_profile(home: Path, name: str) -> Any:
-    """The rig profile `name` (station.rigs.load_rig); StationError when rigs are unsupported."""
-    try:
-        from ..rigs import load_rig
-    except ImportError:
-        raise StationError(
-            f"cannot load rig {name!r}: this station has no rig profiles yet",
-            "plan by hand with --knob NAME=MIN:MAX and --switch NAME=POS,POS",
-        ) from None
+    """The rig profile `name` from calibration/rigs/ (StationError when missing or bad)."""
+    from ..rigs import load_rig
+
     return load_rig(home, name)
 
 
