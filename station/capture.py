@@ -108,6 +108,7 @@ def preflight(req: CaptureRequest) -> tuple[Preflight, np.ndarray]:
         )
     x, sr, _subtype = reamp.read_mono(req.reamp_path)
     info = reamp.recognise(req.reamp_path, (x, sr))
+    reamp.check_playable(x, sr, Path(req.reamp_path).name)
     if info.samplerate != req.profile.samplerate:
         raise StationError(
             f"the reamp file is at {info.samplerate} Hz but the profile at "
@@ -345,6 +346,7 @@ def _checks(
     sr: int,
 ) -> list[checks.Check]:
     out = [
+        checks.check_reamp_file(info),
         checks.check_sample_rate(info.samplerate, sr),
         checks.check_length(len(x), len(y), sr, exact=True),
     ]
@@ -361,21 +363,15 @@ def _checks(
                 "station timed it with its preamble",
             )
         )
-    out.append(checks.check_latency_agreement(decision))
-    out.append(checks.check_polarity(decision.polarity))
-    out.append(checks.check_return_peak(rec[preroll:]))
-    if info.layout is not None:
-        out.extend(checks.check_replicate(y, info.layout, len(x)))
-    else:
-        out.append(
-            checks.Check(
-                "replicate_esr",
-                "n/a",
-                None,
-                checks.REPLICATE_ESR_MAX,
-                "custom signal: no validation copies to compare",
-            )
+    out.append(
+        checks.check_latency_agreement(
+            decision.estimates, decision.disagreement_samples, decision.message
         )
+    )
+    out.append(checks.check_polarity(decision.polarity))
+    out.append(checks.check_return_signal(x, y, noise_dbfs))
+    out.append(checks.check_return_peak(rec[preroll:]))
+    out.extend(checks.check_replicate(y, info.replicate))
     out.append(checks.check_noise_floor(noise_dbfs, hum_dbfs))
     out.append(checks.check_dropouts(x, y))
     return out
@@ -409,6 +405,8 @@ def _record(
             "md5": info.md5,
             "kind": info.kind,
             "label": info.label,
+            "recognised_by": info.recognised_by,
+            "recognition": info.recognition,
             "samplerate": info.samplerate,
             "frames": info.frames,
             "true_peak_dbfs": plan.true_peak_dbfs,

@@ -156,7 +156,12 @@ def decide(estimates: dict[str, float | None], polarity: int) -> LatencyDecision
     detail = ", ".join(f"{k} {v:.2f}" for k, v in estimates.items() if v is not None)
     if loop is not None and agree:
         used, value = "loopback", loop
-        msg = f"methods agree within {worst:.2f} samples ({detail})"
+        msg = (
+            f"methods agree within {worst:.2f} samples ({detail})"
+            if others
+            else f"only the loopback latency is available ({detail}): the blips and "
+            "cross-correlation found nothing to cross-check it with"
+        )
     elif estimates.get("blip") is not None:
         used, value = "blip", float(estimates["blip"])  # type: ignore[arg-type]
         msg = (

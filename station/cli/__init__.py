@@ -27,7 +27,7 @@ def _common() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own subcommand."""
-    from . import calibrate, capture, check, demo, devices, models, signal, train
+    from . import calibrate, capture, check, demo, devices, models, plan, signal, train
 
     parser = argparse.ArgumentParser(
         prog="station",
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common()
-    for module in (devices, calibrate, capture, check, signal, models, train, demo):
+    for module in (devices, calibrate, capture, check, signal, models, train, plan, demo):
         module.register(sub, common)
     return parser
 

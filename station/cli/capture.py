@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 "input_level_dbu": result.input_level_dbu,
                 "output_level_dbu": result.output_level_dbu,
                 "latency_samples": result.latency_samples,
+                "polarity": result.record["polarity"],
                 "passed": result.passed,
                 "checks": [c.to_json() for c in result.checks],
                 "latency": result.record["latency"],

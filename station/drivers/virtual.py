@@ -21,6 +21,7 @@ from .base import BlockSink, BlockSource, MeterReading, StreamSpec, StreamStats
 
 if TYPE_CHECKING:
     from ..profiles import Profile
+    from .pedal import ServoBench
 from .physics import FractionalDelay, Probe
 
 PATCHES = ("open", "loopback", "gear")
@@ -54,8 +55,13 @@ class VirtualRig:
     meter_bandwidth_hz: float | None = None
     gear: object | None = None  # something with process(volts) -> volts; see virtual gear
     dropout_at_s: float | None = None  # a fault: the return delivers 50 ms of zeros from here
+    servos: ServoBench | None = None  # the servo horns that turn the knobbed gear's knobs
 
     def __post_init__(self) -> None:
+        if self.servos is None:
+            from .pedal import ServoBench
+
+            self.servos = ServoBench()
         self.probe = Probe(48000)
         self.interface = VirtualInterface(self)
         self.meter = VirtualMeter(self)
@@ -70,6 +76,8 @@ class VirtualRig:
                 f"there is no virtual gear {key!r}", f"choose one of: {', '.join(models)}"
             )
         self.gear = models[key]
+        if hasattr(self.gear, "servos"):  # knobbed gear: its knobs are this bench's servos
+            self.gear.servos = self.servos
 
     def act_on(self, prompt: Prompt) -> None:
         """Do at the virtual bench what a prompt asks the user to do (patch cables)."""
