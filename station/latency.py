@@ -219,15 +219,20 @@ def decide(
             "delay (kept for the model to learn) or an estimate fooled by the gear; the "
             f"reference aligns ({detail})"
         )
-    elif loop is not None and moved is None:
+    elif loop is not None and (moved is None or estimates.get("blip") is None):
         used, value = "loopback", loop
         drifty = calibration_spread_samples > SPREAD_WARN_SAMPLES
         msg = f"assumes the calibrated latency {loop:.2f} (no timing reference; {detail})"
         if not others:
+            msg += "; the blips and cross-correlation found nothing to cross-check it with"
+        if moved is not None:
+            agree = False
             msg += (
-                "; the blips and cross-correlation found nothing to cross-check it with"
+                f"; the cross-correlation moved {moved:+.2f} samples since calibration, more "
+                "than the gear can explain: the interface's latency changed, so this capture "
+                "may be off by that much; calibrate with a timing reference to align exactly"
             )
-        if drifty:
+        elif drifty:
             agree = False
             msg += (
                 f"; calibration saw this driver's latency move by {calibration_spread_samples:.2f}"

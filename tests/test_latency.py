@@ -105,3 +105,10 @@ def test_a_move_beyond_the_gear_is_warned(blip: float, xcorr: float, moved: bool
     assert d.agree == (not moved and abs(blip - 300.4) <= 2)
     if moved:
         assert d.used == "blip" and "timing reference" in d.message
+
+
+def test_a_move_seen_by_xcorr_alone_is_warned() -> None:
+    # A noisy amp hides its blips; the cross-correlation alone shows the interface moved.
+    d = latency.decide({"loopback": 300.4, "blip": None, "xcorr": 304.3}, 1)
+    assert d.used == "loopback" and not d.agree and d.moved_samples == pytest.approx(3.9)
+    assert "timing reference" in d.message
