@@ -153,6 +153,18 @@ def test_move_down_approaches_from_below(board: Board) -> None:
     assert up[-1] == pytest.approx(1700, abs=0.6)
 
 
+def test_undershoot_never_goes_below_500us(board: Board) -> None:
+    sim, link = board
+    assert link.ask("SPEED 1 20000") == "OK 1"
+    move(link, 2, {0: 700})
+    assert link.ask("SPEED 3 100") == "OK 3"
+    assert move(link, 4, {0: 520}) == "DONE 4 0=520"
+    log = sim.log()
+    widths = [w for _, w in log.widths_us(0, log.rx_cycle("MOVE 4 0 520"))]
+    assert min(widths) == pytest.approx(500, abs=2.1)  # 20 µs under, not 40: 500 is the floor
+    assert widths[-1] == pytest.approx(520, abs=0.6)
+
+
 def test_done_after_300ms_settle(board: Board) -> None:
     sim, link = board
     move(link, 1, {2: 1500})
@@ -271,17 +283,29 @@ def test_busy_while_a_move_runs(board: Board) -> None:
     assert link.ask("SPEED 3 10") == "OK 3"
     assert link.ask("MOVE 4 0 2500") == "ACK 4"  # 200 s of slew
     assert link.ask("MOVE 5 1 1500") == "ERR 5 E_BUSY a move is running: id 4"
-    assert link.ask("DETACH 6 0") == "ERR 6 E_BUSY a move is running: id 4"
-    assert link.ask("DETACH 7 1") == "OK 7"  # not part of the move
-    assert link.ask("SPEED 8 20000") == "OK 8"  # for later moves
-    assert link.ask("POS 9").startswith("POS 9 0=")
-    link.send("STOP 10")
+    assert link.ask("SPEED 6 20000") == "OK 6"  # for later moves
+    assert link.ask("POS 7").startswith("POS 7 0=")
+    link.send("STOP 8")
     assert link.read_line() == "ERR 4 E_STOPPED stopped"
-    assert link.read_line() == "OK 10"
-    assert move(link, 11, {0: 1000}) == "DONE 11 0=1000"
+    assert link.read_line() == "OK 8"
+    assert move(link, 9, {0: 1000}) == "DONE 9 0=1000"
     log = sim.log()
-    start, done = log.rx_cycle("MOVE 11 0 1000"), log.tx_cycle("DONE 11 0=1000")
+    start, done = log.rx_cycle("MOVE 9 0 1000"), log.tx_cycle("DONE 9 0=1000")
     assert seconds(done - start) < 0.300 + 0.050  # at 20000 µs/s, not 10
+
+
+def test_detach_mid_move_lets_that_servo_go(board: Board) -> None:
+    sim, link = board
+    assert link.ask("SPEED 1 20000") == "OK 1"
+    move(link, 2, {0: 1000, 1: 1000})
+    assert link.ask("SPEED 3 100") == "OK 3"
+    assert link.ask("MOVE 4 0 2000 1 1100") == "ACK 4"  # channel 0: 10 s, channel 1: 1 s
+    assert link.ask("DETACH 5 0") == "OK 5"
+    assert finish(link, 4) == "DONE 4 1=1100"  # the move went on for channel 1
+    log = sim.log()
+    detached = log.tx_cycle("OK 5")
+    assert log.widths_us(0, detached + int(FRAME_S * CYCLES_PER_S)) == []
+    assert log.widths_us(1, detached)[-1][1] == pytest.approx(1100, abs=0.6)
 
 
 def test_repeated_id_is_executed_once_and_answered_again(board: Board) -> None:
