@@ -33,7 +33,8 @@ def start_board(tmp_path: Path) -> Iterator[Callable[..., Board]]:
         link = RawLink(sim.pty_path)
         opened.append((sim, link))
         sim.go()
-        assert link.read_line() == BANNER
+        channels = 16 if variant == "pca9685" else 6
+        assert link.read_line() == BANNER.replace("channels=6", f"channels={channels}")
         return sim, link
 
     yield start
@@ -382,3 +383,35 @@ def test_reset_prints_the_banner_again(board: Board) -> None:
     assert link.ask("POS 3") == "POS 3 0=0 1=0 2=0 3=0 4=0 5=0"
     log = sim.wait_cycles(sim.log().resets[-1] + CYCLES_PER_S // 2)
     assert log.widths_us(0, log.resets[-1]) == []  # a reset board sends no pulses
+
+
+def test_pca9685_variant_drives_the_board(start_board: Callable[..., Board]) -> None:
+    sim, link = start_board("pca9685")
+    assert link.ask("HELLO 1") == "OK 1 servo-rig 1.0.0 proto=1 channels=16"
+    # 50 Hz: prescale 121 (25 MHz / 4096 / 122), set while asleep, then awake with auto-increment.
+    log = sim.log()
+    first_writes = [(reg, data) for _, reg, data in log.i2c[:3]]
+    assert first_writes == [(0, b"\x10"), (254, b"\x79"), (0, b"\x20")]
+    assert all(log.pca_widths_us(ch)[-1][1] is None for ch in range(16))  # all off
+    assert link.ask("SPEED 2 20000") == "OK 2"
+    assert move(link, 3, {0: 1500, 15: 2000}) == "DONE 3 0=1500 15=2000"
+    log = sim.log()
+    step_us = 122 * 4096 / 25e6 * 1e6 / 4096  # one count: 4.88 µs
+    for ch, us in ((0, 1500), (15, 2000)):
+        width = log.pca_widths_us(ch)[-1][1]
+        assert width is not None and abs(width - us) <= step_us / 2
+    # Slewed: written at most once per 20 ms frame, at the set rate.
+    assert link.ask("SPEED 4 300") == "OK 4"
+    assert move(link, 5, {0: 1800}) == "DONE 5 0=1800"
+    log = sim.log()
+    start = log.rx_cycle("MOVE 5 0 1800")
+    ramp = [(c / CYCLES_PER_S, w) for c, w in log.pca_widths_us(0) if c > start and w is not None]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(ramp)]
+    assert min(gaps) >= FRAME_S - 0.001
+    assert fit_slope([p for p in ramp if 1510 < p[1] < 1790]) == pytest.approx(300, rel=0.02)
+    # DETACH switches the channel fully off at once.
+    assert link.ask("DETACH 6 0") == "OK 6"
+    log = sim.log()
+    cycle, width = log.pca_widths_us(0)[-1]
+    assert width is None and log.rx_cycle("DETACH 6 0") < cycle < log.tx_cycle("OK 6")
+    assert log.pca_widths_us(15)[-1][1] is not None
