@@ -23,6 +23,7 @@ HARNESS = BUILD_DIR / "sim" / "servo_sim"
 CYCLES_PER_S = 16_000_000
 CYCLES_PER_US = CYCLES_PER_S // 1_000_000
 BANNER = "READY servo-rig 1.0.0 proto=1 channels=6"
+PCA9685_OSC_HZ = 25_000_000
 
 _built = False
 
@@ -59,6 +60,7 @@ class SimLog:
     rx: list[tuple[int, str]] = field(default_factory=list)
     tx: list[tuple[int, str]] = field(default_factory=list)
     resets: list[int] = field(default_factory=list)
+    i2c: list[tuple[int, int, bytes]] = field(default_factory=list)  # (cycle, register, data)
     now_cycle: int = 0
 
     def widths_us(
@@ -71,6 +73,26 @@ class SimLog:
             for rise, width in self.pulses.get(ch, [])
             if after_cycle <= rise < end
         ]
+
+    def pca_widths_us(self, ch: int) -> list[tuple[int, float | None]]:
+        """PCA9685 channel ch's pulse width after each write to it: (cycle, µs or None = off).
+
+        Decoded from the logged register writes as the chip would (auto-increment, prescaler,
+        the full-off bit), at its nominal 25 MHz oscillator.
+        """
+        regs = bytearray(256)
+        regs[0xFE] = 0x1E  # the chip's reset prescale
+        base = 6 + 4 * ch
+        out: list[tuple[int, float | None]] = []
+        for cycle, reg, data in self.i2c:
+            regs[reg : reg + len(data)] = data
+            if reg <= base + 3 and reg + len(data) > base:
+                on = regs[base] | (regs[base + 1] & 0x0F) << 8
+                off = regs[base + 2] | (regs[base + 3] & 0x0F) << 8
+                frame_us = (regs[0xFE] + 1) * 4096 / PCA9685_OSC_HZ * 1e6
+                full_off = bool(regs[base + 3] & 0x10)
+                out.append((cycle, None if full_off else (off - on) % 4096 * frame_us / 4096))
+        return out
 
     def tx_cycle(self, line: str) -> int:
         """Cycle at which the AVR finished sending `line` (the first one); KeyError if never."""
@@ -100,6 +122,10 @@ def parse_log(text: str) -> SimLog:
             cycle_text, _, message = rest.partition(" ")
             (log.rx if kind == "RX" else log.tx).append((int(cycle_text), message))
             log.now_cycle = max(log.now_cycle, int(cycle_text))
+        elif kind == "I2C":
+            cycle_text, reg, *data = rest.split()
+            log.i2c.append((int(cycle_text), int(reg), bytes(int(b, 16) for b in data)))
+            log.now_cycle = max(log.now_cycle, int(cycle_text))
         elif kind in ("T", "START", "END", "RESET"):
             log.now_cycle = max(log.now_cycle, int(rest))
             if kind == "RESET":
@@ -118,7 +144,8 @@ class FirmwareSim:
         speed: float | None = 20.0,
         pots: dict[int, str] | None = None,
     ) -> None:
-        """Start the harness for firmware `variant` (the AVR waits for go()).
+        """Start the harness for firmware `variant` (the AVR waits for go()); variant pca9685
+        gets a simulated PCA9685 on its I2C bus.
 
         speed: simulated seconds per wall second (None: as fast as the host allows); pots: {ch:
         'follow' | 'stuck:US'} (variant pins-fb reads pots on channels 0-3).
@@ -127,6 +154,8 @@ class FirmwareSim:
         self.log_path = log_path
         args = [str(HARNESS), "--log", str(log_path)]
         args += ["--unthrottled"] if speed is None else ["--speed", str(speed)]
+        if variant == "pca9685":
+            args.append("--pca9685")
         for ch, mode in (pots or {}).items():
             args += ["--pot", f"{ch}={mode}"]
         args.append(str(BUILD_DIR / variant / "servo_rig.elf"))

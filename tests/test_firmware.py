@@ -33,7 +33,8 @@ def start_board(tmp_path: Path) -> Iterator[Callable[..., Board]]:
         link = RawLink(sim.pty_path)
         opened.append((sim, link))
         sim.go()
-        assert link.read_line() == BANNER
+        channels = 16 if variant == "pca9685" else 6
+        assert link.read_line() == BANNER.replace("channels=6", f"channels={channels}")
         return sim, link
 
     yield start
@@ -153,6 +154,18 @@ def test_move_down_approaches_from_below(board: Board) -> None:
     assert up[-1] == pytest.approx(1700, abs=0.6)
 
 
+def test_undershoot_never_goes_below_500us(board: Board) -> None:
+    sim, link = board
+    assert link.ask("SPEED 1 20000") == "OK 1"
+    move(link, 2, {0: 700})
+    assert link.ask("SPEED 3 100") == "OK 3"
+    assert move(link, 4, {0: 520}) == "DONE 4 0=520"
+    log = sim.log()
+    widths = [w for _, w in log.widths_us(0, log.rx_cycle("MOVE 4 0 520"))]
+    assert min(widths) == pytest.approx(500, abs=2.1)  # 20 µs under, not 40: 500 is the floor
+    assert widths[-1] == pytest.approx(520, abs=0.6)
+
+
 def test_done_after_300ms_settle(board: Board) -> None:
     sim, link = board
     move(link, 1, {2: 1500})
@@ -163,7 +176,7 @@ def test_done_after_300ms_settle(board: Board) -> None:
     # The firmware reaches the target up to one frame before the pulse that shows it; DONE is
     # stamped when its last byte leaves the UART (14 bytes at 115200 baud: 1.2 ms).
     settle_s = seconds(done - first_on_target)
-    assert 0.300 - FRAME_S <= settle_s <= 0.300 + 0.002
+    assert 0.300 - FRAME_S <= settle_s <= 0.300 + 0.0035
     # ACK came at once, before any motion.
     assert seconds(log.tx_cycle("ACK 2") - start) < 0.002
 
@@ -202,7 +215,7 @@ def test_watchdog_detaches_after_60s_without_commands(board: Board) -> None:
     log = sim.wait_cycles(ping + 62 * CYCLES_PER_S)
     for ch in (0, 3):
         last_rise = log.widths_us(ch, done)[-1][0]
-        assert 60.0 - FRAME_S <= seconds(last_rise - ping) <= 60.0 + 0.002
+        assert 60.0 - FRAME_S <= seconds(last_rise - ping) <= 60.0 + 0.003
     # Still listening, positions kept.
     assert link.ask("PING 4") == "PONG 4"
     assert link.ask("POS 5") == "POS 5 0=1500 1=0 2=0 3=1800 4=0 5=0"
@@ -271,17 +284,29 @@ def test_busy_while_a_move_runs(board: Board) -> None:
     assert link.ask("SPEED 3 10") == "OK 3"
     assert link.ask("MOVE 4 0 2500") == "ACK 4"  # 200 s of slew
     assert link.ask("MOVE 5 1 1500") == "ERR 5 E_BUSY a move is running: id 4"
-    assert link.ask("DETACH 6 0") == "ERR 6 E_BUSY a move is running: id 4"
-    assert link.ask("DETACH 7 1") == "OK 7"  # not part of the move
-    assert link.ask("SPEED 8 20000") == "OK 8"  # for later moves
-    assert link.ask("POS 9").startswith("POS 9 0=")
-    link.send("STOP 10")
+    assert link.ask("SPEED 6 20000") == "OK 6"  # for later moves
+    assert link.ask("POS 7").startswith("POS 7 0=")
+    link.send("STOP 8")
     assert link.read_line() == "ERR 4 E_STOPPED stopped"
-    assert link.read_line() == "OK 10"
-    assert move(link, 11, {0: 1000}) == "DONE 11 0=1000"
+    assert link.read_line() == "OK 8"
+    assert move(link, 9, {0: 1000}) == "DONE 9 0=1000"
     log = sim.log()
-    start, done = log.rx_cycle("MOVE 11 0 1000"), log.tx_cycle("DONE 11 0=1000")
+    start, done = log.rx_cycle("MOVE 9 0 1000"), log.tx_cycle("DONE 9 0=1000")
     assert seconds(done - start) < 0.300 + 0.050  # at 20000 µs/s, not 10
+
+
+def test_detach_mid_move_lets_that_servo_go(board: Board) -> None:
+    sim, link = board
+    assert link.ask("SPEED 1 20000") == "OK 1"
+    move(link, 2, {0: 1000, 1: 1000})
+    assert link.ask("SPEED 3 100") == "OK 3"
+    assert link.ask("MOVE 4 0 2000 1 1100") == "ACK 4"  # channel 0: 10 s, channel 1: 1 s
+    assert link.ask("DETACH 5 0") == "OK 5"
+    assert finish(link, 4) == "DONE 4 1=1100"  # the move went on for channel 1
+    log = sim.log()
+    detached = log.tx_cycle("OK 5")
+    assert log.widths_us(0, detached + int(FRAME_S * CYCLES_PER_S)) == []
+    assert log.widths_us(1, detached)[-1][1] == pytest.approx(1100, abs=0.6)
 
 
 def test_repeated_id_is_executed_once_and_answered_again(board: Board) -> None:
@@ -342,7 +367,9 @@ def test_stall_with_a_stuck_feedback_pot(start_board: Callable[..., Board]) -> N
     # The move starts where the pot says (at 2000 µs/s, 40 µs per frame).
     assert 1000 - 2 <= pulses[0][1] <= 1000 + 2000 * FRAME_S + 2
     on_target = next(r for r, w in pulses if abs(w - 2000) <= 2)
-    assert 5.0 - FRAME_S <= seconds(failed - on_target) <= 5.0 + 0.002
+    # The pulse shows the target up to a frame after the firmware reached it; the ERR line is
+    # stamped when its last byte has gone (48 bytes of 87 µs).
+    assert 5.0 - FRAME_S <= seconds(failed - on_target) <= 5.0 + 48 * 87e-6 + 0.001
     # The stalled servo is let go.
     log = sim.wait_cycles(failed + CYCLES_PER_S // 2)
     assert log.widths_us(0, failed + int(FRAME_S * CYCLES_PER_S)) == []
@@ -358,3 +385,35 @@ def test_reset_prints_the_banner_again(board: Board) -> None:
     assert link.ask("POS 3") == "POS 3 0=0 1=0 2=0 3=0 4=0 5=0"
     log = sim.wait_cycles(sim.log().resets[-1] + CYCLES_PER_S // 2)
     assert log.widths_us(0, log.resets[-1]) == []  # a reset board sends no pulses
+
+
+def test_pca9685_variant_drives_the_board(start_board: Callable[..., Board]) -> None:
+    sim, link = start_board("pca9685")
+    assert link.ask("HELLO 1") == "OK 1 servo-rig 1.0.0 proto=1 channels=16"
+    # 50 Hz: prescale 121 (25 MHz / 4096 / 122), set while asleep, then awake with auto-increment.
+    log = sim.log()
+    first_writes = [(reg, data) for _, reg, data in log.i2c[:3]]
+    assert first_writes == [(0, b"\x10"), (254, b"\x79"), (0, b"\x20")]
+    assert all(log.pca_widths_us(ch)[-1][1] is None for ch in range(16))  # all off
+    assert link.ask("SPEED 2 20000") == "OK 2"
+    assert move(link, 3, {0: 1500, 15: 2000}) == "DONE 3 0=1500 15=2000"
+    log = sim.log()
+    step_us = 122 * 4096 / 25e6 * 1e6 / 4096  # one count: 4.88 µs
+    for ch, us in ((0, 1500), (15, 2000)):
+        width = log.pca_widths_us(ch)[-1][1]
+        assert width is not None and abs(width - us) <= step_us / 2
+    # Slewed: written at most once per 20 ms frame, at the set rate.
+    assert link.ask("SPEED 4 300") == "OK 4"
+    assert move(link, 5, {0: 1800}) == "DONE 5 0=1800"
+    log = sim.log()
+    start = log.rx_cycle("MOVE 5 0 1800")
+    ramp = [(c / CYCLES_PER_S, w) for c, w in log.pca_widths_us(0) if c > start and w is not None]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(ramp)]
+    assert min(gaps) >= FRAME_S - 0.001
+    assert fit_slope([p for p in ramp if 1510 < p[1] < 1790]) == pytest.approx(300, rel=0.02)
+    # DETACH switches the channel fully off at once.
+    assert link.ask("DETACH 6 0") == "OK 6"
+    log = sim.log()
+    cycle, width = log.pca_widths_us(0)[-1]
+    assert width is None and log.rx_cycle("DETACH 6 0") < cycle < log.tx_cycle("OK 6")
+    assert log.pca_widths_us(15)[-1][1] is not None

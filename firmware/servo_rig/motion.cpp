@@ -10,6 +10,11 @@ Channel g_channels[RIG_CHANNELS];
 Move g_move;
 static uint16_t s_speed_us_per_s = RIG_DEFAULT_SPEED_US_PER_S;
 
+// Where a move to `target` goes first when coming from above: 40 µs under, never below 500 µs.
+static uint16_t undershoot(uint16_t target) {
+    return target >= RIG_MIN_US + RIG_BACKLASH_US ? (uint16_t)(target - RIG_BACKLASH_US) : RIG_MIN_US;
+}
+
 void motion_begin() {
     for (uint8_t ch = 0; ch < RIG_CHANNELS; ch++) {
         g_channels[ch] = Channel{0, 0, 0, false, false, 0};
@@ -40,10 +45,10 @@ void motion_start(uint16_t id, uint16_t hash, const uint8_t *chs, const uint16_t
             // Never commanded since reset: start from the feedback pot if there is one; else the
             // first pulse is the undershoot, as close as we can come without knowing where it is.
             int16_t adc = feedback_adc(chs[i]);
-            c.pos_us = adc >= 0 ? feedback_to_us(adc) : (uint16_t)(target - RIG_BACKLASH_US);
+            c.pos_us = adc >= 0 ? feedback_to_us(adc) : undershoot(target);
         }
         c.target_us = target;
-        c.goal_us = target < c.pos_us ? (uint16_t)(target - RIG_BACKLASH_US) : target;
+        c.goal_us = target < c.pos_us ? undershoot(target) : target;
         c.on_target = c.pos_us == target && c.goal_us == target;
         c.on_target_ms = now_ms;
         c.attached = true;
@@ -129,4 +134,6 @@ bool motion_stop() {
 void motion_detach(uint8_t ch) {
     g_channels[ch].attached = false;
     servo_out_detach(ch);
+    // Detached mid-move: the move goes on without it (and ends with DONE for the others).
+    if (motion_busy()) g_move.members &= (uint16_t)~(1U << ch);
 }

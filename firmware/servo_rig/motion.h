@@ -53,5 +53,6 @@ void motion_start(uint16_t id, uint16_t hash, const uint8_t *chs, const uint16_t
 MoveState motion_poll(uint32_t now_us, uint32_t now_ms);
 // Halt all motion where it is (channels hold); returns true if a move was running (now E_STOPPED).
 bool motion_stop();
-// Stop the pulses on one channel; its last commanded pulse is kept.
+// Stop the pulses on one channel; its last commanded pulse is kept. A running move carries on
+// without it.
 void motion_detach(uint8_t ch);

@@ -219,9 +219,7 @@ static Reply do_detach(uint16_t id, const char *p) {
         chosen |= (uint16_t)(1U << ch);
     }
     if (!chosen) chosen = (uint16_t)((1UL << RIG_CHANNELS) - 1);
-    if (motion_busy() && (chosen & g_move.members)) {
-        return err(id, E_BUSY, F("a move is running: id "), g_move.id);
-    }
+    // Always obeyed, even mid-move: detaching is how the host makes the bench safe.
     for (uint8_t ch = 0; ch < RIG_CHANNELS; ch++) {
         if (chosen & (1U << ch)) motion_detach(ch);
     }

@@ -3,7 +3,7 @@
  * the servos would receive.
  *
  *   servo_sim [--log PATH] [--speed X | --unthrottled] [--pot CH=follow|CH=stuck:US ...]
- *             [--no-wait] FW.elf
+ *             [--pca9685] [--no-wait] FW.elf
  *
  * Simulated time runs at real time by default, X times real time with --speed X, or as fast as
  * the host allows with --unthrottled (the AVR's idle sleeps are skipped).
@@ -20,10 +20,12 @@
  *   P <ch> <rise_cycle> <width>    one servo pulse, width in cycles
  *   RX <cycle> <text>              a line the AVR received (cycle of its last byte)
  *   TX <cycle> <text>              a line the AVR sent (cycle of its newline)
+ *   I2C <cycle> <reg> <hex> ...    bytes written to the PCA9685 (--pca9685) from register reg
  *   T <cycle>                      once per simulated second (time goes on without pulses)
  *   RESET <cycle>
  *   END <cycle>
- * Channel ch is pin D(2+ch) for ch 0-5 (the firmware's pin variant).
+ * Channel ch is pin D(2+ch) for ch 0-5 (the firmware's pin variant). With --pca9685 a PCA9685
+ * answers at I2C address 0x40 and its register writes are logged (decoded by the tests).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +40,7 @@
 
 #include "avr_adc.h"
 #include "avr_ioport.h"
+#include "avr_twi.h"
 #include "avr_uart.h"
 #include "parts/uart_pty.h"
 #include "sim_avr.h"
@@ -68,6 +71,65 @@ static avr_cycle_count_t rise[CHANNELS];
 static uint32_t last_width_us[CHANNELS];
 static pot_t pots[POTS];
 static line_t rx_line, tx_line;
+
+/* A PCA9685 on the I2C bus: acknowledges its address and every byte written to it; the first
+ * byte of a write is the register, the rest are logged (the chip auto-increments). */
+#define PCA9685_ADDR 0x40
+typedef struct {
+    avr_irq_t *irq;
+    int selected;
+    int index;
+    uint8_t reg;
+    char bytes[3 * 64 + 1];
+    size_t len;
+} pca_t;
+static pca_t pca;
+
+static void pca_flush(void) {
+    if (pca.index > 1) {
+        fprintf(log_file, "I2C %llu %u%s\n", (unsigned long long)avr->cycle, pca.reg, pca.bytes);
+    }
+    pca.len = 0;
+    pca.bytes[0] = '\0';
+}
+
+static void on_twi(struct avr_irq_t *irq, uint32_t value, void *param) {
+    (void)irq; (void)param;
+    avr_twi_msg_irq_t v;
+    v.u.v = value;
+    if (v.u.twi.msg & TWI_COND_STOP) {
+        if (pca.selected) pca_flush();
+        pca.selected = 0;
+    }
+    if (v.u.twi.msg & TWI_COND_START) {
+        if (pca.selected) pca_flush(); /* a repeated start ends the previous write */
+        pca.selected = 0;
+        pca.index = 0;
+        if ((v.u.twi.addr >> 1) == PCA9685_ADDR && !(v.u.twi.addr & 1)) {
+            pca.selected = 1;
+            avr_raise_irq(pca.irq + TWI_IRQ_INPUT, avr_twi_irq_msg(TWI_COND_ACK, v.u.twi.addr, 1));
+        }
+    }
+    if (pca.selected && (v.u.twi.msg & TWI_COND_WRITE)) {
+        avr_raise_irq(pca.irq + TWI_IRQ_INPUT,
+                      avr_twi_irq_msg(TWI_COND_ACK, PCA9685_ADDR << 1, 1));
+        if (pca.index == 0) {
+            pca.reg = v.u.twi.data;
+        } else if (pca.len + 4 < sizeof pca.bytes) {
+            pca.len += (size_t)sprintf(pca.bytes + pca.len, " %02x", v.u.twi.data);
+        }
+        pca.index++;
+    }
+}
+
+static void pca_attach(void) {
+    static const char *names[2] = {[TWI_IRQ_INPUT] = "8>pca9685.out",
+                                   [TWI_IRQ_OUTPUT] = "32<pca9685.in"};
+    pca.irq = avr_alloc_irq(&avr->irq_pool, 0, 2, names);
+    avr_irq_register_notify(pca.irq + TWI_IRQ_OUTPUT, on_twi, NULL);
+    avr_connect_irq(pca.irq + TWI_IRQ_INPUT, avr_io_getirq(avr, AVR_IOCTL_TWI_GETIRQ(0), TWI_IRQ_INPUT));
+    avr_connect_irq(avr_io_getirq(avr, AVR_IOCTL_TWI_GETIRQ(0), TWI_IRQ_OUTPUT), pca.irq + TWI_IRQ_OUTPUT);
+}
 
 /* Requests from the stdin thread and signal handlers, applied between simulation slices. */
 static atomic_int want_go, want_reset, want_quit;
@@ -221,6 +283,7 @@ int main(int argc, char *argv[]) {
     const char *log_path = NULL;
     double speed = 1.0; /* simulated seconds per wall second; 0 = unthrottled */
     int wait_go = 1;
+    int with_pca = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) {
             log_path = argv[++i];
@@ -232,6 +295,8 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "servo_sim: --speed needs a factor > 0\n");
                 return 2;
             }
+        } else if (strcmp(argv[i], "--pca9685") == 0) {
+            with_pca = 1;
         } else if (strcmp(argv[i], "--no-wait") == 0) {
             wait_go = 0;
         } else if (strcmp(argv[i], "--pot") == 0 && i + 1 < argc) {
@@ -244,7 +309,7 @@ int main(int argc, char *argv[]) {
             elf_path = argv[i];
         } else {
             fprintf(stderr, "usage: servo_sim [--log PATH] [--speed X | --unthrottled] "
-                            "[--no-wait] [--pot CH=follow|CH=stuck:US] FIRMWARE.elf\n");
+                            "[--no-wait] [--pot CH=follow|CH=stuck:US] [--pca9685] FIRMWARE.elf\n");
             return 2;
         }
     }
@@ -287,6 +352,7 @@ int main(int argc, char *argv[]) {
     }
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_OUT_TRIGGER),
                             on_adc_trigger, NULL);
+    if (with_pca) pca_attach();
 
     uart_pty_init(avr, &pty);
     uart_pty_connect(&pty, '0');
