@@ -10,6 +10,7 @@ from typing import Any
 from ..capture import CaptureRequest, run_capture
 from ..drivers.factory import open_bench
 from ..errors import StationError
+from ..events import Event, Step, Warning_
 from ..profiles import load_profile
 from ..settings import load_settings, update_settings
 from . import console, home_of
@@ -57,26 +58,30 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
-def _reamp_file(args: argparse.Namespace, home: Path) -> Path:
+def _warn(text: str) -> None:
+    console.emit(Warning_(text))
+
+
+def _reamp_file(args: argparse.Namespace, home: Path) -> tuple[Path, bool]:
+    """The file to play, and whether to remember it once pre-flight accepts it."""
     if args.input is not None:
         if not args.input.is_file():
             raise StationError(
                 f"no reamp file at {args.input}",
                 "download v3_0_0.wav from NAM, or run 'station signal'",
             )
-        update_settings(home, reamp_file=str(args.input.resolve()))
-        return args.input
-    remembered = load_settings(home).get("reamp_file")
+        return args.input, True
+    remembered = load_settings(home, _warn).get("reamp_file")
     if remembered and Path(remembered).is_file():
         print(f"   reamp file: {remembered} (remembered; --input changes it)", file=sys.stderr)
-        return Path(remembered)
+        return Path(remembered), False
     path = default_signal(home)
     print(
         f"   reamp file: {path} — the station's own v3-layout signal, not NAM's v3_0_0.wav "
         "(give --input to use NAM's)",
         file=sys.stderr,
     )
-    return path
+    return path, False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,9 +94,17 @@ def run(args: argparse.Namespace) -> int:
         bench.rig.keep_servos_in(home)  # the knobs 'station rig move --port virtual' turned
         bench.rig.use_gear(args.gear)
     gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
+    reamp_path, remember = _reamp_file(args, home)
+
+    def emit(event: Event) -> None:
+        # Remember the file once pre-flight has accepted it, never a file it refused.
+        if remember and isinstance(event, Step) and event.name == "preflight":
+            update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
+        console.emit(event)
+
     req = CaptureRequest(
         profile,
-        _reamp_file(args, home),
+        reamp_path,
         args.reamp_dbu,
         args.out,
         home / "captures",
@@ -101,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         retakes=max(0, args.retakes),
     )
     result = run_capture(
-        bench.interface, req, emit=console.emit, confirm=console.make_confirm(bench.rig, args.yes)
+        bench.interface, req, emit=emit, confirm=console.make_confirm(bench.rig, args.yes)
     )
     if args.json:
         console.print_json(
@@ -110,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 "input_level_dbu": result.input_level_dbu,
                 "output_level_dbu": result.output_level_dbu,
                 "latency_samples": result.latency_samples,
+                "polarity": result.record["polarity"],
                 "passed": result.passed,
                 "checks": [c.to_json() for c in result.checks],
                 "latency": result.record["latency"],

@@ -46,14 +46,15 @@ class StationApp(App[None]):
         self.home = Path(home)
         self.rig = rig
         self.demo = demo
-        self.settings: dict[str, Any] = load_settings(self.home)
+        self.startup_warnings: list[str] = []
+        self.settings: dict[str, Any] = load_settings(self.home, self.startup_warnings.append)
         if demo:
             self.sub_title = f"demo on the virtual rig — {self.home}"
 
     def remember(self, **values: Any) -> None:
         """Persist settings between runs (last device, channels, reamp file...)."""
         self.settings.update({k: v for k, v in values.items() if v is not None})
-        update_settings(self.home, **values)
+        update_settings(self.home, lambda text: self.notify(text, severity="warning"), **values)
 
     def bench(self, device: str) -> Bench:
         """Open `device`; 'virtual' always means this app's virtual rig."""
@@ -69,6 +70,8 @@ class StationApp(App[None]):
         from .home import HomeScreen
 
         self.push_screen(HomeScreen())
+        for text in self.startup_warnings:
+            self.notify(text, severity="warning", timeout=12)
 
     def action_go(self, name: str) -> None:
         """Switch to a screen by name."""
