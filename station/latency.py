@@ -224,9 +224,7 @@ def decide(
         drifty = calibration_spread_samples > SPREAD_WARN_SAMPLES
         msg = f"assumes the calibrated latency {loop:.2f} (no timing reference; {detail})"
         if not others:
-            msg += (
-                "; the blips and cross-correlation found nothing to cross-check it with"
-            )
+            msg += "; the blips and cross-correlation found nothing to cross-check it with"
         if drifty:
             agree = False
             msg += (

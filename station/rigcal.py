@@ -26,17 +26,18 @@ FINE_US = 5
 COARSE_US = 50
 
 HELP = """commands (one a line):
-  knob NAME CHANNEL [MIN MAX]  calibrate a knob on a servo channel (range: its marks)
+  knob NAME CHANNEL [MIN MAX]  calibrate a knob on a servo channel
   switch NAME CHANNEL          calibrate a switch
-  + / -   ++ / --              jog the servo a fine (5 µs) / coarse (50 µs) step
-  +N / -N, goto US             jog by N µs, or go to a pulse width
-  mark VALUE                   the pointer sits on the printed mark VALUE (a switch: a
-                               position name); repeat for both ends and any marks between
-  where                        show where the servo is
+  + / -    ++ / --             jog a fine (5 µs) / coarse (50 µs) step
+  +N / -N   goto US            jog by N µs / go to a pulse width
+  mark VALUE                   the pointer is on the printed mark VALUE (a
+                               switch: a position name); do both ends and
+                               any marks between
+  where                        where the servo is
   done                         finish this knob or switch
   save                         write the rig profile and stop
   quit                         stop without saving
-  (on a terminal: arrow keys jog, ←/→ fine, ↓/↑ coarse; Escape or Ctrl-C stops)"""
+on a terminal: ←/→ fine, ↓/↑ coarse steps; Escape or Ctrl-C stops"""
 
 
 @dataclass

@@ -12,15 +12,17 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..errors import RigError, StationError, Stopped
+from ..events import StopFlag
 from ..rigcal import parse_settings, rig_status
 from ..rigs import RigProfile, load_rig, save_rig
 from . import home_of
 from .console import print_json
-from .keys import command_lines
+from .keys import command_lines, run_watched
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -114,17 +116,24 @@ def run_calibrate(args: argparse.Namespace) -> int:
     check_name(args.name)
 
     def body(s: Session) -> int:
+        stop = StopFlag()
+        look = s.look()
         cal = RigCalibration(
             s.rig,
             name=args.name,
             port=s.port,
             firmware_version=s.rig.info.version if s.rig.info else "",
-            look=s.look(),
+            look=look,
+            stop=stop,
         )
+
+        def live() -> str:
+            return look(cal.current.channel) if look and cal.current else ""
+
         print("type 'help' for the commands; 'save' writes the profile", file=sys.stderr)
         for line in command_lines(sys.stdin, prompt="rig> "):
             try:
-                text, action = cal.execute(line)
+                text, action = run_watched(partial(cal.execute, line), sys.stdin, stop, live)
                 if action == "save":
                     path = save_rig(home, cal.profile())
                     return _saved(args, cal.profile(), path)
