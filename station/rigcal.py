@@ -8,30 +8,36 @@ CLI (typed or piped commands) and tests; the TUI calls the methods directly.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .drivers.base import KnobRig
 from .errors import RigError, StationError
 from .events import StopFlag
 from .rigs import PULSE_MAX_US, PULSE_MIN_US, KnobSpec, RigProfile, SwitchSpec
 
+if TYPE_CHECKING:
+    from .drivers.pedal import ServoBench
+
 FINE_US = 5
 COARSE_US = 50
 
 HELP = """commands (one a line):
-  knob NAME CHANNEL [MIN MAX]  calibrate a knob on a servo channel (range: its marks)
+  knob NAME CHANNEL [MIN MAX]  calibrate a knob on a servo channel
   switch NAME CHANNEL          calibrate a switch
-  + / -   ++ / --              jog the servo a fine (5 µs) / coarse (50 µs) step
-  +N / -N, goto US             jog by N µs, or go to a pulse width
-  mark VALUE                   the pointer sits on the printed mark VALUE (a switch: a
-                               position name); repeat for both ends and any marks between
-  where                        show where the servo is
+  + / -    ++ / --             jog a fine (5 µs) / coarse (50 µs) step
+  +N / -N   goto US            jog by N µs / go to a pulse width
+  mark VALUE                   the pointer is on the printed mark VALUE (a
+                               switch: a position name); do both ends and
+                               any marks between
+  where                        where the servo is
   done                         finish this knob or switch
   save                         write the rig profile and stop
   quit                         stop without saving
-  (on a terminal: arrow keys jog, ←/→ fine, ↓/↑ coarse; Escape or Ctrl-C stops)"""
+on a terminal: ←/→ fine, ↓/↑ coarse steps; Escape or Ctrl-C stops"""
 
 
 @dataclass
@@ -243,3 +249,64 @@ class RigCalibration:
             except ValueError:
                 raise StationError("MIN and MAX must be numbers", f"use {usage}") from None
         return self.begin(kind, args[0], int(args[1]), lo, hi)
+
+
+def parse_settings(
+    profile: RigProfile, items: list[str]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """`drive=5 boost=on` → knob values and switch positions; RigError for anything unknown."""
+    knobs: dict[str, float] = {}
+    switches: dict[str, str] = {}
+    knob_names = {k.name for k in profile.knobs}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise RigError(f"{item!r} is not NAME=VALUE", "e.g. drive=5 tone=3.5 boost=on")
+        if name in knob_names:
+            try:
+                knobs[name] = float(value)
+            except ValueError:
+                raise RigError(f"{name}={value}: not a number", "knobs take numbers") from None
+        else:
+            profile.switch(name)  # raises naming the switches when there is none so called
+            switches[name] = value
+    profile.pulses_for(knobs, switches)  # refuses values outside the printed range, early
+    return knobs, switches
+
+
+def rig_status(
+    profile: RigProfile, rig: KnobRig, port: str, bench: ServoBench | None = None
+) -> dict[str, Any]:
+    """Each control's channel, pulse and value (None where the pulse is off its calibration)."""
+    pos = rig.positions()
+    knobs: dict[str, Any] = {}
+    for k in profile.knobs:
+        us = pos.get(k.channel)
+        value = None
+        if us is not None:
+            with contextlib.suppress(StationError):
+                value = round(k.value_at(us), 3)
+        knobs[k.name] = {"channel": k.channel, "pulse_us": us, "value": value}
+    switches = {
+        sw.name: {
+            "channel": sw.channel,
+            "pulse_us": pos.get(sw.channel),
+            "position": sw.position_at(pos[sw.channel]) if sw.channel in pos else None,
+        }
+        for sw in profile.switches
+    }
+    out: dict[str, Any] = {
+        "rig": profile.name,
+        "port": port,
+        "knobs": knobs,
+        "switches": switches,
+    }
+    info = getattr(rig, "info", None)
+    if info is not None:
+        out["firmware_version"] = info.version
+    if bench is not None:  # what the virtual pedal really shows, for comparison
+        out["virtual_pedal"] = {
+            "knobs": {n: round(v, 3) for n, v in bench.knob_values().items()},
+            "switches": bench.switch_positions(),
+        }
+    return out

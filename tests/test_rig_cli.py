@@ -230,47 +230,74 @@ def test_user_errors_are_one_line(home: Path) -> None:
     assert "Traceback" not in res.stderr
 
 
-@pytest.mark.usefixtures("fast_twin")
-def test_arrow_keys_jog_and_escape_stops_and_detaches(home: Path) -> None:
-    import select
-    import time
+class Terminal:
+    """`station rig calibrate` with a pseudo-terminal on stdin, as a user at the keyboard."""
 
-    master, slave = os.openpty()  # a terminal on stdin, as a user at the keyboard has
-    env = dict(os.environ, STATION_HOME=str(home))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "station", "rig", "calibrate", "--port", "virtual", "--name", "x"],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    os.close(slave)
+    def __init__(self, home: Path, speedup: str) -> None:
+        self.master, slave = os.openpty()
+        env = dict(os.environ, STATION_HOME=str(home), STATION_VIRTUAL_RIG_SPEEDUP=speedup)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "station", "rig", "calibrate", "--port=virtual", "--name=x"],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        os.close(slave)
+        self.seen = b""
 
-    def until(text: bytes, timeout_s: float = 30) -> bytes:
-        seen = b""
+    def until(self, text: bytes, timeout_s: float = 30) -> None:
+        import select
+        import time
+
         end = time.monotonic() + timeout_s
-        while text not in seen and time.monotonic() < end:
-            if select.select([proc.stderr], [], [], 0.1)[0]:
-                seen += os.read(proc.stderr.fileno(), 4096)  # type: ignore[union-attr]
-        assert text in seen, seen.decode(errors="replace")
-        return seen
+        while text not in self.seen and time.monotonic() < end:
+            if select.select([self.proc.stderr], [], [], 0.1)[0]:
+                self.seen += os.read(self.proc.stderr.fileno(), 4096)  # type: ignore[union-attr]
+        assert text in self.seen, self.seen.decode(errors="replace")
 
+    def keys(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def close(self) -> None:
+        os.close(self.master)
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
+def test_arrow_keys_jog_and_escape_stops_and_detaches(home: Path) -> None:
+    term = Terminal(home, SPEEDUP)
     try:
-        until(b"rig> ")
-        os.write(master, b"knob drive 0\r")
-        until(b"at 1566 \xc2\xb5s")
-        os.write(master, b"\x1b[A")  # arrow up: a coarse step, no Enter needed
-        until(b"at 1616 \xc2\xb5s")
-        os.write(master, b"\x1b[D")  # arrow left: a fine step down
-        until(b"at 1611 \xc2\xb5s")
-        os.write(master, b"\x1b")  # Escape
-        out = until(b"stopped")
-        assert proc.wait(timeout=30) == 130
+        term.until(b"rig> ")
+        term.keys(b"knob drive 0\r")
+        term.until(b"at 1566 \xc2\xb5s")
+        term.keys(b"\x1b[A")  # arrow up: a coarse step, no Enter needed
+        term.until(b"at 1616 \xc2\xb5s")
+        term.keys(b"\x1b[D")  # arrow left: a fine step down
+        term.until(b"at 1611 \xc2\xb5s")
+        term.keys(b"\x1b")  # Escape
+        term.until(b"halted and detached")
+        assert term.proc.wait(timeout=30) == 130
     finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    assert b"halted and detached" in out + proc.stderr.read()  # type: ignore[union-attr]
+        term.close()
     saved = ServoBench(state_path=virtual_bench_path(home))
     assert saved.horn(0) == pytest.approx(1611, abs=1)  # the knob stays where it was left
     assert not (home / "calibration" / "rigs" / "x.toml").exists()
+
+
+def test_escape_stops_a_move_midway(home: Path) -> None:
+    term = Terminal(home, "1")  # real time: 1566 to 2300 µs takes 2.4 s
+    try:
+        term.until(b"rig> ")
+        term.keys(b"knob drive 0\r")
+        term.until(b"at 1566 \xc2\xb5s")
+        term.keys(b"goto 2300\r")
+        term.until(b"moving")  # the live line, with the pointer
+        term.keys(b"\x1b")
+        term.until(b"halted and detached", timeout_s=5)
+        assert term.proc.wait(timeout=10) == 130
+    finally:
+        term.close()
+    assert b"drive pointer at" in term.seen.split(b"moving")[1]
+    horn = ServoBench(state_path=virtual_bench_path(home)).horn(0)
+    assert horn is not None and 1570 < horn < 2250  # stopped on the way

@@ -10,8 +10,14 @@ from __future__ import annotations
 import os
 import select
 import sys
-from collections.abc import Iterator
-from typing import TextIO
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO, TypeVar
+
+from ..events import StopFlag
+
+T = TypeVar("T")
 
 ARROWS = {b"\x1b[C": "+", b"\x1b[D": "-", b"\x1b[A": "++", b"\x1b[B": "--"}
 
@@ -49,7 +55,7 @@ def _keys(stream: TextIO, prompt: str) -> Iterator[str]:
     saved = termios.tcgetattr(fd)
     buf = ""
     try:
-        tty.setcbreak(fd)  # keys arrive one by one; Ctrl-C is ours to handle as a byte
+        tty.setcbreak(fd, termios.TCSANOW)  # keys one by one (keeping what was typed ahead)
         attrs = termios.tcgetattr(fd)
         attrs[3] &= ~termios.ISIG
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
@@ -75,3 +81,41 @@ def _keys(stream: TextIO, prompt: str) -> Iterator[str]:
                 buf += key.decode("ascii")
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def run_watched(
+    fn: Callable[[], T], stream: TextIO, stop: StopFlag, status: Callable[[], str] | None = None
+) -> T:
+    """Run `fn` in a thread; meanwhile on a terminal show `status()` live and turn Escape or
+    Ctrl-C into a stop request (keys typed during the run are dropped: no runaway jogs)."""
+    if not stream.isatty():
+        return fn()
+    box: list[Any] = []
+
+    def target() -> None:
+        try:
+            box.append(("ok", fn()))
+        except BaseException as exc:  # handed to the caller's thread
+            box.append(("err", exc))
+
+    worker = threading.Thread(target=target, name="station-rig-cmd", daemon=True)
+    t0 = time.monotonic()
+    worker.start()
+    fd = stream.fileno()
+    shown = False
+    while worker.is_alive():
+        if select.select([fd], [], [], 0.2)[0] and os.read(fd, 16)[:1] in (b"\x1b", b"\x03"):
+            stop.set()
+        elapsed = time.monotonic() - t0
+        if elapsed > 0.5:
+            extra = f" — {status()}" if status is not None else ""
+            sys.stderr.write(f"\r   moving {elapsed:.1f} s{extra}\033[K")
+            sys.stderr.flush()
+            shown = True
+    worker.join()
+    if shown:
+        sys.stderr.write("\r\033[K")
+    kind, value = box[0]
+    if kind == "err":
+        raise value
+    return value

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..errors import RigError, StationError, Stopped
+from ..events import StopFlag
+from ..rigcal import parse_settings, rig_status
 from ..rigs import RigProfile, load_rig, save_rig
 from . import home_of
 from .console import print_json
-from .keys import command_lines
-
-SPEEDUP_ENV = "STATION_VIRTUAL_RIG_SPEEDUP"  # tests run the twin faster than real time
+from .keys import command_lines, run_watched
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -65,10 +65,10 @@ class Session:
         kw: dict[str, Any] = {}
         if port.strip().lower() == "virtual":
             from ..drivers.pedal import ServoBench, virtual_bench_path
+            from ..drivers.twin import speedup_from_env
 
             self.bench = ServoBench(state_path=virtual_bench_path(home))
-            speedup = float(os.environ.get(SPEEDUP_ENV) or 1.0)
-            kw["twin_kw"] = {"bench": self.bench, "speedup": speedup}
+            kw["twin_kw"] = {"bench": self.bench, "speedup": speedup_from_env()}
         print(f"connecting to the rig on {port} ...", file=sys.stderr, flush=True)
         self.rig = open_rig(port, **kw)
         info = self.rig.info
@@ -116,17 +116,24 @@ def run_calibrate(args: argparse.Namespace) -> int:
     check_name(args.name)
 
     def body(s: Session) -> int:
+        stop = StopFlag()
+        look = s.look()
         cal = RigCalibration(
             s.rig,
             name=args.name,
             port=s.port,
             firmware_version=s.rig.info.version if s.rig.info else "",
-            look=s.look(),
+            look=look,
+            stop=stop,
         )
+
+        def live() -> str:
+            return look(cal.current.channel) if look and cal.current else ""
+
         print("type 'help' for the commands; 'save' writes the profile", file=sys.stderr)
         for line in command_lines(sys.stdin, prompt="rig> "):
             try:
-                text, action = cal.execute(line)
+                text, action = run_watched(partial(cal.execute, line), sys.stdin, stop, live)
                 if action == "save":
                     path = save_rig(home, cal.profile())
                     return _saved(args, cal.profile(), path)
@@ -163,41 +170,6 @@ def _open_profile(args: argparse.Namespace) -> tuple[RigProfile, str, Path]:
     return profile, args.port or profile.port, home
 
 
-def status_of(profile: RigProfile, s: Session) -> dict[str, Any]:
-    """Each control's channel, pulse and value (None where the pulse is off its calibration)."""
-    pos = s.rig.positions()
-    knobs: dict[str, Any] = {}
-    for k in profile.knobs:
-        us = pos.get(k.channel)
-        value = None
-        if us is not None:
-            with contextlib.suppress(StationError):
-                value = round(k.value_at(us), 3)
-        knobs[k.name] = {"channel": k.channel, "pulse_us": us, "value": value}
-    switches = {
-        sw.name: {
-            "channel": sw.channel,
-            "pulse_us": pos.get(sw.channel),
-            "position": sw.position_at(pos[sw.channel]) if sw.channel in pos else None,
-        }
-        for sw in profile.switches
-    }
-    out: dict[str, Any] = {
-        "rig": profile.name,
-        "port": s.port,
-        "knobs": knobs,
-        "switches": switches,
-    }
-    if s.rig.info is not None:
-        out["firmware_version"] = s.rig.info.version
-    if s.bench is not None:  # what the virtual pedal really shows, for comparison
-        out["virtual_pedal"] = {
-            "knobs": {n: round(v, 3) for n, v in s.bench.knob_values().items()},
-            "switches": s.bench.switch_positions(),
-        }
-    return out
-
-
 def _print_status(st: dict[str, Any]) -> None:
     for name, k in st["knobs"].items():
         shown = "off its calibration" if k["value"] is None else f"{k['value']:g}"
@@ -212,34 +184,11 @@ def run_status(args: argparse.Namespace) -> int:
     profile, port, home = _open_profile(args)
 
     def body(s: Session) -> int:
-        st = status_of(profile, s)
+        st = rig_status(profile, s.rig, s.port, s.bench)
         print_json(st) if args.json else _print_status(st)
         return 0
 
     return _run(port, home, body)
-
-
-def parse_settings(
-    profile: RigProfile, items: list[str]
-) -> tuple[dict[str, float], dict[str, str]]:
-    """`drive=5 boost=on` → knob values and switch positions; RigError for anything unknown."""
-    knobs: dict[str, float] = {}
-    switches: dict[str, str] = {}
-    knob_names = {k.name for k in profile.knobs}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name or not value:
-            raise RigError(f"{item!r} is not NAME=VALUE", "e.g. drive=5 tone=3.5 boost=on")
-        if name in knob_names:
-            try:
-                knobs[name] = float(value)
-            except ValueError:
-                raise RigError(f"{name}={value}: not a number", "knobs take numbers") from None
-        else:
-            profile.switch(name)  # raises naming the switches when there is none so called
-            switches[name] = value
-    profile.pulses_for(knobs, switches)  # refuses values outside the printed range, early
-    return knobs, switches
 
 
 def run_move(args: argparse.Namespace) -> int:
@@ -254,7 +203,7 @@ def run_move(args: argparse.Namespace) -> int:
         what = ", ".join(args.settings)
         print(f"moving {what} ...", file=sys.stderr, flush=True)
         reached = s.rig.move(pulses)
-        st = status_of(profile, s)
+        st = rig_status(profile, s.rig, s.port, s.bench)
         st.update(moved={"knobs": knobs, "switches": switches}, pulses_us=reached)
         if args.json:
             print_json(st)
