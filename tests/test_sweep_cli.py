@@ -183,3 +183,28 @@ def test_sweep_bad_input(sweep_home: Path, short_signal: Path) -> None:
     r = run_station("sweep", "resume", "nosession", home=home)
     assert r.returncode != 0 and "no sweep session" in r.stderr
     assert not (home / "captures" / "a").exists() and not (home / "captures" / "b").exists()
+
+
+def test_capture_a_level_pack_into_one_folder(sweep_home: Path, short_signal: Path) -> None:
+    home = sweep_home
+    r = run_station(
+        "capture", "--profile", "v", "--reamp-dbu=-6,5.74,11.76", "--out", "pack", "--input",
+        str(short_signal), "--yes", "--json", home=home,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert [Path(c["capture_dir"]).name for c in shown] == ["minus6dBu", "5.74dBu", "11.76dBu"]
+    metas = [json.loads((Path(c["capture_dir"]) / "capture.json").read_text()) for c in shown]
+    assert [m["input_level_dbu"] for m in metas] == [-6.0, 5.74, 11.76]
+    # Each capture is calibrated: the send gain moved by exactly the level step.
+    gains = [m["playback_gain_db"] for m in metas]
+    assert gains[1] - gains[0] == pytest.approx(11.74) and gains[2] - gains[1] == pytest.approx(
+        6.02
+    )
+    assert all(Path(c["capture_dir"]).parent == home / "captures" / "pack" for c in shown)
+    r = run_station("capture", "--profile", "v", "--reamp-dbu", "6,loud", "--out", "p2", home=home)
+    assert r.returncode != 0 and "not a list of dBu values" in r.stderr
+    r = run_station(
+        "capture", "--profile", "v", "--reamp-dbu", "1,2", "--out", "pack", "--yes", home=home
+    )
+    assert r.returncode != 0 and "already exists" in r.stderr
