@@ -119,9 +119,11 @@ def measure_send(
 ) -> tuple[float, float, MeterReading]:
     """Play a steady tone and read the meter: returns (S dBu, its uncertainty dB, reading)."""
     spec = settings.spec
-    if not settings.tone_dbfs <= -1.0:
+    if not -40.0 <= settings.tone_dbfs <= -1.0:
         raise StationError(
-            f"a {settings.tone_dbfs:g} dBFS tone leaves no headroom",
+            f"a {settings.tone_dbfs:g} dBFS tone leaves no headroom"
+            if settings.tone_dbfs > -1.0
+            else f"a tone at {settings.tone_dbfs:g} dBFS is outside -40…-1 dBFS",
             "use a tone level between -40 and -1 dBFS (default -12)",
         )
     if not 20.0 <= settings.tone_hz <= 0.45 * spec.samplerate:

@@ -57,6 +57,9 @@ class CaptureRequest:
     gear: dict[str, str] = field(default_factory=dict)
     virtual_gear: str | None = None  # which simulated gear, on the virtual rig
     retakes: int = 0  # takes spoilt by an over/underflow are played again this many times
+    knobs: dict[str, float] = field(default_factory=dict)  # the gear's knob values, if known
+    switches: dict[str, str] = field(default_factory=dict)  # the gear's switch positions
+    sweep: dict[str, object] | None = None  # session, setting id and role, in a sweep
     use_timing: bool = True  # time the take with the profile's timing reference, if it has one
 
 
@@ -102,13 +105,16 @@ def preflight(req: CaptureRequest) -> tuple[Preflight, np.ndarray]:
     """
     check_name(req.name)
     if not math.isfinite(req.reamp_dbu):
-        raise StationError("the reamp level must be a number of dBu", "e.g. --reamp-dbu 12")
+        raise StationError(
+            "the reamp level must be a number of dBu", "e.g. --reamp-dbu 12", tui_hint="e.g. 12"
+        )
     if not Path(req.reamp_path).is_file():
         raise SignalError(
             f"no reamp file at {req.reamp_path}", "give the path to a 48 kHz mono WAV"
         )
     x, sr, _subtype = reamp.read_mono(req.reamp_path)
     info = reamp.recognise(req.reamp_path, (x, sr))
+    reamp.check_playable(x, sr, Path(req.reamp_path).name)
     if info.samplerate != req.profile.samplerate:
         raise StationError(
             f"the reamp file is at {info.samplerate} Hz but the profile at "
@@ -381,6 +387,7 @@ def _checks(
     sr: int,
 ) -> list[checks.Check]:
     out = [
+        checks.check_reamp_file(info),
         checks.check_sample_rate(info.samplerate, sr),
         checks.check_length(len(x), len(y), sr, exact=True),
     ]
@@ -397,21 +404,15 @@ def _checks(
                 "station timed it with its preamble",
             )
         )
-    out.append(checks.check_latency_agreement(decision))
-    out.append(checks.check_polarity(decision.polarity))
-    out.append(checks.check_return_peak(rec[preroll:]))
-    if info.layout is not None:
-        out.extend(checks.check_replicate(y, info.layout, len(x)))
-    else:
-        out.append(
-            checks.Check(
-                "replicate_esr",
-                "n/a",
-                None,
-                checks.REPLICATE_ESR_MAX,
-                "custom signal: no validation copies to compare",
-            )
+    out.append(
+        checks.check_latency_agreement(
+            decision.estimates, decision.disagreement_samples, decision.message
         )
+    )
+    out.append(checks.check_polarity(decision.polarity))
+    out.append(checks.check_return_signal(x, y, noise_dbfs))
+    out.append(checks.check_return_peak(rec[preroll:]))
+    out.extend(checks.check_replicate(y, info.replicate))
     out.append(checks.check_noise_floor(noise_dbfs, hum_dbfs))
     out.append(checks.check_dropouts(x, y))
     return out
@@ -457,6 +458,8 @@ def _record(
             "md5": info.md5,
             "kind": info.kind,
             "label": info.label,
+            "recognised_by": info.recognised_by,
+            "recognition": info.recognition,
             "samplerate": info.samplerate,
             "frames": info.frames,
             "true_peak_dbfs": plan.true_peak_dbfs,
@@ -483,7 +486,9 @@ def _record(
         "noise": {"noise_floor_dbfs": noise_dbfs, "hum_dbfs": hum_dbfs, "mains_hz": mains_hz},
         "passed": passed,
         "checks": [c.to_json() for c in verdict],
-        "knobs": {},
+        "knobs": dict(req.knobs),
+        "switches": dict(req.switches),
+        "sweep": req.sweep,
         "spoilt_takes": list(spoilt),
         "gear": dict(req.gear),
         "virtual_gear": req.virtual_gear,

@@ -223,6 +223,8 @@ def decide(
         used, value = "loopback", loop
         drifty = calibration_spread_samples > SPREAD_WARN_SAMPLES
         msg = f"assumes the calibrated latency {loop:.2f} (no timing reference; {detail})"
+        if not others:
+            msg += "; the blips and cross-correlation found nothing to cross-check it with"
         if moved is not None:
             agree = False
             msg += (

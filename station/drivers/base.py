@@ -1,8 +1,8 @@
-"""The small protocols procedures talk to: AudioInterface, Voltmeter (KnobRig later)."""
+"""The small protocols procedures talk to: AudioInterface, Voltmeter, KnobRig."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -113,3 +113,36 @@ class MeterReading:
     uncertainty_vrms: float
     source: str  # "manual", "scpi:<resource>", "virtual"
     raw: str = ""  # what the user typed or the meter answered
+
+
+@runtime_checkable
+class KnobRig(Protocol):
+    """Servos that turn knobs and flip switches (SERVO-PROTOCOL.md); channels are 0-based,
+    positions are pulse widths in µs. The serial driver and its virtual twin satisfy it."""
+
+    name: str
+
+    def move(self, pulses_us: dict[int, int], *, stop: StopFlag | None = None) -> dict[int, int]:
+        """Slew these channels to these pulses; returns channel → pulse once every one has
+        settled. Raises RigError (Stopped when `stop` was set, after stopping the servos)."""
+        ...
+
+    def positions(self) -> dict[int, int]:
+        """The last commanded pulse per channel, as the rig reports it (µs)."""
+        ...
+
+    def detach(self, channels: Iterable[int] | None = None) -> None:
+        """Stop the pulse train on these channels (all if None): knobs stay put, no buzz."""
+        ...
+
+    def set_speed(self, us_per_s: float) -> None:
+        """The slew rate of later moves, in µs per second."""
+        ...
+
+    def stop(self) -> None:
+        """Halt all motion now."""
+        ...
+
+    def close(self) -> None:
+        """Release the port (servos are left as they are; detach first)."""
+        ...

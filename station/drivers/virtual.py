@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from ..errors import DeviceError, Stopped
 from ..events import Prompt, StopFlag
 from ..levels import SQRT2, vrms_from_dbu
 from .base import BlockSink, BlockSource, MeterReading, StreamSpec, StreamStats
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .pedal import ServoBench
 from .physics import ConverterFilter, FractionalDelay, Probe
 
 PATCHES = ("open", "loopback", "gear")
@@ -84,11 +90,16 @@ class VirtualRig:
     meter_bandwidth_hz: float | None = 20_000.0  # first-order roll-off above this
     gear: object | None = None  # something with process(volts) -> volts; see virtual gear
     dropout_at_s: float | None = None  # a fault: the return delivers 50 ms of zeros from here
+    servos: ServoBench | None = None  # the servo horns that turn the knobbed gear's knobs
     stream_shift_samples: float | None = None
     timing_patched: bool = True
     streams: list[StreamTruth] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.servos is None:
+            from .pedal import ServoBench
+
+            self.servos = ServoBench()
         self.probe = Probe(48000)
         self.interface = VirtualInterface(self)
         self.meter = VirtualMeter(self)
@@ -103,6 +114,17 @@ class VirtualRig:
                 f"there is no virtual gear {key!r}", f"choose one of: {', '.join(models)}"
             )
         self.gear = models[key]
+        if hasattr(self.gear, "servos"):  # knobbed gear: its knobs are this bench's servos
+            self.gear.servos = self.servos
+
+    def keep_servos_in(self, home: Path) -> None:
+        """Use the servo horns saved in a station home (where `station rig ... --port virtual`
+        left the knobs), and save them there as they move."""
+        from .pedal import ServoBench, virtual_bench_path
+
+        self.servos = ServoBench(state_path=virtual_bench_path(home))
+        if hasattr(self.gear, "servos"):
+            self.gear.servos = self.servos  # type: ignore[union-attr]
 
     def act_on(self, prompt: Prompt) -> None:
         """Do at the virtual bench what a prompt asks the user to do (patch cables)."""

@@ -42,6 +42,7 @@ class CaptureScreen(Screen[None]):
         self.bridge: Bridge | None = None
         self.file_peak_dbfs: float | None = None
         self.result: CaptureResult | None = None
+        self.pending_file: str | None = None
 
     def compose(self) -> ComposeResult:
         app: Any = self.app
@@ -191,7 +192,7 @@ class CaptureScreen(Screen[None]):
         notes = f" — {info.notes[0]}" if info.notes else ""
         app.call_from_thread(
             self.show_file,
-            f"{info.label}, {info.duration_s:.1f} s, true peak {peak:.2f} dBFS{notes}",
+            f"{info.recognition}; {info.duration_s:.1f} s, true peak {peak:.2f} dBFS{notes}",
             peak,
         )
 
@@ -240,7 +241,7 @@ class CaptureScreen(Screen[None]):
         }[str(event.button.id)]()
 
     def action_start(self, force: bool = False) -> None:
-        """Validate, then capture in a worker."""
+        """Validate, ask before replacing a capture, then capture in a worker."""
         if self.busy:
             return
         app: Any = self.app
@@ -253,6 +254,9 @@ class CaptureScreen(Screen[None]):
         except StationError as exc:
             self.notify(error_text(exc), severity="error", timeout=8)
             return
+        if not force and (app.home / "captures" / name).exists():
+            self.ask_replace(name, f"A capture called '{name}' already exists.")
+            return
         gear = {
             k: self.query_one(f"#{k}", Input).value.strip() for k in ("gear_make", "gear_model")
         }
@@ -260,11 +264,12 @@ class CaptureScreen(Screen[None]):
             value = self.query_one(f"#{k}", Select).value
             gear[k] = value if isinstance(value, str) else ""
         path = Path(self.query_one("#file", Input).value.strip()).expanduser()
+        # The reamp file is remembered only once pre-flight accepts it (on_station_event).
+        self.pending_file = str(path)
         app.remember(
             profile=prof.name,
             reamp_dbu=dbu,
             capture_name=name,
-            reamp_file=str(path),
             gear_make=gear["gear_make"] or None,
             gear_model=gear["gear_model"] or None,
         )
@@ -288,10 +293,31 @@ class CaptureScreen(Screen[None]):
             use_timing,
         )
 
+    def ask_replace(self, name: str, why: str) -> None:
+        """Replace capture `name` only after the user says so in a dialog."""
+        from .modals import QuestionModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.query_one("#name", Input).value = name
+                self.action_start(force=True)
+
+        self.app.push_screen(
+            QuestionModal(
+                "Replace a capture?",
+                f"{why} A new take replaces it: its audio, verdict and report are deleted "
+                "when the new take is saved. Cancel keeps it; change the capture name to "
+                "keep both.",
+                f"Replace '{name}'",
+            ),
+            answered,
+        )
+
     def action_retake(self) -> None:
-        """The same capture again, replacing this one."""
+        """The capture just taken, again: asks before replacing it."""
         if self.result is not None and not self.busy:
-            self.action_start(force=True)
+            name = self.result.capture_dir.name
+            self.ask_replace(name, f"Retake replaces the capture '{name}'.")
 
     def action_tag(self) -> None:
         """Tag a model with this capture's calibration."""
@@ -317,6 +343,9 @@ class CaptureScreen(Screen[None]):
             self.query_one("#meter", LevelMeter).show_level(event.level_dbfs)
         elif isinstance(event, Step):
             status.update(event.text)
+            if event.name == "preflight" and self.pending_file:
+                self.app.remember(reamp_file=self.pending_file)  # type: ignore[attr-defined]
+                self.pending_file = None
         elif isinstance(event, Warning_):
             self.notify(event.text, severity="warning", timeout=8)
         elif isinstance(event, Result):
