@@ -147,7 +147,7 @@ def train_capture(
             f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
         )
     if epochs < 1:
-        raise StationError("--epochs must be at least 1")
+        raise StationError("the number of epochs must be at least 1")
     meta = read_capture_meta(folder)
     info = reamp.recognise(folder / "input.wav")
     fields = fields_from_capture(meta)

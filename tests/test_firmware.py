@@ -360,8 +360,9 @@ def test_stall_with_a_stuck_feedback_pot(start_board: Callable[..., Board]) -> N
     assert link.ask("MOVE 5 0 2000") == "ACK 5"
     assert finish(link, 5) == "ERR 5 E_STALL feedback off target on channel 0"
     log = sim.log()
-    start, failed = log.rx_cycle("MOVE 5 0 2000"), log.tx_cycle(
-        "ERR 5 E_STALL feedback off target on channel 0"
+    start, failed = (
+        log.rx_cycle("MOVE 5 0 2000"),
+        log.tx_cycle("ERR 5 E_STALL feedback off target on channel 0"),
     )
     pulses = log.widths_us(0, start, failed)
     # The move starts where the pot says (at 2000 µs/s, 40 µs per frame).

@@ -111,18 +111,18 @@ def parse_switch(text: str) -> SwitchChoice:
     return SwitchChoice(name, tuple(p.strip() for p in value.split(",") if p.strip()))
 
 
-def parse_levels(text: str | None) -> tuple[float, ...]:
-    """'5.74,11.76' as dBu values; StationError when one is not a number."""
+def parse_levels(text: str | None, flag: str = "--levels") -> tuple[float, ...]:
+    """'5.74,11.76' as dBu values; StationError when one is not a finite number."""
     if text is None:
         return ()
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
+        values = ()
+    if not values or not all(math.isfinite(v) for v in values):
         raise StationError(
-            f"--levels {text!r} is not a list of dBu values", "e.g. --levels 6,12,18"
-        ) from None
-    if not all(math.isfinite(v) for v in values):
-        raise StationError("reamp levels must be finite numbers of dBu")
+            f"{flag} {text!r} is not a list of dBu values", f"e.g. {flag} 5.74,11.76,15,18"
+        )
     return values
 
 
@@ -169,14 +169,9 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
 
 
 def load_rig_profile(home: Path, name: str) -> Any:
-    """The rig profile `name` (station.rigs.load_rig); StationError when rigs are unsupported."""
-    try:
-        from ..rigs import load_rig
-    except ImportError:
-        raise StationError(
-            f"cannot load rig {name!r}: this station has no rig profiles yet",
-            "plan by hand with --knob NAME=MIN:MAX and --switch NAME=POS,POS",
-        ) from None
+    """The rig profile `name` from calibration/rigs/ (StationError when missing or bad)."""
+    from ..rigs import load_rig
+
     return load_rig(home, name)
 
 
