@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from station.capture import NOISE_S, PREROLL_S, TAIL_S
 from station.drivers.rig import open_rig
@@ -32,7 +29,7 @@ from station.reamp import md5_of_file, read_mono, write_station_signal
 from station.sweep.positioner import RigPositioner
 from station.sweep.run import SweepRunner
 from station.sweep.session import SweepOptions, create_session
-from tests.sweep_fakes import virtual_pedal_profile
+from station.sweep.start import virtual_pedal_rig
 
 
 class TimedInterface:
@@ -80,7 +77,7 @@ def main() -> None:
     vrig = VirtualRig(speed=None)
     vrig.use_gear("od")
     profile = vrig.calibrated_profile("bench")
-    rp = virtual_pedal_profile()
+    rp = virtual_pedal_rig()
     model = rig_model(rp)
     req = PlanRequest(
         knobs=tuple(KnobRange(k.name, k.min, k.max) for k in rp.knobs),
