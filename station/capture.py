@@ -294,7 +294,7 @@ def _capture(
     try:
         from .report import write_report
 
-        write_report(staging.dir / "report.png", x, y, info, noise_audio, sr, decision)
+        write_report(staging.dir / "report.png", x, y, info, noise_audio, sr, decision, record)
     except Exception as exc:  # a missing plot must never cost the user the take
         emit(Warning_(f"the report picture could not be drawn: {exc}"))
     final = staging.commit()
