@@ -67,6 +67,20 @@ def emit(event: Event) -> None:
         console.emit(event)
 
 
+def _terminal(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A bench opener that remembers the bench, and Enter prompts that use its virtual rig."""
+    boxed: list[Bench] = []
+
+    def bench_for(device: str) -> Bench:
+        boxed.append(open_bench(device))
+        return boxed[0]
+
+    def confirm(prompt: Any) -> None:
+        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
+
+    return bench_for, confirm
+
+
 def run_cmd(args: argparse.Namespace) -> int:
     """Start a session from a plan and capture every setting."""
     home = home_of(args)
@@ -81,15 +95,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         virtual_gear=args.gear,
     )
     options.validate()
-    boxed: list[Bench] = []
-
-    def bench_for(device: str) -> Bench:
-        boxed.append(open_bench(device))
-        return boxed[0]
-
-    def confirm(prompt: Any) -> None:
-        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
-
+    bench_for, confirm = _terminal(args)
     runner = start_sweep(
         home,
         plan_path=args.plan,
@@ -114,15 +120,7 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 def resume_cmd(args: argparse.Namespace) -> int:
     """Continue a session at the first setting not done (refuses when anything changed)."""
-    boxed: list[Bench] = []
-
-    def bench_for(device: str) -> Bench:
-        boxed.append(open_bench(device))
-        return boxed[0]
-
-    def confirm(prompt: Any) -> None:
-        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
-
+    bench_for, confirm = _terminal(args)
     runner = resume_sweep(
         home_of(args),
         args.session,

@@ -25,6 +25,7 @@ class StationApp(App[None]):
         Binding("f4", "go('capture')", "Capture"),
         Binding("f6", "go('models')", "Models"),
         Binding("f7", "go('gain')", "Gain"),
+        Binding("f10", "go('sweep')", "Sweep", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
     CSS = """
@@ -76,6 +77,7 @@ class StationApp(App[None]):
         from .help import HelpScreen
         from .home import HomeScreen
         from .models import ModelsScreen
+        from .sweep import SweepScreen
 
         screens = {
             "home": HomeScreen,
@@ -84,6 +86,7 @@ class StationApp(App[None]):
             "models": ModelsScreen,
             "gain": GainScreen,
             "help": HelpScreen,
+            "sweep": SweepScreen,
         }
         current = self.screen
         if getattr(current, "busy", False):

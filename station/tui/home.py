@@ -53,6 +53,7 @@ class HomeScreen(Screen[None]):
         Binding("p", "app.go('capture')", "Capture", show=False),
         Binding("m", "app.go('models')", "Models", show=False),
         Binding("g", "app.go('gain')", "Gain", show=False),
+        Binding("s", "app.go('sweep')", "Sweep", show=False),
         Binding("question_mark", "app.go('help')", "Help", show=False),
         Binding("q", "app.quit", "Quit", show=False),
     ]
