@@ -6,10 +6,11 @@ from __future__ import annotations
 class StationError(Exception):
     """A failure the user can understand: what went wrong and what to do about it."""
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", *, tui_hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.tui_hint = tui_hint  # the hint in the TUI's words, where the CLI's names flags
 
     def __str__(self) -> str:
         return f"{self.message}\nhint: {self.hint}" if self.hint else self.message

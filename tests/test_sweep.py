@@ -28,6 +28,7 @@ from station.sweep.session import (
     create_session,
     open_session,
 )
+from tests.conftest import calibrated_profile
 
 from .sweep_fakes import DetachCheckingInterface, FakeKnobRig, FakeRigProfile
 
@@ -50,7 +51,7 @@ class Bench:
         self.home, self.signal = home, signal
         self.vrig = VirtualRig(speed=None)
         self.vrig.use_gear(gear)
-        self.profile = self.vrig.calibrated_profile("p")
+        self.profile = calibrated_profile(self.vrig, "p")
         self.rig_profile = FakeRigProfile()
         self.rig = FakeKnobRig(self.rig_profile, self.vrig, **rig_kw)
         self.iface = DetachCheckingInterface(self.vrig, self.rig)

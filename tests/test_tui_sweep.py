@@ -63,7 +63,7 @@ def test_sweep_screen_stops_and_resumes(tmp_path: Path, short_signal: Path) -> N
     async def run() -> None:
         app = StationApp(tmp_path, rig=rig, demo=True)
         async with app.run_test(size=(100, 34)) as pilot:
-            await pilot.press("f10")
+            await pilot.press("f11")
             await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
             set_input(app, "#file", str(short_signal))
             set_input(app, "#session", "halted")

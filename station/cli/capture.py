@@ -10,6 +10,7 @@ from typing import Any
 from ..capture import CaptureRequest, CaptureResult, run_capture
 from ..drivers.factory import open_bench
 from ..errors import StationError
+from ..events import Event, Step, Warning_
 from ..profiles import check_name, load_profile
 from ..settings import load_settings, update_settings
 from . import console, home_of
@@ -51,33 +52,38 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gear",
         default="clean",
-        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus",
+        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus, od (its knobs "
+        "are turned by 'station rig ... --port virtual')",
     )
     for name in GEAR_FIELDS:
         p.add_argument(f"--{name.replace('_', '-')}", default=None)
     p.set_defaults(handler=run)
 
 
-def _reamp_file(args: argparse.Namespace, home: Path) -> Path:
+def _warn(text: str) -> None:
+    console.emit(Warning_(text))
+
+
+def _reamp_file(args: argparse.Namespace, home: Path) -> tuple[Path, bool]:
+    """The file to play, and whether to remember it once pre-flight accepts it."""
     if args.input is not None:
         if not args.input.is_file():
             raise StationError(
                 f"no reamp file at {args.input}",
                 "download v3_0_0.wav from NAM, or run 'station signal'",
             )
-        update_settings(home, reamp_file=str(args.input.resolve()))
-        return args.input
-    remembered = load_settings(home).get("reamp_file")
+        return args.input, True
+    remembered = load_settings(home, _warn).get("reamp_file")
     if remembered and Path(remembered).is_file():
         print(f"   reamp file: {remembered} (remembered; --input changes it)", file=sys.stderr)
-        return Path(remembered)
+        return Path(remembered), False
     path = default_signal(home)
     print(
         f"   reamp file: {path} — the station's own v3-layout signal, not NAM's v3_0_0.wav "
         "(give --input to use NAM's)",
         file=sys.stderr,
     )
-    return path
+    return path, False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,8 +93,17 @@ def run(args: argparse.Namespace) -> int:
     device = "virtual" if profile.host_api == "virtual" else profile.device_name
     bench = open_bench(device)
     if bench.rig is not None:
+        bench.rig.keep_servos_in(home)  # the knobs 'station rig move --port virtual' turned
         bench.rig.use_gear(args.gear)
     gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
+    reamp_path, remember = _reamp_file(args, home)
+
+    def emit(event: Event) -> None:
+        # Remember the file once pre-flight has accepted it, never a file it refused.
+        if remember and isinstance(event, Step) and event.name == "preflight":
+            update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
+        console.emit(event)
+
     levels = parse_levels(args.reamp_dbu, "--reamp-dbu")
     captures_dir, names = home / "captures", [args.out]
     if len(levels) > 1:  # a level pack: one capture per level, in one folder
@@ -99,13 +114,12 @@ def run(args: argparse.Namespace) -> int:
                 f"a capture called {args.out!r} already exists",
                 "choose another --out name, or add --force to replace it",
             )
-    reamp = _reamp_file(args, home)
     confirm = console.make_confirm(bench.rig, args.yes)
     results = []
     for level, name in zip(levels, names, strict=True):
         req = CaptureRequest(
             profile,
-            reamp,
+            reamp_path,
             level,
             name,
             captures_dir,
@@ -114,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             virtual_gear=args.gear if bench.rig is not None else None,
             retakes=max(0, args.retakes),
         )
-        results.append(run_capture(bench.interface, req, emit=console.emit, confirm=confirm))
+        results.append(run_capture(bench.interface, req, emit=emit, confirm=confirm))
         if not args.json:
             _print_result(results[-1])
         confirm = console.make_confirm(bench.rig, True)  # the gear stays patched

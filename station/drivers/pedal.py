@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .gear import Amp
+
+log = logging.getLogger("station.rig")
 
 US_PER_DEG = 2000.0 / 180.0  # a hobby servo: 500–2500 µs over 180°
 
@@ -191,7 +194,8 @@ class ServoBench:
         """What a user sees on the control on `channel`, e.g. 'drive pointer at 4.98'."""
         for k in self.knobs:
             if k.channel == channel:
-                return f"{k.name} pointer at {self.knob_values()[k.name]:.2f}"
+                value = self.knob_values()[k.name]
+                return f"{k.name} pointer at {0.0 if abs(value) < 0.005 else value:.2f}"
         for s in self.switches:
             if s.channel == channel:
                 return f"{s.name} lever at {self.switch_positions()[s.name]}"
@@ -205,7 +209,10 @@ class ServoBench:
 
         with self._lock:
             data = {"horn_us": {str(c): u for c, u in self.horn_us.items()}, "levers": self.levers}
-        atomic_write_text(self.state_path, json.dumps(data, indent=1) + "\n")
+        try:
+            atomic_write_text(self.state_path, json.dumps(data, indent=1) + "\n")
+        except OSError as exc:  # a simulation's memory is not worth failing a command over
+            log.warning("cannot save the virtual bench to %s: %s", self.state_path, exc)
 
     def load(self) -> None:
         """Read horn positions saved by an earlier run (a damaged file is ignored)."""

@@ -27,6 +27,15 @@ SETTLE_S = 0.3
 STALL_S = 5.0
 WATCHDOG_S = 60.0
 MAX_LINE = 120
+SPEEDUP_ENV = "STATION_VIRTUAL_RIG_SPEEDUP"  # tests run the twin faster than real time
+
+
+def speedup_from_env() -> float:
+    """The twin's time speed-up asked for in $STATION_VIRTUAL_RIG_SPEEDUP (default 1)."""
+    try:
+        return max(0.01, float(os.environ.get(SPEEDUP_ENV) or 1.0))
+    except ValueError:
+        return 1.0
 
 
 @dataclass
