@@ -14,11 +14,12 @@ from station.sweep.journal import read_events
 from station.tui.app import StationApp
 from station.tui.modals import ConfirmModal
 
+from .conftest import calibrated_profile
 from .test_tui import set_input, until
 
 
 def _ready_home(home: Path, rig: VirtualRig) -> None:
-    save_profile(home, rig.calibrated_profile("demo"))
+    save_profile(home, calibrated_profile(rig, "demo"))
 
 
 def test_sweep_screen_runs_the_demo_plan_live_through_resizes(

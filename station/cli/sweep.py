@@ -9,6 +9,7 @@ from typing import Any
 
 from ..drivers.factory import Bench, open_bench
 from ..events import Event, SweepProgress
+from ..settings import update_settings
 from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
@@ -16,7 +17,7 @@ from ..sweep.run import SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, open_session
 from ..sweep.start import resume_sweep, session_folder, start_sweep
 from . import console, home_of
-from .capture import GEAR_FIELDS, _reamp_file
+from .capture import GEAR_FIELDS, _reamp_file, _warn
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -96,6 +97,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     )
     options.validate()
     bench_for, confirm = _terminal(args)
+    reamp_path, remember = _reamp_file(args, home)
     runner = start_sweep(
         home,
         plan_path=args.plan,
@@ -103,13 +105,15 @@ def run_cmd(args: argparse.Namespace) -> int:
         rig_name=args.rig,
         out=args.out,
         options=options,
-        reamp_path=_reamp_file(args, home),
+        reamp_path=reamp_path,
         open_bench=bench_for,
         confirm=confirm,
         port=args.port,
         anchor_every=args.anchor_every,
         emit=emit,
     )
+    if remember:  # the session accepted it: next time it is the default
+        update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
     print(
         f"Session: {runner.session.folder} ({len(runner.session.schedule)} captures, "
         f"{runner.positioner.label})",
