@@ -84,6 +84,34 @@ def read_capture_meta(folder: Path) -> dict[str, Any]:
         ) from None
 
 
+def find_capture(home: Path, given: Path) -> Path:
+    """A capture folder as given, else by that name under the home's captures/."""
+    given = Path(given)
+    if given.exists():
+        return given
+    named = Path(home) / "captures" / given
+    if len(given.parts) == 1 and named.is_dir():
+        return named
+    return given
+
+
+def failed_checks(meta: dict[str, Any]) -> list[str]:
+    """Names of the checks a capture.json records as failed."""
+    return [c.get("name", "?") for c in meta.get("checks", []) if c.get("passed") is False]
+
+
+def refuse_failed(meta: dict[str, Any], folder: Path, *, allow: bool) -> None:
+    """StationError when the capture failed its checks and `allow` is not set."""
+    if meta.get("passed") is False and not allow:
+        failed = ", ".join(failed_checks(meta)) or "see its capture.json"
+        raise StationError(
+            f"the capture {Path(folder).name!r} failed its checks ({failed}): a model "
+            "trained on it would carry a bad take",
+            "retake it, or add --allow-failed to tag anyway",
+            tui_hint="retake it, or confirm to tag anyway",
+        )
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write `data` as indented JSON, atomically (non-finite floats become null)."""
     atomic_write_text(path, json.dumps(json_safe(data), indent=2) + "\n")
@@ -103,6 +131,7 @@ class Staging:
             raise StationError(
                 f"a capture called {self.final.name!r} already exists",
                 "choose another --out name, or add --force to replace it",
+                tui_hint="choose another capture name, or confirm replacing it",
             )
         self.final.parent.mkdir(parents=True, exist_ok=True)
         self.dir = Path(

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from . import analysis, latency
-from .reamp import RATE, Layout
+from . import analysis, latency, presence
+from .layouts import Replicate
+from .reamp import RATE, Layout, ReampInfo
 
 REPLICATE_ESR_MAX = 0.01  # the trainer's own threshold
 CLIP_DBFS = -0.01
@@ -21,7 +22,6 @@ HOT_DBFS = -1.0
 QUIET_DBFS = -30.0
 NOISE_WARN_DBFS = -60.0
 DRIFT_WARN_DB = 0.25
-DROPOUT_RUN = 100  # this many identical samples in a row, where the input plays
 ESR_CAUSES = (
     "usual causes: noise in the chain, a time-based effect (chorus, delay, reverb) "
     "left on, a knob moved during the take, an amp that was not warm yet"
@@ -40,8 +40,13 @@ class Check:
 
     @property
     def passed(self) -> bool:
-        """False only for a failure; a warning still passes."""
+        """False only for a failure; a warning (or a check that cannot apply) still passes."""
         return self.status != "fail"
+
+    @property
+    def verdict(self) -> bool | None:
+        """DESIGN §7's `passed`: true, false, or None for a check that cannot apply."""
+        return None if self.status == "n/a" else self.passed
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape of DESIGN §7: name, passed, value, threshold, message (+ status)."""
@@ -50,7 +55,7 @@ class Check:
             d["value"] = None
         return {
             "name": d["name"],
-            "passed": self.passed,
+            "passed": self.verdict,
             "status": d["status"],
             "value": d["value"],
             "threshold": d["threshold"],
@@ -136,16 +141,41 @@ def check_trainer_blips(y: np.ndarray, layout: Layout) -> Check:
     )
 
 
-def check_latency_agreement(decision: latency.LatencyDecision) -> Check:
-    """The station's latency methods agree (the capture is aligned either way)."""
-    status = "pass" if decision.agree else "warn"
-    return Check(
-        "latency_agreement",
-        status,
-        round(decision.disagreement_samples, 3),
-        latency.AGREEMENT_SAMPLES,
-        decision.message,
-    )
+def independent_estimates(estimates: dict[str, float | None]) -> list[str]:
+    """The methods that found a latency, counting the trainer's blip rule and the station's
+    blip estimate as one (both read the same blips)."""
+    found = [k for k, v in estimates.items() if v is not None]
+    if "blip" in found and "trainer_blips" in found:
+        found.remove("trainer_blips")
+    return found
+
+
+def check_latency_agreement(
+    estimates: dict[str, float | None],
+    disagreement_samples: float,
+    message: str,
+    *,
+    required: bool = True,
+) -> Check:
+    """The station's latency methods agree; with fewer than two estimates it cannot pass.
+
+    `required`: a station capture always has two or more (fail without them); a
+    DAW pair of a custom file has only cross-correlation (n/a).
+    """
+    found = independent_estimates(estimates)
+    if len(found) < 2:
+        only = found[0] if found else "none"
+        return Check(
+            "latency_agreement",
+            "fail" if required else "n/a",
+            len(found),
+            "≥ 2 estimates",
+            f"only one latency estimate ({only}): the blips and cross-correlation found "
+            "nothing in the return to cross-check it with",
+        )
+    worst = float(disagreement_samples)
+    status = "pass" if worst <= latency.AGREEMENT_SAMPLES else "warn"
+    return Check("latency_agreement", status, round(worst, 3), latency.AGREEMENT_SAMPLES, message)
 
 
 def check_polarity(polarity: int) -> Check:
@@ -160,9 +190,17 @@ def check_polarity(polarity: int) -> Check:
 
 
 def check_return_peak(y: np.ndarray) -> Check:
-    """Return peak: clipping fails, hot or very quiet returns warn."""
+    """Return peak: clipping fails, hot or very quiet returns warn, digital silence fails."""
     peak = analysis.peak_abs(y)
-    db = 20 * math.log10(peak) if peak > 0 else -math.inf
+    if peak == 0:
+        return Check(
+            "return_peak",
+            "fail",
+            None,
+            CLIP_DBFS,
+            "the output is digital silence: nothing was recorded",
+        )
+    db = 20 * math.log10(peak)
     if db >= CLIP_DBFS:
         return Check(
             "return_peak",
@@ -192,19 +230,50 @@ def check_return_peak(y: np.ndarray) -> Check:
     return Check("return_peak", "pass", db, CLIP_DBFS, f"peak {db:.2f} dBFS")
 
 
-def replicate_esr(y: np.ndarray, layout: Layout, input_frames: int) -> tuple[float, float]:
-    """(ESR, level drift dB) between the validation copies, as the trainer slices them."""
-    a = np.asarray(y[: layout.t_validate], dtype=np.float64)
-    b = np.asarray(y[input_frames - layout.t_validate : input_frames], dtype=np.float64)
+def replicate_esr(y: np.ndarray, rep: Replicate) -> tuple[float, float]:
+    """(ESR, level drift dB) between two replicate sections, as the trainer slices v3's copies.
+
+    NaN drift when either section is silent; inf ESR when the second is.
+    """
+    a = np.asarray(y[rep.start_a : rep.start_a + rep.frames], dtype=np.float64)
+    b = np.asarray(y[rep.start_b : rep.start_b + rep.frames], dtype=np.float64)
     esr = analysis.esr(a, b)  # the trainer's order: copy 1 as prediction, copy 2 as target
     ra, rb = float(np.sqrt(np.mean(a**2))), float(np.sqrt(np.mean(b**2)))
     drift = 20 * math.log10(rb / ra) if ra > 0 and rb > 0 else math.nan
     return esr, drift
 
 
-def check_replicate(y: np.ndarray, layout: Layout, input_frames: int) -> list[Check]:
-    """The trainer's replicate ESR (≤ 0.01) and the level drift between the copies."""
-    esr, drift = replicate_esr(y, layout, input_frames)
+def check_replicate(y: np.ndarray, rep: Replicate | None, why_none: str = "") -> list[Check]:
+    """The trainer's replicate ESR (≤ 0.01) and the level drift between two identical sections.
+
+    Both are n/a rows, with `why_none`, when the input has no replicate or the
+    output is too short to hold it.
+    """
+    if rep is None or rep.start_a < 0 or rep.start_b + rep.frames > len(y):
+        reason = why_none or (
+            "no identical sections of 3 s or more in the input to compare"
+            if rep is None
+            else "the output is too short to hold both replicate sections"
+        )
+        return [
+            Check("replicate_esr", "n/a", None, REPLICATE_ESR_MAX, reason),
+            Check("validation_drift", "n/a", None, DRIFT_WARN_DB, reason),
+        ]
+    esr, drift = replicate_esr(y, rep)
+    where = "the validation copies" if rep.source == "validation" else rep.describe()
+    if not math.isfinite(esr) or not math.isfinite(drift):
+        return [
+            Check(
+                "replicate_esr",
+                "fail",
+                None,
+                REPLICATE_ESR_MAX,
+                f"the output is silent in {where}: nothing to compare",
+            ),
+            Check(
+                "validation_drift", "n/a", None, DRIFT_WARN_DB, "silent output: no level to compare"
+            ),
+        ]
     ok = esr <= REPLICATE_ESR_MAX
     checks = [
         Check(
@@ -212,12 +281,13 @@ def check_replicate(y: np.ndarray, layout: Layout, input_frames: int) -> list[Ch
             "pass" if ok else "fail",
             esr,
             REPLICATE_ESR_MAX,
-            f"the validation copies match (ESR {esr:.5f})"
+            f"the replicates match (ESR {esr:.5f}; {where})"
             if ok
-            else f"the gear does not sound like itself twice (ESR {esr:.4f} > 0.01); " + ESR_CAUSES,
+            else f"the gear does not sound like itself twice (ESR {esr:.4f} > 0.01 over "
+            f"{where}); " + ESR_CAUSES,
         )
     ]
-    drift_ok = math.isfinite(drift) and abs(drift) <= DRIFT_WARN_DB
+    drift_ok = abs(drift) <= DRIFT_WARN_DB
     checks.append(
         Check(
             "validation_drift",
@@ -229,6 +299,11 @@ def check_replicate(y: np.ndarray, layout: Layout, input_frames: int) -> list[Ch
         )
     )
     return checks
+
+
+def check_reamp_file(info: ReampInfo) -> Check:
+    """How the reamp file was recognised (informational), so the verdict says what it checked."""
+    return Check("reamp_file", "pass", info.kind, None, info.recognition)
 
 
 def check_noise_floor(noise_dbfs: float, hum_dbfs: float | None = None) -> Check:
@@ -249,36 +324,65 @@ def check_noise_floor(noise_dbfs: float, hum_dbfs: float | None = None) -> Check
     )
 
 
-def count_dropouts(x: np.ndarray, y: np.ndarray, start: int = 0) -> int:
-    """Runs of ≥ 100 identical output samples where the input is playing (digital dropouts)."""
-    n = min(len(x), len(y))
-    yy = np.asarray(y[start:n])
-    xx = np.asarray(x[start:n])
-    if len(yy) < DROPOUT_RUN:
-        return 0
-    # Booleans only (a byte per sample): where each sample repeats the one before it.
-    same = np.zeros(len(yy) + 1, dtype=bool)
-    np.equal(yy[1:], yy[:-1], out=same[1:-1])
-    edges = np.flatnonzero(same[1:] != same[:-1])
-    count = 0
-    for s0, s1 in zip(edges[::2], edges[1::2], strict=True):
-        if s1 - s0 >= DROPOUT_RUN and np.max(np.abs(xx[s0 : s1 + 1])) > 1e-3:
-            count += 1
-    return count
+def check_dropouts(
+    x: np.ndarray, y: np.ndarray, lag: int | None = 0, *, xrun: bool = False
+) -> Check:
+    """No flat-lined stretches in the output while the aligned input plays.
 
-
-def check_dropouts(x: np.ndarray, y: np.ndarray, start: int = 0) -> Check:
-    """No flat-lined stretches while the input plays."""
-    n = count_dropouts(x, y, start)
+    `lag`: where input sample 0 sits in `y` (0 for a station capture, the
+    latency found for a DAW pair; None when none was found: n/a). The advice
+    names block sizes only when the stream flagged an over/underflow (`xrun`).
+    """
+    if lag is None:
+        return Check(
+            "dropouts",
+            "n/a",
+            None,
+            0,
+            "no latency was found, so the output cannot be aligned to look for dropouts",
+        )
+    n = presence.count_dropouts(x, y, lag)
+    if n == 0:
+        return Check("dropouts", "pass", 0, 0, "no dropouts")
+    advice = (
+        "the stream reported an over/underflow: retake with a larger block size"
+        if xrun
+        else "check cables and the interface's clock, then retake"
+    )
     return Check(
         "dropouts",
-        "pass" if n == 0 else "fail",
+        "fail",
         n,
         0,
-        "no dropouts"
-        if n == 0
-        else f"{n} dropout(s): the output flat-lines while the "
-        "input plays; retake with a larger block size",
+        f"{n} dropout(s): the output holds one value for ≥ {presence.DROPOUT_RUN} samples "
+        f"while the input plays; {advice}",
+    )
+
+
+def check_return_signal(
+    x: np.ndarray, y: np.ndarray, noise_dbfs: float | None, lag: int | None = 0
+) -> Check:
+    """Something came back: the output while the input plays stands above the noise floor."""
+    level = presence.level_while_playing(x, y, lag or 0)
+    floor = noise_dbfs if noise_dbfs is not None else analysis.DIGITAL_SILENCE_DBFS
+    limit = max(floor, analysis.DIGITAL_SILENCE_DBFS) + presence.SIGNAL_OVER_NOISE_DB
+    if level is None:
+        return Check("return_signal", "n/a", None, None, "the input never plays")
+    if level <= limit:
+        return Check(
+            "return_signal",
+            "fail",
+            round(level, 1),
+            round(limit, 1),
+            f"no signal came back: is the gear connected and switched on? (the return "
+            f"stays at {level:.1f} dBFS while the input plays, noise floor {floor:.1f} dBFS)",
+        )
+    return Check(
+        "return_signal",
+        "pass",
+        round(level, 1),
+        round(limit, 1),
+        f"the return plays at {level:.1f} dBFS, {level - floor:.0f} dB over the noise floor",
     )
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 class StationError(Exception):
     """A failure the user can understand: what went wrong and what to do about it."""
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", *, tui_hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.tui_hint = tui_hint  # the hint in the TUI's words, where the CLI's names flags
 
     def __str__(self) -> str:
         return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
@@ -40,3 +41,11 @@ class Stopped(StationError):
 
     def __init__(self, message: str = "stopped by the user") -> None:
         super().__init__(message, "nothing was saved from the interrupted step")
+
+
+class RigError(StationError):
+    """The servo rig or its profile failed: no answer, an error reply, a bad calibration."""
+
+
+class KnobRangeError(RigError, ValueError):
+    """A knob value or switch position outside what the rig profile calibrated."""

@@ -48,7 +48,10 @@ class NamModel:
     @property
     def calibrated(self) -> bool:
         """True when both calibration levels are numbers."""
-        return all(isinstance(self.metadata.get(k), int | float) for k in LEVEL_FIELDS)
+        return all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (self.metadata.get(k) for k in LEVEL_FIELDS)
+        )
 
     @property
     def sample_rate(self) -> float | None:
@@ -84,11 +87,16 @@ def read_model(path: Path) -> NamModel:
 
 
 def model_info(model: NamModel) -> dict[str, Any]:
-    """What `station info` shows: architecture, version, rate, size, metadata, calibration."""
+    """What `station info` shows: architecture, version and who loads it, rate, size, metadata."""
+    from . import players
+
+    version = model.data.get("version")
     return {
         "path": str(model.path),
         "architecture": model.data.get("architecture"),
-        "version": model.data.get("version"),
+        "version": version,
+        "players": [p.to_json() for p in players.support(version)],
+        "player_warning": players.warning(version),
         "sample_rate": model.sample_rate,
         "size_bytes": model.size_bytes,
         "calibrated": model.calibrated,
@@ -120,6 +128,7 @@ def validate_fields(values: dict[str, Any], *, force: bool = False) -> dict[str,
                 raise ModelError(
                     f"{key} = {number:g} dBu is outside {lo:g}…{hi:+g} dBu",
                     "check the value (add --force if it is really so)",
+                    tui_hint="check the value",
                 )
             clean[key] = number
         elif key == "gear_type":
@@ -148,12 +157,18 @@ def tag_model(path: Path, values: dict[str, Any], *, force: bool = False) -> dic
 
     Atomic (temp file beside it, fsync, replace), keeps the file's permissions,
     and keeps `MODEL.nam.bak` of the original on the first modification.
+    Numeric fields the core reads (levels, loudness) are left as JSON numbers:
+    text holding a number is converted, anything else is removed ("removed").
     Raises ModelError, leaving the file untouched, for any bad input.
     """
     model = read_model(path)
     clean = validate_fields(values, force=force)
     if not clean:
-        raise ModelError("nothing to write", "give --capture DIR or levels and fields to set")
+        raise ModelError(
+            "nothing to write",
+            "give --capture DIR or levels and fields to set",
+            tui_hint="choose a capture or type both levels",
+        )
     if not os.access(model.path, os.W_OK) or not os.access(model.path.parent, os.W_OK):
         raise ModelError(f"{model.path} is read-only", "check the file's and folder's permissions")
     data = copy.deepcopy(model.data)
@@ -161,13 +176,47 @@ def tag_model(path: Path, values: dict[str, Any], *, force: bool = False) -> dic
     if not isinstance(meta, dict):
         meta = {}
     meta.update(clean)
+    repaired = _repair_numbers(meta)
     data["metadata"] = meta
     backup = model.path.with_name(model.path.name + ".bak")
     if not backup.exists():
         shutil.copy2(model.path, backup)
     mode = model.path.stat().st_mode & 0o7777
     atomic_write_text(model.path, json.dumps(data), mode=mode)
-    return clean
+    converted = {k: v for k, v in repaired.items() if v is not None}
+    removed = sorted(k for k, v in repaired.items() if v is None)
+    return {**clean, **converted, **({"removed": removed} if removed else {})}
+
+
+# Metadata the core reads as numbers: a string there throws in the plugin, null means absent.
+NUMBER_FIELDS = (*LEVEL_FIELDS, "loudness")
+
+
+def _repair_numbers(meta: dict[str, Any]) -> dict[str, Any]:
+    """Make the numeric metadata the core reads numbers, or remove it; returns what changed.
+
+    A number written as text ("12.5") becomes the number; null, booleans and
+    other text are removed (the core treats a missing field as unknown).
+    """
+    changed: dict[str, Any] = {}
+    for key in NUMBER_FIELDS:
+        if key not in meta:
+            continue
+        value = meta[key]
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            continue
+        number: float | None = None
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is not None and math.isfinite(number):
+            meta[key] = changed[key] = number
+        else:
+            del meta[key]
+            changed[key] = None
+    return changed
 
 
 def fields_from_capture(capture_json: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Reamp files: NAM's standard inputs, the station's own v3-layout signal, and custom files.
 
-Knows the v3 layout (DESIGN §4), recognises NAM's files by MD5 and by the
-trainer's weaker hashes, generates the station's deterministic stand-in, and
-measures a file's true peak.
+Recognises NAM's files by MD5, by the trainer's weaker hashes and by content
+(layouts.py, DESIGN §4), generates the station's deterministic stand-in,
+refuses files that cannot be a capture's input, and measures a true peak.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import scipy.signal
 
 from . import signals, synth
 from .errors import SignalError
+from .layouts import LAYOUTS, Layout, Replicate, find_replicate, match_layout
 
 RATE = 48000
 NAM_V3_MD5 = "36cd1af62985c2fac3e654333e36431e"
@@ -30,54 +31,41 @@ DEPRECATED_MD5 = {
 STATION_MARK = "NAM Capture Station v3-layout signal (not NAM's v3_0_0.wav)"
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where a v3-layout file keeps its sections, in samples at 48 kHz."""
-
-    frames: int
-    t_validate: int = 432_000  # each validation copy: 9 s
-    blips: tuple[int, int] = (504_000, 552_000)
-    background: tuple[int, int] = (492_000, 498_000)  # silence before the blips
-    chirps: tuple[int, int] = (576_000, 720_000)  # 12–15 s
-    noise: tuple[int, int] = (720_000, 816_000)  # 15–17 s
-    train_start: int = 816_000  # 17 s
-
-    @property
-    def validation_1(self) -> tuple[int, int]:
-        """The first validation copy."""
-        return 0, self.t_validate
-
-    @property
-    def validation_2(self) -> tuple[int, int]:
-        """The second validation copy: the file's last 9 s."""
-        return self.frames - self.t_validate, self.frames
-
-    @property
-    def broadband(self) -> tuple[int, int]:
-        """Chirps and noise: the stretch cross-correlation latency uses."""
-        return self.chirps[0], self.noise[1]
-
-
 NAM_V3_FRAMES = 9_120_000  # 3:10 at 48 kHz
 
 
 @dataclass(frozen=True)
 class ReampInfo:
-    """What the station knows about a reamp file."""
+    """What the station knows about a reamp file, and how it knows it."""
 
     path: Path
-    kind: str  # nam-v3 | station-v3 | nam-deprecated | custom
+    kind: str  # nam-v3 | station-v3 | nam-layout | nam-deprecated | custom
     label: str  # for people: "NAM v3 (MD5 match)", "station signal", ...
     md5: str
     samplerate: int
     frames: int
     layout: Layout | None  # None for a custom file
     notes: tuple[str, ...] = ()
+    recognised_by: str = "none"  # MD5 | the trainer's weak hash | content | none
+    replicate: Replicate | None = None  # two identical sections to compare in the output
+    evidence: str = ""  # what content recognition saw (blips, copies)
 
     @property
     def duration_s(self) -> float:
         """Length in seconds."""
         return self.frames / self.samplerate
+
+    @property
+    def recognition(self) -> str:
+        """One line for the verdict: what the file is and how the station recognised it."""
+        how = {
+            "MD5": "recognised by its MD5",
+            "weak hash": "recognised by the NAM trainer's weak hash",
+            "content": "recognised by content",
+            "none": "not a known layout",
+        }[self.recognised_by]
+        evidence = f" ({self.evidence})" if self.evidence else ""
+        return f"{self.label}: {how}{evidence}"
 
 
 def md5_of_file(path: Path) -> str:
@@ -105,103 +93,159 @@ def read_mono(path: Path) -> tuple[np.ndarray, int, str]:
     return x, int(sr), info.subtype
 
 
-def _weak_v3(x: np.ndarray, path: Path) -> bool:
-    # The trainer hashes the samples wavio gives it (integers of the file's width).
-    if len(x) < 17 * RATE:
-        return False
+def weak_hashes(x: np.ndarray) -> tuple[str, str]:
+    """The trainer's weak v3 hashes: MD5 of the first 17 s and of the last 9 s of the samples.
+
+    NAM 0.13 hashes what its `wav_to_np` returns: the integers scaled to ±1 as
+    float64, one dimension. A PCM file's samples read as float32 are exactly
+    those values (24 bits fit a float32's mantissa).
+    """
+    start = np.ascontiguousarray(x[: 17 * RATE], dtype=np.float64)
+    end = np.ascontiguousarray(x[-9 * RATE :], dtype=np.float64)
+    return hashlib.md5(start).hexdigest(), hashlib.md5(end).hexdigest()
+
+
+def _weak_v3(x: np.ndarray, subtype: str) -> bool:
+    if len(x) < 17 * RATE or not subtype.startswith("PCM"):
+        return False  # the trainer reads integer WAVs only
+    return weak_hashes(x) == NAM_V3_WEAK
+
+
+def _comment(path: Path) -> str:
     import soundfile as sf
 
-    info = sf.info(str(path))
-    if info.subtype != "PCM_24":
-        return False
-
-    def ints(part: np.ndarray) -> np.ndarray:
-        return np.round(part.astype(np.float64) * 2**23).astype(np.int32).reshape(-1, 1)
-
-    start = hashlib.md5(ints(x[: 17 * RATE])).hexdigest()
-    end = hashlib.md5(ints(x[-9 * RATE :])).hexdigest()
-    return (start, end) == NAM_V3_WEAK
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            return fh.comment or ""
+    except (RuntimeError, OSError):
+        return ""
 
 
 def recognise(path: Path, samples: tuple[np.ndarray, int] | None = None) -> ReampInfo:
-    """Identify a reamp file and its layout; raises SignalError for unreadable or wrong files.
+    """Identify a reamp file and its layout by MD5, weak hash or content.
 
-    `samples` (data, rate) saves reading the file again when the caller has it.
+    Raises SignalError for unreadable or wrong files. `samples` (data, rate)
+    saves reading the file again when the caller has it.
     """
     import soundfile as sf
 
     path = Path(path)
     if not path.is_file():
         raise SignalError(f"no reamp file at {path}", "give the path to a 48 kHz mono WAV")
-    x, sr = samples if samples is not None else read_mono(path)[:2]
+    if samples is None:
+        x, sr, subtype = read_mono(path)
+    else:
+        (x, sr), subtype = samples, sf.info(str(path)).subtype
     md5 = md5_of_file(path)
     frames = len(x)
-    comment = ""
-    try:
-        with sf.SoundFile(str(path)) as fh:
-            comment = fh.comment or ""
-    except (RuntimeError, OSError):
-        pass
+    base = {"path": path, "md5": md5, "samplerate": sr, "frames": frames}
     if md5 == NAM_V3_MD5:
-        return ReampInfo(path, "nam-v3", "NAM v3 (MD5 match)", md5, sr, frames, Layout(frames))
+        lay = Layout(frames)
+        return ReampInfo(
+            kind="nam-v3",
+            label="NAM v3",
+            layout=lay,
+            recognised_by="MD5",
+            replicate=lay.replicate,
+            **base,
+        )
     if md5 in DEPRECATED_MD5:
         name = DEPRECATED_MD5[md5]
+        lay = LAYOUTS["v1" if "v1" in name else "v2"](frames)
         return ReampInfo(
-            path,
-            "nam-deprecated",
-            f"{name} (deprecated)",
-            md5,
-            sr,
-            frames,
-            None,
-            (
+            kind="nam-deprecated",
+            label=f"{name} (deprecated)",
+            layout=lay,
+            recognised_by="MD5",
+            replicate=lay.replicate,
+            notes=(
                 f"{name} is deprecated: the NAM trainer refuses it unless checks are "
                 "ignored; use v3_0_0.wav",
             ),
+            **base,
         )
-    if sr == RATE and _weak_v3(x, path):
+    if sr == RATE and _weak_v3(x, subtype):
+        lay = Layout(frames)
         return ReampInfo(
-            path,
-            "nam-v3",
-            "NAM v3 (weak match)",
-            md5,
-            sr,
-            frames,
-            Layout(frames),
-            ("matches v3 by the trainer's weaker hash only",),
-        )
-    if comment.startswith(STATION_MARK) and sr == RATE:
-        return ReampInfo(
-            path,
-            "station-v3",
-            "station v3-layout signal",
-            md5,
-            sr,
-            frames,
-            Layout(frames),
-            (
-                "the station's own signal, not NAM's v3_0_0.wav: the "
-                "NAM trainer will not recognise it",
-            ),
+            kind="nam-v3",
+            label="NAM v3",
+            layout=lay,
+            recognised_by="weak hash",
+            replicate=lay.replicate,
+            notes=("matches v3 by the trainer's weaker hash only",),
+            **base,
         )
     if sr != RATE:
         raise SignalError(
             f"{path.name} is at {sr} Hz; NAM captures are at 48000 Hz",
             "resample it to 48 kHz first",
         )
-    return ReampInfo(
-        path,
-        "custom",
-        "custom signal",
-        md5,
-        sr,
-        frames,
-        None,
-        (
-            "custom signal: the station adds a timing preamble for latency; the "
-            "trainer's blip and validation-replicate checks cannot apply",
-        ),
+    match = match_layout(x)
+    if match is not None:
+        lay = match.layout
+        if _comment(path).startswith(STATION_MARK) and lay.version == "v3":
+            kind, label = "station-v3", "station v3-layout signal"
+            note = (
+                "the station's own signal, not NAM's v3_0_0.wav: the NAM trainer will not "
+                "recognise it"
+            )
+        else:
+            kind, label = "nam-layout", f"NAM {lay.version} layout"
+            note = (
+                f"a NAM {lay.version} layout the trainer does not recognise by hash (re-encoded, "
+                "edited or new): the station checks it fully and trains it by its layout"
+            )
+        return ReampInfo(
+            kind=kind,
+            label=label,
+            layout=lay,
+            recognised_by="content",
+            replicate=lay.replicate,
+            notes=(note,),
+            evidence=match.evidence,
+            **base,
+        )
+    rep = find_replicate(x)
+    note = (
+        "custom signal: the station adds a timing preamble for latency; the trainer's "
+        "blip and validation checks cannot apply"
     )
+    if rep is not None:
+        note += "; its repeated section gets a replicate check"
+    return ReampInfo(
+        kind="custom",
+        label="custom signal",
+        layout=None,
+        replicate=rep,
+        recognised_by="content" if rep is not None else "none",
+        notes=(note,),
+        evidence=f"identical sections at {rep.describe()}" if rep is not None else "",
+        **base,
+    )
+
+
+MIN_PLAYABLE_S = 1.0
+SILENT_DBFS = -60.0
+
+
+def check_playable(x: np.ndarray, samplerate: int, name: str) -> None:
+    """Refuse a reamp file that cannot make a capture: shorter than 1 s, or silent.
+
+    Raises SignalError saying what the file holds.
+    """
+    if len(x) < MIN_PLAYABLE_S * samplerate:
+        raise SignalError(
+            f"{name} holds only {len(x)} samples ({len(x) / samplerate:.3f} s): too short "
+            "to capture anything",
+            "use NAM's v3_0_0.wav or the station's signal ('station signal')",
+        )
+    peak = float(np.max(np.abs(x)))
+    if peak <= 10 ** (SILENT_DBFS / 20):
+        level = "digital silence" if peak == 0 else f"peaks at {20 * np.log10(peak):.1f} dBFS"
+        raise SignalError(
+            f"{name} is silent ({level}): the gear would hear nothing",
+            "check the file: export the reamp signal again, or use NAM's v3_0_0.wav",
+        )
 
 
 def true_peak_dbfs(x: np.ndarray, oversample: int = 4) -> float:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,23 +12,46 @@ import tomli_w
 
 from .fsutil import atomic_write_text
 
+Warn = Callable[[str], None]
+
 
 def settings_path(home: Path) -> Path:
     """Where a home keeps its settings."""
     return Path(home) / "settings.toml"
 
 
-def load_settings(home: Path) -> dict[str, Any]:
-    """The saved settings, or {} when none (a damaged file is treated as none)."""
+def corrupt_path(home: Path) -> Path:
+    """Where a damaged settings file is kept for the user to look at."""
+    return Path(home) / "settings.toml.corrupt"
+
+
+def load_settings(home: Path, warn: Warn | None = None) -> dict[str, Any]:
+    """The saved settings, or {} when none.
+
+    A damaged file is moved aside to settings.toml.corrupt (never silently
+    overwritten) and `warn` is told where it went.
+    """
+    path = settings_path(home)
     try:
-        return tomllib.loads(settings_path(home).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        raw = path.read_bytes()
+    except OSError:
+        return {}
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        kept = corrupt_path(home)
+        os.replace(path, kept)
+        if warn is not None:
+            warn(
+                f"the settings file {path} could not be read ({exc}); it is kept as "
+                f"{kept.name} and the station starts from its defaults"
+            )
         return {}
 
 
-def update_settings(home: Path, **values: Any) -> None:
+def update_settings(home: Path, warn: Warn | None = None, **values: Any) -> None:
     """Merge `values` into the saved settings (None removes a key)."""
-    data = load_settings(home)
+    data = load_settings(home, warn)
     for key, value in values.items():
         if value is None:
             data.pop(key, None)

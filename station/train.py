@@ -74,8 +74,9 @@ def split_ranges(info: reamp.ReampInfo) -> tuple[dict[str, Any], dict[str, Any]]
     """Where training and validation read a capture: NAM's v3 split, else the last 20 %."""
     if info.layout is not None:
         lay = info.layout
-        train = {"start_samples": lay.blips[0] - 24_000, "stop_samples": lay.validation_2[0]}
-        validation = {"start_samples": lay.validation_2[0]}
+        start, stop = lay.train_span
+        train = {"start_samples": start, "stop_samples": stop}
+        validation = {"start_samples": lay.validation_2[0], "stop_samples": lay.validation_2[1]}
     else:
         split = int(info.frames * 0.8)
         train = {"stop_samples": split}
@@ -200,7 +201,7 @@ def train_capture(
             f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
         )
     if epochs < 1:
-        raise StationError("--epochs must be at least 1")
+        raise StationError("the number of epochs must be at least 1")
     meta = read_capture_meta(folder)
     info = reamp.recognise(folder / "input.wav")
     fields = fields_from_capture(meta)

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..capture import CaptureRequest, run_capture
+from ..capture import CaptureRequest, CaptureResult, run_capture
 from ..drivers.factory import open_bench
 from ..errors import StationError
-from ..profiles import load_profile
+from ..events import Event, Step, Warning_
+from ..profiles import check_name, load_profile
 from ..settings import load_settings, update_settings
 from . import console, home_of
+from .plan import parse_levels
 from .signal import default_signal
 
 GEAR_FIELDS = ("gear_make", "gear_model", "gear_type", "tone_type", "modeled_by")
@@ -26,9 +28,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", required=True, help="interface profile from 'station calibrate'")
     p.add_argument(
         "--reamp-dbu",
-        type=float,
         required=True,
-        help="level at the gear's input for a 0 dBFS sine in the file (dBu)",
+        metavar="P[,P2,...]",
+        help="level at the gear's input for a 0 dBFS sine in the file (dBu); several levels "
+        "give one capture each, in one folder",
     )
     p.add_argument("--out", required=True, help="capture name (a folder under captures/)")
     p.add_argument(
@@ -49,33 +52,38 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gear",
         default="clean",
-        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus",
+        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus, od (its knobs "
+        "are turned by 'station rig ... --port virtual')",
     )
     for name in GEAR_FIELDS:
         p.add_argument(f"--{name.replace('_', '-')}", default=None)
     p.set_defaults(handler=run)
 
 
-def _reamp_file(args: argparse.Namespace, home: Path) -> Path:
+def _warn(text: str) -> None:
+    console.emit(Warning_(text))
+
+
+def _reamp_file(args: argparse.Namespace, home: Path) -> tuple[Path, bool]:
+    """The file to play, and whether to remember it once pre-flight accepts it."""
     if args.input is not None:
         if not args.input.is_file():
             raise StationError(
                 f"no reamp file at {args.input}",
                 "download v3_0_0.wav from NAM, or run 'station signal'",
             )
-        update_settings(home, reamp_file=str(args.input.resolve()))
-        return args.input
-    remembered = load_settings(home).get("reamp_file")
+        return args.input, True
+    remembered = load_settings(home, _warn).get("reamp_file")
     if remembered and Path(remembered).is_file():
         print(f"   reamp file: {remembered} (remembered; --input changes it)", file=sys.stderr)
-        return Path(remembered)
+        return Path(remembered), False
     path = default_signal(home)
     print(
         f"   reamp file: {path} — the station's own v3-layout signal, not NAM's v3_0_0.wav "
         "(give --input to use NAM's)",
         file=sys.stderr,
     )
-    return path
+    return path, False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,40 +93,74 @@ def run(args: argparse.Namespace) -> int:
     device = "virtual" if profile.host_api == "virtual" else profile.device_name
     bench = open_bench(device)
     if bench.rig is not None:
+        bench.rig.keep_servos_in(home)  # the knobs 'station rig move --port virtual' turned
         bench.rig.use_gear(args.gear)
     gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
-    req = CaptureRequest(
-        profile,
-        _reamp_file(args, home),
-        args.reamp_dbu,
-        args.out,
-        home / "captures",
-        force=args.force,
-        gear=gear,
-        virtual_gear=args.gear if bench.rig is not None else None,
-        retakes=max(0, args.retakes),
-    )
-    result = run_capture(
-        bench.interface, req, emit=console.emit, confirm=console.make_confirm(bench.rig, args.yes)
-    )
+    reamp_path, remember = _reamp_file(args, home)
+
+    def emit(event: Event) -> None:
+        # Remember the file once pre-flight has accepted it, never a file it refused.
+        if remember and isinstance(event, Step) and event.name == "preflight":
+            update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
+        console.emit(event)
+
+    levels = parse_levels(args.reamp_dbu, "--reamp-dbu")
+    captures_dir, names = home / "captures", [args.out]
+    if len(levels) > 1:  # a level pack: one capture per level, in one folder
+        check_name(args.out)
+        captures_dir, names = captures_dir / args.out, [level_name(v) for v in levels]
+        if captures_dir.exists() and not args.force:
+            raise StationError(
+                f"a capture called {args.out!r} already exists",
+                "choose another --out name, or add --force to replace it",
+            )
+    confirm = console.make_confirm(bench.rig, args.yes)
+    results = []
+    for level, name in zip(levels, names, strict=True):
+        req = CaptureRequest(
+            profile,
+            reamp_path,
+            level,
+            name,
+            captures_dir,
+            force=args.force,
+            gear=gear,
+            virtual_gear=args.gear if bench.rig is not None else None,
+            retakes=max(0, args.retakes),
+        )
+        results.append(run_capture(bench.interface, req, emit=emit, confirm=confirm))
+        if not args.json:
+            _print_result(results[-1])
+        confirm = console.make_confirm(bench.rig, True)  # the gear stays patched
     if args.json:
-        console.print_json(
-            {
-                "capture_dir": str(result.capture_dir.resolve()),
-                "input_level_dbu": result.input_level_dbu,
-                "output_level_dbu": result.output_level_dbu,
-                "latency_samples": result.latency_samples,
-                "passed": result.passed,
-                "checks": [c.to_json() for c in result.checks],
-                "latency": result.record["latency"],
-            }
-        )
-    else:
-        print(f"Capture: {result.capture_dir}")
-        print(
-            f"  input_level_dbu {result.input_level_dbu:+.2f}, output_level_dbu "
-            f"{result.output_level_dbu:+.2f}, latency {result.latency_samples:.2f} samples "
-            f"({result.record['latency']['used']})"
-        )
-        console.print_verdict(result.passed, result.checks)
-    return 0 if result.passed else 1
+        shown = [_result_json(r) for r in results]
+        console.print_json(shown[0] if len(shown) == 1 else shown)
+    return 0 if all(r.passed for r in results) else 1
+
+
+def level_name(level_dbu: float) -> str:
+    """A capture name for one level of a pack: '5.74dBu', 'minus6dBu'."""
+    return f"{'minus' if level_dbu < 0 else ''}{abs(level_dbu):g}dBu"
+
+
+def _result_json(result: CaptureResult) -> dict[str, Any]:
+    return {
+        "capture_dir": str(result.capture_dir.resolve()),
+        "input_level_dbu": result.input_level_dbu,
+        "output_level_dbu": result.output_level_dbu,
+        "latency_samples": result.latency_samples,
+        "polarity": result.record["polarity"],
+        "passed": result.passed,
+        "checks": [c.to_json() for c in result.checks],
+        "latency": result.record["latency"],
+    }
+
+
+def _print_result(result: CaptureResult) -> None:
+    print(f"Capture: {result.capture_dir}")
+    print(
+        f"  input_level_dbu {result.input_level_dbu:+.2f}, output_level_dbu "
+        f"{result.output_level_dbu:+.2f}, latency {result.latency_samples:.2f} samples "
+        f"({result.record['latency']['used']})"
+    )
+    console.print_verdict(result.passed, result.checks)

@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..capture_io import find_capture
 from ..errors import StationError
 from ..pair_check import check_capture_dir, check_pair, summarise
-from . import console
+from . import console, home_of
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.capture_dir is not None and (args.input or args.output):
         raise StationError("give a capture folder or --input/--output, not both")
     if args.capture_dir is not None:
-        report = check_capture_dir(args.capture_dir)
+        report = check_capture_dir(find_capture(home_of(args), args.capture_dir))
     elif args.input is not None and args.output is not None:
         report = check_pair(args.input, args.output)
     else:

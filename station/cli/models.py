@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import read_capture_meta
+from ..capture_io import find_capture, read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..gainstage import gain_stage
 from ..namfile import GEAR_TYPES, TONE_TYPES, fields_from_capture, model_info, read_model, tag_model
@@ -33,6 +34,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--gear-type", default=None, help=" | ".join(GEAR_TYPES))
     p.add_argument("--tone-type", default=None, help=" | ".join(TONE_TYPES))
     p.add_argument("--force", action="store_true", help="accept levels outside −30…+40 dBu")
+    p.add_argument(
+        "--allow-failed", action="store_true", help="tag from a capture that failed its checks"
+    )
     p.set_defaults(handler=run_tag)
 
     p = sub.add_parser(
@@ -78,19 +82,33 @@ def run_info(args: argparse.Namespace) -> int:
                 else "no"
             )
         )
+        print_players(i)
         for key, value in i["metadata"].items():
             shown = json.dumps(value) if isinstance(value, dict | list) else value
             print(f"  {key}: {shown}")
         return 0
-    print(f"{'model':<40} {'arch':<18} {'in dBu':>8} {'out dBu':>8}  name")
+    print(f"{'model':<34} {'arch':<14} {'version':<8} {'in dBu':>7} {'out dBu':>7}  name")
     for i in infos:
         fmt = lambda v: f"{v:g}" if isinstance(v, int | float) else "-"  # noqa: E731
         print(
-            f"{Path(i['path']).name:<40.40} {i['architecture']!s:<18.18} "
-            f"{fmt(i['input_level_dbu']):>8} {fmt(i['output_level_dbu']):>8}  "
+            f"{Path(i['path']).name:<34.34} {i['architecture']!s:<14.14} {i['version']!s:<8.8} "
+            f"{fmt(i['input_level_dbu']):>7} {fmt(i['output_level_dbu']):>7}  "
             f"{i['metadata'].get('name') or ''}"
         )
+    for i in infos:
+        if i["player_warning"]:
+            print(f"warning: {Path(i['path']).name}: {i['player_warning']}", file=sys.stderr)
     return 0
+
+
+def print_players(info: dict[str, Any]) -> None:
+    """Which players load the model (file version), and the warning when the newest tagged
+    plugin cannot."""
+    print(f"  file version {info['version']!r}; players:")
+    for p in info["players"]:
+        print(f"    {p['player']}: {p['loads']} ({p['reason']})")
+    if info["player_warning"]:
+        print(f"warning: {info['player_warning']}", file=sys.stderr)
 
 
 def _tag_values(args: argparse.Namespace, meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -116,7 +134,11 @@ def run_tag(args: argparse.Namespace) -> int:
     """Tag every model; stop at the first that cannot be tagged (earlier ones stay tagged)."""
     if args.capture is not None and (args.input_dbu is not None or args.output_dbu is not None):
         raise StationError("give --capture or --input-dbu/--output-dbu, not both")
-    meta = read_capture_meta(args.capture) if args.capture is not None else None
+    meta = None
+    if args.capture is not None:
+        folder = find_capture(home_of(args), args.capture)
+        meta = read_capture_meta(folder)
+        refuse_failed(meta, folder, allow=args.allow_failed)
     values = _tag_values(args, meta)
     rate = _capture_rate(meta)
     written = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,14 @@ from ..capture import CaptureRequest, run_capture
 from ..capture_io import read_capture_meta
 from ..drivers.factory import open_bench
 from ..errors import StationError
+from ..namfile import model_info, read_model
 from ..parametric.training import SIZES
 from ..profiles import load_profile
 from ..train import train_capture
 from ..verify import compare, run_model, verify_capture
 from . import console, home_of
 from . import sweep_train as sweep_cli
+from .models import print_players
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -82,8 +85,12 @@ def run_train(args: argparse.Namespace) -> int:
         trainer_options=_trainer_options(args),
     )
     meta = read_capture_meta(args.capture_dir)
+    info = model_info(read_model(result.model_path))
     out = {
         "model_path": str(result.model_path.resolve()),
+        "model_version": info["version"],
+        "players": info["players"],
+        "player_warning": info["player_warning"],
         "validation_esr": result.validation_esr,
         "verdict": result.verdict,
         "training_path": result.path_used,
@@ -99,6 +106,9 @@ def run_train(args: argparse.Namespace) -> int:
             f"  calibrated: input {meta['input_level_dbu']:g} dBu, output "
             f"{meta['output_level_dbu']:.2f} dBu"
         )
+        print_players(info)
+    if args.json and info["player_warning"]:
+        print(f"warning: {info['player_warning']}", file=sys.stderr)
     return 0
 
 

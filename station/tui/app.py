@@ -25,6 +25,7 @@ class StationApp(App[None]):
         Binding("f4", "go('capture')", "Capture"),
         Binding("f6", "go('models')", "Models"),
         Binding("f7", "go('gain')", "Gain"),
+        Binding("f10", "go('rig')", "Rig", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
     CSS = """
@@ -45,20 +46,22 @@ class StationApp(App[None]):
         self.home = Path(home)
         self.rig = rig
         self.demo = demo
-        self.settings: dict[str, Any] = load_settings(self.home)
+        self.startup_warnings: list[str] = []
+        self.settings: dict[str, Any] = load_settings(self.home, self.startup_warnings.append)
         if demo:
             self.sub_title = f"demo on the virtual rig — {self.home}"
 
     def remember(self, **values: Any) -> None:
         """Persist settings between runs (last device, channels, reamp file...)."""
         self.settings.update({k: v for k, v in values.items() if v is not None})
-        update_settings(self.home, **values)
+        update_settings(self.home, lambda text: self.notify(text, severity="warning"), **values)
 
     def bench(self, device: str) -> Bench:
         """Open `device`; 'virtual' always means this app's virtual rig."""
         if device == "virtual":
             if self.rig is None:
                 self.rig = VirtualRig(speed=20.0)
+                self.rig.keep_servos_in(self.home)
             return open_bench("virtual", self.rig)
         return open_bench(device)
 
@@ -67,6 +70,8 @@ class StationApp(App[None]):
         from .home import HomeScreen
 
         self.push_screen(HomeScreen())
+        for text in self.startup_warnings:
+            self.notify(text, severity="warning", timeout=12)
 
     def action_go(self, name: str) -> None:
         """Switch to a screen by name."""
@@ -76,6 +81,7 @@ class StationApp(App[None]):
         from .help import HelpScreen
         from .home import HomeScreen
         from .models import ModelsScreen
+        from .rig import RigScreen
 
         screens = {
             "home": HomeScreen,
@@ -84,6 +90,7 @@ class StationApp(App[None]):
             "models": ModelsScreen,
             "gain": GainScreen,
             "help": HelpScreen,
+            "rig": RigScreen,
         }
         current = self.screen
         if getattr(current, "busy", False):

@@ -20,7 +20,7 @@ from ..drivers.gear import catalogue
 from ..errors import StationError, Stopped
 from ..events import Event, LevelReading, Progress, Result, Step, Warning_
 from ..namfile import GEAR_TYPES, TONE_TYPES
-from ..profiles import check_name, list_profiles, load_profile
+from ..profiles import check_name, has_timing_reference, list_profiles, load_profile
 from .bridge import Bridge
 from .form import error_text, number, row
 from .widgets import LevelMeter, fill_checks, text_plot
@@ -42,6 +42,7 @@ class CaptureScreen(Screen[None]):
         self.bridge: Bridge | None = None
         self.file_peak_dbfs: float | None = None
         self.result: CaptureResult | None = None
+        self.pending_file: str | None = None
 
     def compose(self) -> ComposeResult:
         app: Any = self.app
@@ -66,6 +67,19 @@ class CaptureScreen(Screen[None]):
                     prompt="calibrated interface",
                 ),
             )
+            yield row(
+                "Timing ref",
+                Select(
+                    [
+                        ("the profile's timing reference", "on"),
+                        ("off: assume the calibrated latency", "off"),
+                    ],
+                    value="on",
+                    allow_blank=False,
+                    id="timing",
+                ),
+            )
+            yield Static("", id="timing_info", classes="muted")
             reamp_file = s.get("reamp_file") or str(reamp.home_signal_path(app.home))
             yield row("Reamp file", Input(reamp_file, id="file"))
             yield Static("", id="file_info", classes="muted")
@@ -109,6 +123,7 @@ class CaptureScreen(Screen[None]):
         self.query_one("#meter", LevelMeter).reset()
         self.inspect_file(self.query_one("#file", Input).value)
         self._update_virtual_gear()
+        self._update_timing()
 
     def _profile(self) -> Any:
         name = self.query_one("#profile", Select).value
@@ -118,6 +133,22 @@ class CaptureScreen(Screen[None]):
             return load_profile(self.app.home, name)  # type: ignore[attr-defined]
         except StationError:
             return None
+
+    def _update_timing(self) -> None:
+        prof = self._profile()
+        info = self.query_one("#timing_info", Static)
+        if prof is None:
+            info.update("")
+        elif has_timing_reference(prof):
+            info.update(
+                f"output {prof.timing_out} → input {prof.timing_in}: keep it patched; each "
+                "take is timed by its marker"
+            )
+        else:
+            info.update(
+                "this profile has none: calibrate with a timing out/in pair to align exactly "
+                "when the driver's latency moves"
+            )
 
     def _update_virtual_gear(self) -> None:
         prof = self._profile()
@@ -129,6 +160,7 @@ class CaptureScreen(Screen[None]):
         """A new profile changes the headroom and whether virtual gear applies."""
         if event.select.id == "profile":
             self._update_virtual_gear()
+            self._update_timing()
             self.update_headroom()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -160,7 +192,7 @@ class CaptureScreen(Screen[None]):
         notes = f" — {info.notes[0]}" if info.notes else ""
         app.call_from_thread(
             self.show_file,
-            f"{info.label}, {info.duration_s:.1f} s, true peak {peak:.2f} dBFS{notes}",
+            f"{info.recognition}; {info.duration_s:.1f} s, true peak {peak:.2f} dBFS{notes}",
             peak,
         )
 
@@ -209,7 +241,7 @@ class CaptureScreen(Screen[None]):
         }[str(event.button.id)]()
 
     def action_start(self, force: bool = False) -> None:
-        """Validate, then capture in a worker."""
+        """Validate, ask before replacing a capture, then capture in a worker."""
         if self.busy:
             return
         app: Any = self.app
@@ -222,6 +254,9 @@ class CaptureScreen(Screen[None]):
         except StationError as exc:
             self.notify(error_text(exc), severity="error", timeout=8)
             return
+        if not force and (app.home / "captures" / name).exists():
+            self.ask_replace(name, f"A capture called '{name}' already exists.")
+            return
         gear = {
             k: self.query_one(f"#{k}", Input).value.strip() for k in ("gear_make", "gear_model")
         }
@@ -229,15 +264,17 @@ class CaptureScreen(Screen[None]):
             value = self.query_one(f"#{k}", Select).value
             gear[k] = value if isinstance(value, str) else ""
         path = Path(self.query_one("#file", Input).value.strip()).expanduser()
+        # The reamp file is remembered only once pre-flight accepts it (on_station_event).
+        self.pending_file = str(path)
         app.remember(
             profile=prof.name,
             reamp_dbu=dbu,
             capture_name=name,
-            reamp_file=str(path),
             gear_make=gear["gear_make"] or None,
             gear_model=gear["gear_model"] or None,
         )
         virtual_gear = str(self.query_one("#virtual_gear", Select).value)
+        use_timing = self.query_one("#timing", Select).value != "off"
         self.result = None
         self.query_one("#verdict", Static).update("")
         self.query_one("#plots", Static).update("")
@@ -246,13 +283,41 @@ class CaptureScreen(Screen[None]):
         self.set_busy(True)
         self.show_results_area()
         self.run_take(
-            prof, path, dbu, name, {k: v for k, v in gear.items() if v}, virtual_gear, force
+            prof,
+            path,
+            dbu,
+            name,
+            {k: v for k, v in gear.items() if v},
+            virtual_gear,
+            force,
+            use_timing,
+        )
+
+    def ask_replace(self, name: str, why: str) -> None:
+        """Replace capture `name` only after the user says so in a dialog."""
+        from .modals import QuestionModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.query_one("#name", Input).value = name
+                self.action_start(force=True)
+
+        self.app.push_screen(
+            QuestionModal(
+                "Replace a capture?",
+                f"{why} A new take replaces it: its audio, verdict and report are deleted "
+                "when the new take is saved. Cancel keeps it; change the capture name to "
+                "keep both.",
+                f"Replace '{name}'",
+            ),
+            answered,
         )
 
     def action_retake(self) -> None:
-        """The same capture again, replacing this one."""
+        """The capture just taken, again: asks before replacing it."""
         if self.result is not None and not self.busy:
-            self.action_start(force=True)
+            name = self.result.capture_dir.name
+            self.ask_replace(name, f"Retake replaces the capture '{name}'.")
 
     def action_tag(self) -> None:
         """Tag a model with this capture's calibration."""
@@ -278,6 +343,9 @@ class CaptureScreen(Screen[None]):
             self.query_one("#meter", LevelMeter).show_level(event.level_dbfs)
         elif isinstance(event, Step):
             status.update(event.text)
+            if event.name == "preflight" and self.pending_file:
+                self.app.remember(reamp_file=self.pending_file)  # type: ignore[attr-defined]
+                self.pending_file = None
         elif isinstance(event, Warning_):
             self.notify(event.text, severity="warning", timeout=8)
         elif isinstance(event, Result):
@@ -293,6 +361,7 @@ class CaptureScreen(Screen[None]):
         gear: dict[str, str],
         virtual_gear: str,
         force: bool,
+        use_timing: bool = True,
     ) -> None:
         """The capture procedure, off the UI thread."""
         app: Any = self.app
@@ -316,6 +385,7 @@ class CaptureScreen(Screen[None]):
                 force=force,
                 gear=gear,
                 virtual_gear=virtual_gear if bench.rig else None,
+                use_timing=use_timing,
             )
             result = run_capture(
                 bench.interface, req, emit=bridge.emit, confirm=bridge.confirm, stop=bridge.stop

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label
@@ -16,9 +18,19 @@ def row(label: str, widget: Widget) -> Horizontal:
     return Horizontal(Label(label), widget, classes="row")
 
 
+CLI_FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")
+
+
 def error_text(exc: StationError) -> str:
-    """What a notification says for a StationError: the message, then the hint if any."""
-    return f"{exc.message}\n{exc.hint}".strip()
+    """What a notification says for a StationError: the message, then the hint if any.
+
+    The TUI has no flags: a hint that names one is replaced by its TUI wording,
+    or left out when there is none.
+    """
+    hint = exc.tui_hint or exc.hint
+    if CLI_FLAG.search(hint):
+        hint = ""
+    return f"{exc.message}\n{hint}".strip()
 
 
 def number(screen: Widget, selector: str, what: str, *, integer: bool = False) -> float:

@@ -79,10 +79,10 @@ class GainScreen(Screen[None]):
                 out_dbu = float(model.metadata["output_level_dbu"])
             else:
                 in_dbu = number(self, "#in_dbu", "Input dBu")
+            r = gain_stage(iface, in_dbu, interface_gain_db=added, output_level_dbu=out_dbu)
         except StationError as exc:
             answer.update(f"[red]{exc.message}[/red]")
             return
-        r = gain_stage(iface, in_dbu, interface_gain_db=added, output_level_dbu=out_dbu)
         text = f"Plugin input trim: [b]{r.trim_db:+.1f} dB[/b]"
         if r.output_gain_db is not None:
             text += f"\nPlugin output gain: [b]{r.output_gain_db:+.1f} dB[/b]"

@@ -111,3 +111,41 @@ class ConfirmModal(ModalScreen[bool]):
     def action_cancel(self) -> None:
         """Escape stops."""
         self.dismiss(None)
+
+
+class QuestionModal(ModalScreen[bool]):
+    """A yes/no question before something that cannot be undone (replacing a capture)."""
+
+    BINDINGS = [Binding("escape", "no", "No")]
+    DEFAULT_CSS = """
+    QuestionModal { align: center middle; }
+    QuestionModal > Vertical { width: 70; max-width: 95%; height: auto; border: thick $error;
+                               padding: 1 2; background: $surface; }
+    QuestionModal Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, title: str, text: str, yes: str, no: str = "Cancel") -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"[b]{self.title_text}[/b]\n\n{self.text}")
+            with Horizontal():
+                yield Button(self.no, variant="primary", id="no")
+                yield Button(self.yes, variant="error", id="yes")
+
+    def on_mount(self) -> None:
+        """The safe answer has the focus: Enter alone never replaces anything."""
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Yes or no."""
+        self.dismiss(event.button.id == "yes")
+
+    def action_no(self) -> None:
+        """Escape answers no."""
+        self.dismiss(False)

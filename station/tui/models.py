@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, ProgressBar, Select, Static
 
-from ..capture_io import read_capture_meta
+from ..capture_io import read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..events import Event, Progress, Step
 from ..fsutil import atomic_write_text
@@ -110,7 +110,7 @@ class ModelsScreen(Screen[None]):
         try:
             data = model_info(read_model(self._model_path()))
         except StationError as exc:
-            info.update(f"[red]{exc.message}[/red] {exc.hint}")
+            info.update(f"[red]{error_text(exc)}[/red]")
             return
         cal = (
             f"[green]calibrated: input {data['input_level_dbu']:g} dBu, output "
@@ -122,9 +122,15 @@ class ModelsScreen(Screen[None]):
             f"  {k}: {json.dumps(v) if isinstance(v, dict | list) else v}"
             for k, v in data["metadata"].items()
         )
+        loads = {"yes": "green", "partially": "yellow", "no": "red"}
+        players = "\n".join(
+            f"  [{loads[p['loads']]}]{p['loads']}[/]: {p['player']}" for p in data["players"]
+        )
+        warn = f"\n[yellow]{data['player_warning']}[/yellow]" if data["player_warning"] else ""
         info.update(
-            f"{data['architecture']}, {data['size_bytes']} bytes, sample rate "
-            f"{data['sample_rate'] or 'not stated'} — {cal}\n{meta}"
+            f"{data['architecture']}, file version {data['version']!r}, {data['size_bytes']} "
+            f"bytes, sample rate {data['sample_rate'] or 'not stated'} — {cal}\n"
+            f"Loads in:\n{players}{warn}\n{meta}"
         )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -156,9 +162,31 @@ class ModelsScreen(Screen[None]):
         return Path(self.app.home) / "captures" / name  # type: ignore[attr-defined]
 
     def tag_from_capture(self) -> None:
-        """Levels and gear fields from capture.json."""
+        """Levels and gear fields from capture.json; asks first when the capture failed."""
         folder = self._capture_dir()
-        values = fields_from_capture(read_capture_meta(folder))
+        meta = read_capture_meta(folder)
+        values = fields_from_capture(meta)
+        try:
+            refuse_failed(meta, folder, allow=False)
+        except StationError as exc:
+            from .modals import QuestionModal
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    try:
+                        self._tag(values)
+                    except StationError as err:
+                        self.notify(error_text(err), severity="error", timeout=10)
+
+            self.app.push_screen(
+                QuestionModal(
+                    "Tag from a failed capture?",
+                    f"{exc.message}. Players would get the levels of a take that did not pass.",
+                    "Tag anyway",
+                ),
+                answered,
+            )
+            return
         self._tag(values)
 
     def tag_typed(self) -> None:
