@@ -141,13 +141,20 @@ def check_trainer_blips(y: np.ndarray, layout: Layout) -> Check:
     )
 
 
+# Estimates that read the same evidence count once: the trainer's rule and the station's
+# edge both read the blips; a timing reference only moves the loopback latency.
+SAME_EVIDENCE = ({"blip", "trainer_blips"}, {"loopback", "reference"})
+
+
 def independent_estimates(estimates: dict[str, float | None]) -> list[str]:
-    """The methods that found a latency, counting the trainer's blip rule and the station's
-    blip estimate as one (both read the same blips)."""
+    """The methods that found a latency, one per kind of evidence (see SAME_EVIDENCE)."""
     found = [k for k, v in estimates.items() if v is not None]
-    if "blip" in found and "trainer_blips" in found:
-        found.remove("trainer_blips")
-    return found
+    out: list[str] = []
+    for k in found:
+        group = next((g for g in SAME_EVIDENCE if k in g), {k})
+        if not any(o in group for o in out):
+            out.append(k)
+    return out
 
 
 def check_latency_agreement(
