@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,9 @@ class CaptureRequest:
     switches: dict[str, str] = field(default_factory=dict)  # the gear's switch positions
     sweep: dict[str, object] | None = None  # session, setting id and role, in a sweep
     use_timing: bool = True  # time the take with the profile's timing reference, if it has one
+    # Given, the report picture is drawn later by the job handed to it (a sweep draws it
+    # while the servos move to the next setting); else before the folder is committed.
+    report_later: Callable[[Callable[[], None]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -318,13 +323,22 @@ def _capture(
         reference,
     )
     write_json(staging.dir / "capture.json", record)
-    try:
-        from .report import write_report
 
-        write_report(staging.dir / "report.png", x, y, info, noise_audio, sr, decision)
-    except Exception as exc:  # a missing plot must never cost the user the take
-        emit(Warning_(f"the report picture could not be drawn: {exc}"))
+    def draw(folder: Path) -> None:
+        try:
+            from .report import write_report
+
+            partial = folder / ".report.partial.png"  # never a half-drawn report.png
+            write_report(partial, x, y, info, noise_audio, sr, decision, record)
+            os.replace(partial, folder / "report.png")
+        except Exception as exc:  # a missing plot must never cost the user the take
+            emit(Warning_(f"the report picture could not be drawn: {exc}"))
+
+    if req.report_later is None:
+        draw(staging.dir)
     final = staging.commit()
+    if req.report_later is not None:
+        req.report_later(lambda: draw(final))
     return CaptureResult(
         final,
         req.reamp_dbu,

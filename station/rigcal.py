@@ -111,8 +111,11 @@ class RigCalibration:
         self.current = Draft(kind, name, channel, lo, hi)
         reported = self.rig.positions().get(channel)
         if reported is None:
+            self.current = None
             raise RigError(f"the rig has no channel {channel}", "check the servo wiring")
-        self.pulse_us = reported
+        # A servo never driven since power-on reports no usable pulse (the firmware says 0).
+        known = PULSE_MIN_US <= reported <= PULSE_MAX_US
+        self.pulse_us = reported if known else None
         return self.where()
 
     def _need(self) -> Draft:
@@ -123,6 +126,11 @@ class RigCalibration:
     def where(self) -> str:
         """One line: the channel, its pulse, and what the control shows (if known)."""
         d = self._need()
+        if self.pulse_us is None:
+            return (
+                f"{d.kind} {d.name} (channel {d.channel}): not driven since power-on; "
+                "start with 'goto 1500'"
+            )
         text = f"{d.kind} {d.name} (channel {d.channel}) at {self.pulse_us} µs"
         if self.look is not None:
             text += f" — {self.look(d.channel)}"
@@ -144,13 +152,17 @@ class RigCalibration:
     def jog(self, delta_us: int) -> str:
         """Slew the current servo by `delta_us` from where it is."""
         self._need()
-        assert self.pulse_us is not None
+        if self.pulse_us is None:
+            raise RigError(
+                "the servo's position is unknown", "start with 'goto US', e.g. goto 1500"
+            )
         return self.goto(self.pulse_us + delta_us)
 
     def mark(self, text: str) -> str:
         """Record the current pulse as the printed mark `text` (a number, or a position)."""
         d = self._need()
-        assert self.pulse_us is not None
+        if self.pulse_us is None:
+            raise RigError("the servo's position is unknown", "move it first: goto US, then jog")
         if d.kind == "knob":
             try:
                 value = float(text)

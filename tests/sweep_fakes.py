@@ -150,31 +150,6 @@ class DetachCheckingInterface:
         return self.inner.run(spec, source, sink, tail_frames=tail_frames, stop=stop)
 
 
-def virtual_pedal_profile(name: str = "vpedal", slew_us_per_s: float = 300.0):  # type: ignore[no-untyped-def]
-    """A rig profile for the virtual overdrive's drive and tone knobs and boost switch, its
-    points read off the pedal's truths (what a careful calibration would find)."""
-    from station.drivers.pedal import OD_KNOBS, OD_SWITCHES
-    from station.rigs import KnobSpec, RigProfile, SwitchSpec
-
-    knobs = [
-        KnobSpec(
-            k.name,
-            k.channel,
-            0.0,
-            10.0,
-            [(v, round(k.true_pulse_us(v))) for v in range(11)],
-        )
-        for k in OD_KNOBS[:2]
-    ]
-    boost = OD_SWITCHES[0]
-    switches = [
-        SwitchSpec(
-            boost.name, boost.channel, {p: round(boost.true_pulse_us(p)) for p in boost.positions}
-        )
-    ]
-    return RigProfile(name, "virtual", "1.0.0-twin", slew_us_per_s, knobs, switches)
-
-
 def pedal_value(knob_name: str, pulse_us: float) -> float:
     """The printed value the virtual pedal's pointer shows with its horn at `pulse_us`."""
     from station.drivers.pedal import OD_KNOBS

@@ -125,6 +125,9 @@ def test_sweep_moves_detaches_captures_and_exports(home: Path, short_signal: Pat
         meta = json.loads((b.session.folder / s.id / "capture.json").read_text())
         assert meta["knobs"] == s.knobs and meta["switches"] == s.switches
         assert meta["sweep"]["id"] == s.id and meta["passed"]
+        # Drawn while the servos moved on, and whole by the time the run returns.
+        assert (b.session.folder / s.id / "report.png").stat().st_size > 10_000
+        assert not list((b.session.folder / s.id).glob(".*"))
     # The gear followed the knobs: different settings sound different, anchors the same.
     outs = {s.id: read_mono(b.session.folder / s.id / "output.wav")[0] for s in sched}
     trains = [s.id for s in sched if s.role == "train"]

@@ -17,16 +17,17 @@ import pytest
 from station.reamp import md5_of_file
 from station.rigs import save_rig
 from station.sweep.journal import read_events
+from station.sweep.start import virtual_pedal_rig
 
 from .conftest import calibrate_virtual, run_station
-from .sweep_fakes import pedal_value, virtual_pedal_profile
+from .sweep_fakes import pedal_value
 
 
 @pytest.fixture
 def sweep_home(home: Path) -> Path:
     """A home with a virtual interface profile 'v' and a rig profile 'vpedal' (port virtual)."""
     assert calibrate_virtual(home, "v").returncode == 0
-    save_rig(home, virtual_pedal_profile())
+    save_rig(home, virtual_pedal_rig())
     return home
 
 

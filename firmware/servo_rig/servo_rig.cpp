@@ -21,7 +21,8 @@ void setup() {
     TCCR2B = 0;
     // INT0/INT1 share D2/D3 with servo outputs. They stay disabled (EIMSK = 0); edge mode instead
     // of the reset default (low level) changes nothing on the chip, but spares simavr polling the
-    // pin level on every cycle while the output is low (the simulation runs ~50x faster).
+    // pin level on every cycle while the output is low (with the idle sleep below, the
+    // simulation runs about a hundred times faster).
     EICRA = _BV(ISC01) | _BV(ISC00) | _BV(ISC11) | _BV(ISC10);
     Serial.begin(115200);
     servo_out_begin();

@@ -20,6 +20,7 @@ from ..events import StopFlag
 T = TypeVar("T")
 
 ARROWS = {b"\x1b[C": "+", b"\x1b[D": "-", b"\x1b[A": "++", b"\x1b[B": "--"}
+_typed_ahead = bytearray()  # text typed while a command ran, for the next line
 
 
 def command_lines(stream: TextIO, prompt: str = "> ") -> Iterator[str]:
@@ -38,6 +39,10 @@ def command_lines(stream: TextIO, prompt: str = "> ") -> Iterator[str]:
 
 def _read_key(fd: int) -> bytes:
     """One key press: a byte, or a whole escape sequence (a lone Escape stays b'\\x1b')."""
+    if _typed_ahead:
+        key = bytes(_typed_ahead[:1])
+        del _typed_ahead[:1]
+        return key
     key = os.read(fd, 1)
     if key == b"\x1b":
         while select.select([fd], [], [], 0.05)[0]:
@@ -87,7 +92,8 @@ def run_watched(
     fn: Callable[[], T], stream: TextIO, stop: StopFlag, status: Callable[[], str] | None = None
 ) -> T:
     """Run `fn` in a thread; meanwhile on a terminal show `status()` live and turn Escape or
-    Ctrl-C into a stop request (keys typed during the run are dropped: no runaway jogs)."""
+    Ctrl-C into a stop request. Text typed meanwhile is kept for the next line; arrow keys
+    are dropped (no runaway jogs from a held key)."""
     if not stream.isatty():
         return fn()
     box: list[Any] = []
@@ -104,8 +110,12 @@ def run_watched(
     fd = stream.fileno()
     shown = False
     while worker.is_alive():
-        if select.select([fd], [], [], 0.2)[0] and os.read(fd, 16)[:1] in (b"\x1b", b"\x03"):
-            stop.set()
+        if select.select([fd], [], [], 0.2)[0]:
+            data = os.read(fd, 64)
+            if data == b"\x1b" or b"\x03" in data:
+                stop.set()
+            elif not data.startswith(b"\x1b"):
+                _typed_ahead.extend(data)
         elapsed = time.monotonic() - t0
         if elapsed > 0.5:
             extra = f" — {status()}" if status is not None else ""

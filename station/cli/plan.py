@@ -146,7 +146,9 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
                 "--switch and --slew go with --knob; a rig profile has its own",
                 "drop them, or plan by hand with --knob",
             )
-        rig = load_rig_profile(home_of(args), args.rig)
+        from ..rigs import load_rig
+
+        rig = load_rig(home_of(args), args.rig)
         req = PlanRequest(
             knobs=tuple(KnobRange(k.name, float(k.min), float(k.max)) for k in rig.knobs),
             switches=tuple(SwitchChoice(s.name, tuple(s.positions)) for s in rig.switches),
@@ -166,13 +168,6 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
         [(k.name, k.min, k.max) for k in knobs], [(s.name, s.positions) for s in switches], slew
     )
     return req, model
-
-
-def load_rig_profile(home: Path, name: str) -> Any:
-    """The rig profile `name` from calibration/rigs/ (StationError when missing or bad)."""
-    from ..rigs import load_rig
-
-    return load_rig(home, name)
 
 
 def hms(seconds: float) -> str:

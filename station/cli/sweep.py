@@ -8,26 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from ..drivers.factory import Bench, open_bench
-from ..errors import StationError
 from ..events import Event, SweepProgress
-from ..profiles import check_name, load_profile
-from ..reamp import md5_of_file
+from ..settings import update_settings
 from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
-from ..sweep.positioner import ManualPositioner, Positioner, RigPositioner, describe
-from ..sweep.run import SweepRunner, SweepSummary, progress_line, summarise
-from ..sweep.session import (
-    ON_DRIFT,
-    Session,
-    SweepOptions,
-    check_unchanged,
-    create_session,
-    load_plan_file,
-    open_session,
-)
+from ..sweep.positioner import describe
+from ..sweep.run import SweepSummary, progress_line, summarise
+from ..sweep.session import ON_DRIFT, Session, SweepOptions, open_session
+from ..sweep.start import resume_sweep, session_folder, start_sweep
 from . import console, home_of
-from .capture import GEAR_FIELDS, _reamp_file
-from .plan import load_rig_profile
+from .capture import GEAR_FIELDS, _reamp_file, _warn
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -78,65 +68,23 @@ def emit(event: Event) -> None:
         console.emit(event)
 
 
-def _session_folder(home: Path, name: str) -> Path:
-    """A session given as a folder, else by name under captures/."""
-    given = Path(name)
-    return given if (given / "session.json").is_file() else home / "captures" / name
+def _terminal(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A bench opener that remembers the bench, and Enter prompts that use its virtual rig."""
+    boxed: list[Bench] = []
 
+    def bench_for(device: str) -> Bench:
+        boxed.append(open_bench(device))
+        return boxed[0]
 
-def _bench(home: Path, profile: Any, virtual_gear: str | None) -> Bench:
-    """The audio bench; on the virtual rig its servo horns are the home's virtual bench."""
-    device = "virtual" if profile.host_api == "virtual" else profile.device_name
-    bench = open_bench(device)
-    if bench.rig is not None:
-        from ..drivers.pedal import ServoBench, virtual_bench_path
+    def confirm(prompt: Any) -> None:
+        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
 
-        # The horns stay where the last run left them, as real knobs do.
-        bench.rig.servos = ServoBench(state_path=virtual_bench_path(home))
-        if virtual_gear:
-            bench.rig.use_gear(virtual_gear)
-    return bench
-
-
-def _open_positioner(
-    home: Path, rig_name: str | None, port: str | None, bench: Bench, confirm: Any
-) -> tuple[Positioner, Any]:
-    """The positioner for `rig_name` ('none'/None: by hand) and the rig profile, if any."""
-    if rig_name in (None, "none"):
-        return ManualPositioner(confirm), None
-    from ..drivers.rig import open_rig
-
-    rig_profile = load_rig_profile(home, rig_name)
-    port = port or rig_profile.port
-    kw: dict[str, Any] = {}
-    if port.strip().lower() == "virtual":
-        from ..drivers.pedal import ServoBench
-
-        servos = bench.rig.servos if bench.rig is not None else ServoBench()
-        speedup = bench.rig.speed if bench.rig is not None and bench.rig.speed else 1.0
-        kw["twin_kw"] = {"bench": servos, "speedup": speedup}
-    rig = open_rig(port, **kw)
-    try:
-        rig.set_speed(rig_profile.slew_us_per_s)
-    except BaseException:
-        rig.close()
-        raise
-    return RigPositioner(rig, rig_profile), rig_profile
-
-
-def _virtual_gear(args: argparse.Namespace, profile: Any) -> str | None:
-    """The virtual gear: --gear, else the knobbed overdrive when a rig turns knobs."""
-    if profile.host_api != "virtual":
-        return None
-    return args.gear or ("clean" if args.rig == "none" else "od")
+    return bench_for, confirm
 
 
 def run_cmd(args: argparse.Namespace) -> int:
     """Start a session from a plan and capture every setting."""
     home = home_of(args)
-    check_name(args.out)
-    plan, _ = load_plan_file(args.plan)
-    profile = load_profile(home, args.profile)
     options = SweepOptions(
         retakes=args.retakes,
         stop_on_fail=args.stop_on_fail,
@@ -145,79 +93,51 @@ def run_cmd(args: argparse.Namespace) -> int:
         drift_level_db_max=args.drift_db,
         reamp_dbu=args.reamp_dbu,
         gear={k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)},
-        virtual_gear=_virtual_gear(args, profile),
+        virtual_gear=args.gear,
     )
     options.validate()
-    if args.anchor_every is not None and args.anchor_every < 0:
-        raise StationError("--anchor-every cannot be negative", "e.g. --anchor-every 8")
-    if any(s.reamp_dbu is None for s in plan.settings) and args.reamp_dbu is None:
-        raise StationError(
-            "the plan has no reamp levels, so the sweep needs one",
-            "add --reamp-dbu P (the level your gear sees from a guitar, e.g. 12)",
-        )
-    if args.rig != "none" and plan.request.rig not in (None, args.rig):
-        raise StationError(
-            f"the plan was made for rig {plan.request.rig!r}, not {args.rig!r}",
-            f"make a plan with 'station plan --rig {args.rig}'",
-        )
-    folder = home / "captures" / args.out
-    if folder.exists() and any(folder.iterdir()):
-        raise StationError(
-            f"a session called {args.out!r} already exists",
-            f"continue it with 'station sweep resume {args.out}', or choose another --out",
-        )
-    bench = _bench(home, profile, options.virtual_gear)
-    confirm = console.make_confirm(bench.rig, args.yes)
-    positioner, rig_profile = _open_positioner(home, args.rig, args.port, bench, confirm)
-    try:
-        positioner.check(plan.settings)
-        reamp = _reamp_file(args, home)
-        session = create_session(
-            folder,
-            args.plan,
-            profile=profile,
-            rig_name=None if args.rig == "none" else args.rig,
-            rig_profile=rig_profile,
-            reamp={"path": str(Path(reamp).resolve()), "md5": md5_of_file(reamp)},
-            options=options,
-            anchor_every=args.anchor_every,
-        )
-    except BaseException:
-        positioner.close()
-        raise
-    print(
-        f"Session: {folder} ({len(session.schedule)} captures, {positioner.label})", file=sys.stderr
+    bench_for, confirm = _terminal(args)
+    reamp_path, remember = _reamp_file(args, home)
+    runner = start_sweep(
+        home,
+        plan_path=args.plan,
+        profile_name=args.profile,
+        rig_name=args.rig,
+        out=args.out,
+        options=options,
+        reamp_path=reamp_path,
+        open_bench=bench_for,
+        confirm=confirm,
+        port=args.port,
+        anchor_every=args.anchor_every,
+        emit=emit,
     )
-    runner = SweepRunner(
-        session, bench.interface, profile, positioner, reamp, emit=emit, confirm=confirm
+    if remember:  # the session accepted it: next time it is the default
+        update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
+    print(
+        f"Session: {runner.session.folder} ({len(runner.session.schedule)} captures, "
+        f"{runner.positioner.label})",
+        file=sys.stderr,
     )
     return _report(args, runner.run())
 
 
 def resume_cmd(args: argparse.Namespace) -> int:
     """Continue a session at the first setting not done (refuses when anything changed)."""
-    home = home_of(args)
-    session = open_session(_session_folder(home, args.session))
-    d = session.data
-    profile = load_profile(home, d["profile_name"])
-    reamp = Path(d["reamp_file"]["path"])
-    if not reamp.is_file():
-        raise StationError(f"the session's reamp file {reamp} is gone", "put it back to resume")
-    bench = _bench(home, profile, session.options.virtual_gear)
-    confirm = console.make_confirm(bench.rig, args.yes)
-    positioner, rig_profile = _open_positioner(home, d.get("rig"), args.port, bench, confirm)
-    try:
-        check_unchanged(
-            session, profile=profile, rig_profile=rig_profile, reamp_md5=md5_of_file(reamp)
-        )
-    except BaseException:
-        positioner.close()
-        raise
-    runner = SweepRunner(
-        session, bench.interface, profile, positioner, reamp, emit=emit, confirm=confirm
+    bench_for, confirm = _terminal(args)
+    runner = resume_sweep(
+        home_of(args),
+        args.session,
+        open_bench=bench_for,
+        confirm=confirm,
+        port=args.port,
+        emit=emit,
     )
     left = sum(runner.state.status[i] != "done" for i in runner.ids)
-    print(f"Resuming {session.folder}: {left} of {len(runner.ids)} captures left", file=sys.stderr)
+    print(
+        f"Resuming {runner.session.folder}: {left} of {len(runner.ids)} captures left",
+        file=sys.stderr,
+    )
     return _report(args, runner.run(resumed=True))
 
 
@@ -248,7 +168,7 @@ def _state(session: Session) -> Any:
 
 def status_cmd(args: argparse.Namespace) -> int:
     """Each setting's status, values and last verdict."""
-    session = open_session(_session_folder(home_of(args), args.session))
+    session = open_session(session_folder(home_of(args), args.session))
     state = _state(session)
     summary = summarise(session, state)
     if args.json:
@@ -280,7 +200,7 @@ def status_cmd(args: argparse.Namespace) -> int:
 
 def export_cmd(args: argparse.Namespace) -> int:
     """Write dataset.json and manifest.json into the session folder."""
-    session = open_session(_session_folder(home_of(args), args.session))
+    session = open_session(session_folder(home_of(args), args.session))
     result = export_session(session)
     if args.json:
         console.print_json(

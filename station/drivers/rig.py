@@ -38,11 +38,17 @@ class SerialPort(Protocol):
 
     timeout: float | None
 
-    def write(self, data: bytes) -> int | None: ...
+    def write(self, data: bytes) -> int | None:
+        """Send bytes."""
+        ...
 
-    def read_until(self, expected: bytes = b"\n", size: int | None = None) -> bytes: ...
+    def read_until(self, expected: bytes = b"\n", size: int | None = None) -> bytes:
+        """Bytes up to and including `expected`, or what came before `timeout` s passed."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the port."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,10 @@ class ServoRig:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return None
-            self._port.timeout = min(remaining, _POLL_S)
+            # Setting pyserial's timeout reconfigures the port: only when it changes.
+            want = _POLL_S if remaining >= _POLL_S else round(remaining, 3) or 0.001
+            if self._port.timeout != want:
+                self._port.timeout = want
             chunk = self._port.read_until(b"\n", 256)
             if not chunk:
                 continue

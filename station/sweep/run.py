@@ -8,6 +8,7 @@ taken twice. The bench is left safe (servos detached) on every way out.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ class SweepRunner:
         self._last_verdict = "-"
         self._t0 = time.monotonic()
         self._warned: set[str] = set()
+        # Report pictures are drawn while the servos move on (one worker, in take order).
+        self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-report")
 
     def _capture_emit(self, event: Any) -> None:
         # The same pre-flight warning for every setting would bury the ones that matter.
@@ -158,6 +161,7 @@ class SweepRunner:
             raise
         finally:
             self.positioner.close()
+            self._reports.shutdown(wait=True)
         s.save_status(self.state)
         return summarise(s, self.state)
 
@@ -201,6 +205,7 @@ class SweepRunner:
                 knobs=dict(setting.knobs),
                 switches=dict(setting.switches),
                 sweep={"session": self.session.name, "id": sid, "role": setting.role},
+                report_later=self._reports.submit,
             )
             try:
                 result = run_capture(
