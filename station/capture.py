@@ -420,7 +420,10 @@ def _checks(
         )
     out.append(
         checks.check_latency_agreement(
-            decision.estimates, decision.disagreement_samples, decision.message
+            decision.estimates,
+            decision.disagreement_samples,
+            decision.message,
+            agree=decision.agree,
         )
     )
     out.append(checks.check_polarity(decision.polarity))
@@ -487,6 +490,7 @@ def _record(
             "polarity": decision.polarity,
             "disagreement_samples": decision.disagreement_samples,
             "message": decision.message,
+            "agree": decision.agree,
             "timing_reference": timing,
             "assumes_calibrated_latency": decision.used == "loopback",
             "calibration_spread_samples": prof.latency_spread_samples,

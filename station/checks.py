@@ -141,20 +141,16 @@ def check_trainer_blips(y: np.ndarray, layout: Layout) -> Check:
     )
 
 
-# Estimates that read the same evidence count once: the trainer's rule and the station's
-# edge both read the blips; a timing reference only moves the loopback latency.
-SAME_EVIDENCE = ({"blip", "trainer_blips"}, {"loopback", "reference"})
-
-
 def independent_estimates(estimates: dict[str, float | None]) -> list[str]:
-    """The methods that found a latency, one per kind of evidence (see SAME_EVIDENCE)."""
+    """The methods that found a latency, counting the trainer's blip rule and the station's
+    blip estimate as one (both read the same blips), and the timing reference and the
+    calibrated latency as one (the reference only moves the calibrated latency)."""
     found = [k for k, v in estimates.items() if v is not None]
-    out: list[str] = []
-    for k in found:
-        group = next((g for g in SAME_EVIDENCE if k in g), {k})
-        if not any(o in group for o in out):
-            out.append(k)
-    return out
+    if "blip" in found and "trainer_blips" in found:
+        found.remove("trainer_blips")
+    if "reference" in found and "loopback" in found:
+        found.remove("loopback")
+    return found
 
 
 def check_latency_agreement(
@@ -163,11 +159,14 @@ def check_latency_agreement(
     message: str,
     *,
     required: bool = True,
+    agree: bool | None = None,
 ) -> Check:
     """The station's latency methods agree; with fewer than two estimates it cannot pass.
 
     `required`: a station capture always has two or more (fail without them); a
-    DAW pair of a custom file has only cross-correlation (n/a).
+    DAW pair of a custom file has only cross-correlation (n/a). `agree=False`
+    (latency.decide's verdict: e.g. no timing reference on a driver whose latency
+    moves) warns even when the estimates sit close together.
     """
     found = independent_estimates(estimates)
     if len(found) < 2:
@@ -181,7 +180,7 @@ def check_latency_agreement(
             "nothing in the return to cross-check it with",
         )
     worst = float(disagreement_samples)
-    status = "pass" if worst <= latency.AGREEMENT_SAMPLES else "warn"
+    status = "pass" if worst <= latency.AGREEMENT_SAMPLES and agree is not False else "warn"
     return Check("latency_agreement", status, round(worst, 3), latency.AGREEMENT_SAMPLES, message)
 
 
