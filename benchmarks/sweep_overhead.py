@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from virtual_bench import calibrated_profile
+
 from station.capture import NOISE_S, PREROLL_S, TAIL_S
 from station.drivers.rig import open_rig
 from station.drivers.virtual import VirtualRig
@@ -76,7 +78,7 @@ def main() -> None:
     signal_s = len(read_mono(signal)[0]) / 48000
     vrig = VirtualRig(speed=None)
     vrig.use_gear("od")
-    profile = vrig.calibrated_profile("bench")
+    profile = calibrated_profile(vrig, "bench")
     rp = virtual_pedal_rig()
     model = rig_model(rp)
     req = PlanRequest(

@@ -329,7 +329,7 @@ def _capture(
             from .report import write_report
 
             partial = folder / ".report.partial.png"  # never a half-drawn report.png
-            write_report(partial, x, y, info, noise_audio, sr, decision)
+            write_report(partial, x, y, info, noise_audio, sr, decision, record)
             os.replace(partial, folder / "report.png")
         except Exception as exc:  # a missing plot must never cost the user the take
             emit(Warning_(f"the report picture could not be drawn: {exc}"))

@@ -303,7 +303,7 @@ def check_replicate(y: np.ndarray, rep: Replicate | None, why_none: str = "") ->
 
 def check_reamp_file(info: ReampInfo) -> Check:
     """How the reamp file was recognised (informational), so the verdict says what it checked."""
-    return Check("reamp_file", "pass", info.kind, None, info.recognition)
+    return Check("reamp_file", "pass", info.recognised_by, None, info.recognition)
 
 
 def check_noise_floor(noise_dbfs: float, hum_dbfs: float | None = None) -> Check:

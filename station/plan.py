@@ -144,6 +144,13 @@ def default_holdout(settings: int) -> int:
     return 0 if settings < 5 else max(1, round(0.1 * settings))
 
 
+def holdout_of(req: PlanRequest) -> int:
+    """The holdout asked for, else about 10 % (none when there is no knob to hold out)."""
+    if req.holdout is not None:
+        return req.holdout
+    return default_holdout(req.settings) if req.knobs else 0
+
+
 def combinations(req: PlanRequest) -> list[tuple[tuple[str, ...], float | None]]:
     """Every switch-position combination crossed with every reamp level."""
     positions = [s.positions for s in req.switches]
@@ -179,7 +186,7 @@ def validate(req: PlanRequest) -> None:
         req.levels_dbu
     ):
         raise StationError("reamp levels must be distinct numbers of dBu", "e.g. --levels 6,12,18")
-    holdout = default_holdout(req.settings) if req.holdout is None else req.holdout
+    holdout = holdout_of(req)
     if holdout < 0:
         raise StationError("--holdout cannot be negative")
     if holdout and not req.knobs:
@@ -387,7 +394,7 @@ def make_plan(req: PlanRequest, model: MotionModel) -> Plan:
     rng = np.random.default_rng(req.seed)
     notes: list[str] = []
     combos = combinations(req)
-    k = default_holdout(req.settings) if req.holdout is None else req.holdout
+    k = holdout_of(req)
     train_pts = _training_points(req, req.settings - k, len(combos), rng, notes)
     hold_pts = _holdout_points(req, k, train_pts, rng) if len(req.knobs) else []
     designed: list[Setting] = []

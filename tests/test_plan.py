@@ -275,3 +275,12 @@ def test_cli_plan_bad_input(home: Path, args: list[str], fragment: str) -> None:
     assert r.returncode != 0
     assert fragment in r.stderr and "Traceback" not in r.stderr
     assert not (home / "p.json").exists()
+
+
+def test_switches_only_plans_hold_nothing_out_by_default() -> None:
+    req = PlanRequest(knobs=(), switches=(BOOST, MODE), settings=6)
+    p = make_plan(req, model_for(req))
+    body = [s for s in p.settings if s.role != "anchor"]
+    assert sorted(tuple(s.switches.values()) for s in body) == sorted(
+        itertools.product(BOOST.positions, MODE.positions)
+    )

@@ -67,11 +67,19 @@ def test_demo_flow(tmp_path: Path, short_signal: Path) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await calibrate_with_typed_reading(pilot, app, rig)
             await capture(pilot, app, short_signal)
-            await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
-            result = app.screen.result
-            assert result.passed
             from textual.widgets import DataTable
 
+            from station.tui.results import VerdictScreen
+
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, VerdictScreen)
+                    and any(t.row_count for t in app.screen.query("#checks").results(DataTable))
+                ),
+            )
+            result = app.screen.result
+            assert result.passed
             table = app.screen.query_one("#checks", DataTable)
             assert table.row_count == len(result.checks)
             await pilot.press("f9")

@@ -202,7 +202,14 @@ def run_move(args: argparse.Namespace) -> int:
             s.rig.set_speed(profile.slew_us_per_s)
         what = ", ".join(args.settings)
         print(f"moving {what} ...", file=sys.stderr, flush=True)
-        reached = s.rig.move(pulses)
+        stop = StopFlag()  # Ctrl-C stops the move at once (then STOP and DETACH)
+        names = {k.channel: k.name for k in profile.knobs}
+        look = s.look()
+
+        def live() -> str:
+            return "; ".join(look(ch) for ch in pulses if ch in names) if look else ""
+
+        reached = run_watched(partial(s.rig.move, pulses, stop=stop), sys.stdin, stop, live)
         st = rig_status(profile, s.rig, s.port, s.bench)
         st.update(moved={"knobs": knobs, "switches": switches}, pulses_us=reached)
         if args.json:

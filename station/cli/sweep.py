@@ -9,6 +9,7 @@ from typing import Any
 
 from ..drivers.factory import Bench, open_bench
 from ..events import Event, SweepProgress
+from ..settings import update_settings
 from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
@@ -16,7 +17,7 @@ from ..sweep.run import SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, open_session
 from ..sweep.start import resume_sweep, session_folder, start_sweep
 from . import console, home_of
-from .capture import GEAR_FIELDS, _reamp_file
+from .capture import GEAR_FIELDS, _reamp_file, _warn
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -67,6 +68,20 @@ def emit(event: Event) -> None:
         console.emit(event)
 
 
+def _terminal(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A bench opener that remembers the bench, and Enter prompts that use its virtual rig."""
+    boxed: list[Bench] = []
+
+    def bench_for(device: str) -> Bench:
+        boxed.append(open_bench(device))
+        return boxed[0]
+
+    def confirm(prompt: Any) -> None:
+        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
+
+    return bench_for, confirm
+
+
 def run_cmd(args: argparse.Namespace) -> int:
     """Start a session from a plan and capture every setting."""
     home = home_of(args)
@@ -81,15 +96,8 @@ def run_cmd(args: argparse.Namespace) -> int:
         virtual_gear=args.gear,
     )
     options.validate()
-    boxed: list[Bench] = []
-
-    def bench_for(device: str) -> Bench:
-        boxed.append(open_bench(device))
-        return boxed[0]
-
-    def confirm(prompt: Any) -> None:
-        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
-
+    bench_for, confirm = _terminal(args)
+    reamp_path, remember = _reamp_file(args, home)
     runner = start_sweep(
         home,
         plan_path=args.plan,
@@ -97,13 +105,15 @@ def run_cmd(args: argparse.Namespace) -> int:
         rig_name=args.rig,
         out=args.out,
         options=options,
-        reamp_path=_reamp_file(args, home),
+        reamp_path=reamp_path,
         open_bench=bench_for,
         confirm=confirm,
         port=args.port,
         anchor_every=args.anchor_every,
         emit=emit,
     )
+    if remember:  # the session accepted it: next time it is the default
+        update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
     print(
         f"Session: {runner.session.folder} ({len(runner.session.schedule)} captures, "
         f"{runner.positioner.label})",
@@ -114,15 +124,7 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 def resume_cmd(args: argparse.Namespace) -> int:
     """Continue a session at the first setting not done (refuses when anything changed)."""
-    boxed: list[Bench] = []
-
-    def bench_for(device: str) -> Bench:
-        boxed.append(open_bench(device))
-        return boxed[0]
-
-    def confirm(prompt: Any) -> None:
-        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
-
+    bench_for, confirm = _terminal(args)
     runner = resume_sweep(
         home_of(args),
         args.session,

@@ -84,7 +84,12 @@ class Session:
 
     def save_status(self, state: SweepState) -> None:
         """Rewrite session.json with each setting's status (atomically)."""
-        self.data["status"] = {s.id: state.status.get(s.id, "pending") for s in self.schedule}
+        # A suspect setting reads "suspect" here, so a reader of session.json alone (the
+        # parametric trainer without dataset.json) leaves it out too.
+        self.data["status"] = {
+            s.id: "suspect" if s.id in state.suspect else state.status.get(s.id, "pending")
+            for s in self.schedule
+        }
         self.data["suspect"] = sorted(state.suspect)
         write_json(self.folder / SESSION_FILE, self.data)
 

@@ -42,10 +42,7 @@ def open_sweep_bench(
     """The audio bench; on the virtual rig its servo horns are the home's virtual bench."""
     bench = open_bench("virtual" if profile.host_api == "virtual" else profile.device_name)
     if bench.rig is not None:
-        from ..drivers.pedal import ServoBench, virtual_bench_path
-
-        # The horns stay where the last run left them, as real knobs do.
-        bench.rig.servos = ServoBench(state_path=virtual_bench_path(home))
+        bench.rig.keep_servos_in(home)  # the horns stay where the last run left them
         if virtual_gear:
             bench.rig.use_gear(virtual_gear)
     return bench

@@ -26,6 +26,7 @@ class StationApp(App[None]):
         Binding("f6", "go('models')", "Models"),
         Binding("f7", "go('gain')", "Gain"),
         Binding("f10", "go('rig')", "Rig", show=False),
+        Binding("f11", "go('sweep')", "Sweep", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
     CSS = """
@@ -82,6 +83,7 @@ class StationApp(App[None]):
         from .home import HomeScreen
         from .models import ModelsScreen
         from .rig import RigScreen
+        from .sweep import SweepScreen
 
         screens = {
             "home": HomeScreen,
@@ -91,6 +93,7 @@ class StationApp(App[None]):
             "gain": GainScreen,
             "help": HelpScreen,
             "rig": RigScreen,
+            "sweep": SweepScreen,
         }
         current = self.screen
         if getattr(current, "busy", False):
@@ -98,6 +101,8 @@ class StationApp(App[None]):
                 "A measurement is running: press Escape to stop it first.", severity="warning"
             )
             return
+        while getattr(self.screen, "overlay", False):  # a result screen: leave it first
+            self.pop_screen()
         self.switch_screen(screens[name]())
 
 

@@ -35,14 +35,18 @@ level going in and measures the level coming back.
 `input_level_dbu`, minus any gain you added on the interface. Example: 12.2 − 15 = −2.8 dB.
 
 **Keys**: F1 help · F2 home · F3 calibrate · F4 capture · F6 models · F7 gain staging ·
-F10 servo rig · F5 start · Esc stop · F8 retake · F9 tag a model · Ctrl+Q quit. On the home
-screen the letters c, p, m, g, r, ? and q work too. Tab moves between fields; the mouse
-works everywhere.
+F10 servo rig · F11 sweep · F5 start · Esc stop · F8 retake · F9 tag a model · Ctrl+Q
+quit. On the home screen the letters c, p, m, g, r, s, ? and q work too. Tab moves between
+fields; the mouse works everywhere.
 
 **Servo rig** (F10): connect the rig (`virtual` is a simulated one turning the virtual
 overdrive's knobs), then for each knob type `knob NAME CHANNEL`, jog with the arrow keys
 until the pointer sits on a printed mark, type `mark VALUE`; both ends and any marks
 between; `done`, then `save`. `move drive=5 boost=on` turns them; Esc stops and detaches.
+
+**Sweep** (F11): the settings of a plan (`station plan`) captured one after another: the
+rig turns the knobs (or you do, with rig `none`), every take is checked and journalled.
+F5 starts, Esc stops (the session is kept), F8 resumes it at the first setting not done.
 """
 
 
