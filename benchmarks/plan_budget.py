@@ -10,11 +10,12 @@ would cost on a real rig (the full v3 file, servo motion, station overhead) is
 station.plan's own estimate.
 
     python benchmarks/plan_budget.py --quick   # shortened v3-layout signal; < 40 min, 2 cores
-    python benchmarks/plan_budget.py           # the 190 s signal, 4000 steps: hours on a CPU
+    python benchmarks/plan_budget.py           # the 190 s signal, 8000 steps: hours on a CPU
 
 The goal it measures: maximin-lhs with 16 settings at least as good as grid with 32.
-Grids need k² settings per switch combination: budgets a grid cannot fill are shown
-as n/a with the planner's reason.
+Grids need k² settings per switch combination: the planner refuses budgets below one
+grid (n/a, with its reason) and rounds others down, so "trained" shows how many
+settings each plan really captured.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def run_one(
 def main() -> int:
     """Print the table of held-out ESR per method and budget."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="4 s of training material, 600 steps")
+    p.add_argument("--quick", action="store_true", help="4 s of training material, 2000 steps")
     p.add_argument("--budgets", default="8,16,32")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--steps", type=int, default=None, help="optimiser steps per plan")
@@ -174,7 +175,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    args.steps = args.steps or (600 if args.quick else 4000)
+    args.steps = args.steps or (2000 if args.quick else 8000)
     training_s = 4.0 if args.quick else 163.5
     if args.threads:
         import torch
@@ -197,14 +198,17 @@ def main() -> int:
         f"held-out ESR over 8 fixed settings; tiny conditioned WaveNet, {args.steps} steps of "
         f"{args.batch}×{args.ny} samples each; signal {'31.5' if args.quick else '190'} s"
     )
-    print(f"{'method':<12} {'budget':>6} {'worst':>8} {'median':>8} {'pooled':>8} {'capture':>8}")
+    print(
+        f"{'method':<12} {'budget':>6} {'trained':>7} {'worst':>8} {'median':>8} {'pooled':>8} "
+        f"{'capture':>8}"
+    )
     for r in rows:
         if "error" in r:
             print(f"{r['method']:<12} {r['budget']:>6}      n/a  ({r['error']})")
             continue
         print(
-            f"{r['method']:<12} {r['budget']:>6} {r['esr_worst']:>8.4f} {r['esr_median']:>8.4f} "
-            f"{r['esr_pooled']:>8.4f} {r['capture_h']:>7.2f}h"
+            f"{r['method']:<12} {r['budget']:>6} {r['trained_settings']:>7} {r['esr_worst']:>8.4f} "
+            f"{r['esr_median']:>8.4f} {r['esr_pooled']:>8.4f} {r['capture_h']:>7.2f}h"
         )
     return 0
 
