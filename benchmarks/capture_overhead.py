@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from virtual_bench import calibrated_profile
+
 from station.capture import CaptureRequest, run_capture
 from station.drivers.virtual import VirtualRig
 from station.events import Event, Step
@@ -37,7 +39,7 @@ def measure(signal: Path) -> None:
     work = signal.parent
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    prof = rig.calibrated_profile("b")
+    prof = calibrated_profile(rig, "b")
     marks: dict[str, float] = {}
 
     def emit(event: Event) -> None:

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from virtual_bench import calibrated_profile
+
 from station.capture import CaptureRequest, run_capture
 from station.drivers.virtual import VirtualRig
 from station.reamp import write_station_signal
@@ -30,7 +32,7 @@ def main() -> None:
     signal = write_station_signal(work / "signal.wav", training_s=20.0)
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    prof = rig.calibrated_profile("b")
+    prof = calibrated_profile(rig, "b")
     cap = run_capture(
         rig.interface, CaptureRequest(prof, signal, 12.0, "lvl", work), confirm=rig.act_on
     )

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import analysis, levels, signals
+from . import analysis, latency, levels, signals
 from .drivers.base import AudioInterface, MeterReading, StreamSpec, Voltmeter
 from .errors import SignalError, StationError, Stopped
 from .events import Emit, Instruction, Progress, Prompt, Result, Step, StopFlag, Warning_, ignore
@@ -30,7 +30,8 @@ START_TONE_DBFS = -50.0
 CLIP_SAMPLE = 0.999  # a float return this close to full scale has clipped
 MIN_SNR_DB = 30.0  # below this, the "tone" is noise: nothing is patched
 SETTLE_S = 0.7  # tone time before a meter reading counts
-LATENCY_AGREEMENT = 0.5  # two latency takes further apart than this are reported
+LATENCY_STREAMS = 3  # the latency is measured in this many separate streams
+SPREAD_WARN_SAMPLES = latency.SPREAD_WARN_SAMPLES
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,38 @@ class CalibrationSettings:
     spec: StreamSpec
     tone_hz: float = 1000.0
     tone_dbfs: float = -12.0
+    timing_out: int | None = None  # a timing reference: this output, patched for good
+    timing_in: int | None = None  # into this input
+
+    def timing_spec(self) -> StreamSpec | None:
+        """The stream with the timing pair added, or None without a timing reference."""
+        if self.timing_out is None and self.timing_in is None:
+            return None
+        if self.timing_out is None or self.timing_in is None:
+            raise StationError(
+                "a timing reference needs both an output and an input",
+                "give --timing-out K and --timing-in L (a spare output patched into a spare input)",
+            )
+        if self.timing_out == self.spec.send_channel or self.timing_in == self.spec.return_channel:
+            raise StationError(
+                f"the timing reference (output {self.timing_out} → input {self.timing_in}) must "
+                f"not use the send {self.spec.send_channel} or the return "
+                f"{self.spec.return_channel}",
+                "use a spare output and a spare input, patched straight into each other",
+            )
+        return replace(self.spec, extra_sends=(self.timing_out,), extra_returns=(self.timing_in,))
+
+
+@dataclass(frozen=True)
+class LatencyMeasurement:
+    """The round trip over several streams, and the timing reference's delay in the same ones."""
+
+    latency_samples: float  # mean over the streams
+    spread_samples: float  # largest minus smallest: how much the driver moves per stream
+    takes_samples: tuple[float, ...]
+    polarity: int
+    reference_delay_samples: float | None = None  # mean timing-loop delay, same streams
+    reference_tracking_samples: float | None = None  # spread of (latency − reference delay)
 
 
 @dataclass(frozen=True)
@@ -53,6 +86,12 @@ class CalibrationResult:
     latency_samples: float
     latency_uncertainty_samples: float
     latency_polarity: int
+    latency_spread_samples: float
+    latency_takes_samples: tuple[float, ...]
+    timing_out: int | None
+    timing_in: int | None
+    timing_reference_delay_samples: float | None
+    timing_marker_dbfs: float | None
     loop_tone_dbfs: float
     loop_return_dbfs: float
     return_noise_floor_dbfs: float
@@ -204,31 +243,77 @@ def measure_latency(
     spec: StreamSpec,
     level_dbfs: float,
     *,
-    takes: int = 2,
+    takes: int = LATENCY_STREAMS,
+    timing: StreamSpec | None = None,
     emit: Emit = ignore,
     stop: StopFlag | None = None,
-) -> tuple[float, float, int]:
-    """Round-trip latency from sweeps: (samples, half the spread of the takes, polarity)."""
+) -> LatencyMeasurement:
+    """Round-trip latency from a sweep in each of `takes` streams, and its spread across them.
+
+    With `timing` (the stream plus a timing pair), every stream also plays the
+    timing marker on the timing output, so each stream's latency is paired with
+    the timing reference's delay in the same stream.
+    """
     sr = spec.samplerate
     sweep = signals.log_sweep(20.0, min(20000.0, 0.45 * sr), 1.0, sr, level_dbfs)
-    estimates: list[analysis.DelayEstimate] = []
+    marker = signals.timing_marker(sr, level_dbfs)
+    values: list[float] = []
+    refs: list[float] = []
+    polarity = 1
     for k in range(takes):
         _check_stop(stop)
-        emit(Progress((k + 1) / takes, f"latency sweep {k + 1} of {takes}"))
-        rec = take(interface, spec, sweep, tail_s=0.5, stop=stop, emit=emit)
-        estimates.append(
-            analysis.estimate_delay(sweep, rec, sr, band_hz=(200.0, min(16000.0, 0.35 * sr)))
-        )
-    values = [e.delay_samples for e in estimates]
-    spread = (max(values) - min(values)) / 2.0
-    if spread > LATENCY_AGREEMENT:
+        emit(Progress((k + 1) / takes, f"latency sweep {k + 1} of {takes} (a stream each)"))
+        if timing is None:
+            rec = take(interface, spec, sweep, tail_s=0.5, stop=stop, emit=emit)
+        else:
+            both = np.zeros((len(sweep), 2))
+            both[:, 0] = sweep
+            both[: len(marker), 1] = marker
+            rec2 = take(interface, timing, both, tail_s=0.5, stop=stop, emit=emit)
+            rec = rec2[:, 0]
+            if analysis.peak_abs(rec2[:, 1]) >= CLIP_SAMPLE:
+                raise SignalError(
+                    f"the timing input {timing.extra_returns[0]} clips",
+                    "turn the timing input's gain down to where the return's is",
+                )
+            refs.append(latency.reference_delay(marker, rec2[:, 1], sr))
+        est = analysis.estimate_delay(sweep, rec, sr, band_hz=(200.0, min(16000.0, 0.35 * sr)))
+        values.append(est.delay_samples)
+        polarity = polarity if k else est.polarity
+    spread = max(values) - min(values)
+    tracking = None
+    if refs:
+        offsets = [v - r for v, r in zip(values, refs, strict=True)]
+        tracking = max(offsets) - min(offsets)
+    listing = ", ".join(f"{v:.2f}" for v in values)
+    if spread > SPREAD_WARN_SAMPLES:
         emit(
             Warning_(
-                f"the latency changed between streams: {', '.join(f'{v:.2f}' for v in values)} "
-                "samples; every capture measures it again"
+                f"the latency moved by {spread:.2f} samples across {takes} streams ({listing}): "
+                "this driver shifts its latency per stream; "
+                + (
+                    "the timing reference corrects every capture for it"
+                    if refs
+                    else "calibrate with a timing reference (--timing-out/--timing-in: a spare "
+                    "output patched into a spare input) so captures align exactly"
+                )
             )
         )
-    return float(np.mean(values)), spread, estimates[0].polarity
+    if tracking is not None and tracking > SPREAD_WARN_SAMPLES:
+        emit(
+            Warning_(
+                f"the timing reference does not follow the send/return: their difference moved "
+                f"by {tracking:.2f} samples across streams; are both pairs on this interface?"
+            )
+        )
+    return LatencyMeasurement(
+        float(np.mean(values)),
+        spread,
+        tuple(values),
+        polarity,
+        float(np.mean(refs)) if refs else None,
+        tracking,
+    )
 
 
 def measure_return(
@@ -272,40 +357,63 @@ def calibrate(
 ) -> CalibrationResult:
     """Run the send step, then the loopback step; every stream is closed on any exit."""
     spec = settings.spec
-    interface.validate(spec)
+    timing = settings.timing_spec()
+    interface.validate(timing or spec)
     send_dbu, send_unc, reading = measure_send(interface, meter, settings, emit=emit, stop=stop)
 
     emit(Step("loopback", "Loopback: return level, latency and noise floor"))
+    timing_note = (
+        f" Patch output {settings.timing_out} into input {settings.timing_in} too, as the "
+        "timing reference, and leave it patched for every capture."
+        if timing is not None
+        else ""
+    )
     confirm(
         Prompt(
             "patch_loopback",
             f"Patch output {spec.send_channel} straight into input {spec.return_channel} "
-            "(no gear in between), set the input gain where you will capture, then press Enter.",
+            "(no gear in between), set the input gain where you will capture, then press Enter."
+            + timing_note,
         )
     )
     noise_dbfs = measure_noise_floor(interface, spec, emit=emit, stop=stop)
     loop_tone, _rough = find_loop_level(interface, spec, settings.tone_hz, emit=emit, stop=stop)
-    latency, latency_unc, polarity = measure_latency(
-        interface, spec, loop_tone, emit=emit, stop=stop
-    )
+    lat = measure_latency(interface, spec, loop_tone, timing=timing, emit=emit, stop=stop)
+    latency_value, polarity = lat.latency_samples, lat.polarity
+    # How far one stream's alignment can be off: half the spread without a reference; with
+    # one, half of what the reference does not follow.
+    latency_unc = (
+        lat.spread_samples
+        if lat.reference_tracking_samples is None
+        else lat.reference_tracking_samples
+    ) / 2.0
     if polarity < 0:
         emit(Warning_("the loopback inverts polarity: check the cable's wiring (pins 2 and 3)"))
     fit = measure_return(
-        interface, spec, settings.tone_hz, loop_tone, latency, emit=emit, stop=stop
+        interface, spec, settings.tone_hz, loop_tone, latency_value, emit=emit, stop=stop
     )
     return_dbu = levels.return_dbu_at_0dbfs(send_dbu, loop_tone, fit.level_dbfs)
     return_unc = math.hypot(send_unc, fit.uncertainty_db)
     emit(Result("return_dbu_at_0dbfs", return_dbu, "dBu", return_unc))
-    emit(Result("latency_samples", latency, "samples", latency_unc))
+    emit(Result("latency_samples", latency_value, "samples", latency_unc))
+    emit(Result("latency_spread_samples", lat.spread_samples, "samples"))
+    if lat.reference_delay_samples is not None:
+        emit(Result("timing_reference_delay_samples", lat.reference_delay_samples, "samples"))
     emit(Result("return_noise_floor_dbfs", noise_dbfs, "dBFS"))
     return CalibrationResult(
         send_dbu_at_0dbfs=send_dbu,
         send_uncertainty_db=send_unc,
         return_dbu_at_0dbfs=return_dbu,
         return_uncertainty_db=return_unc,
-        latency_samples=latency,
+        latency_samples=latency_value,
         latency_uncertainty_samples=latency_unc,
         latency_polarity=polarity,
+        latency_spread_samples=lat.spread_samples,
+        latency_takes_samples=lat.takes_samples,
+        timing_out=settings.timing_out if timing is not None else None,
+        timing_in=settings.timing_in if timing is not None else None,
+        timing_reference_delay_samples=lat.reference_delay_samples,
+        timing_marker_dbfs=loop_tone if timing is not None else None,
         loop_tone_dbfs=loop_tone,
         loop_return_dbfs=fit.level_dbfs,
         return_noise_floor_dbfs=noise_dbfs,
@@ -338,6 +446,11 @@ def to_profile(
         latency_samples=result.latency_samples,
         latency_uncertainty_samples=result.latency_uncertainty_samples,
         latency_polarity=result.latency_polarity,
+        latency_spread_samples=result.latency_spread_samples,
+        timing_out=result.timing_out or 0,
+        timing_in=result.timing_in or 0,
+        timing_reference_delay_samples=result.timing_reference_delay_samples or 0.0,
+        timing_marker_dbfs=result.timing_marker_dbfs or 0.0,
         tone_hz=result.tone_hz,
         tone_dbfs=result.tone_dbfs,
         loop_tone_dbfs=result.loop_tone_dbfs,

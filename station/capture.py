@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,10 @@ from . import __version__, analysis, checks, latency, levels, reamp, signals
 from .calibrate import Confirm, _confirm_all
 from .capture_io import RecordingWriter, Staging, write_json, write_pcm24
 from .drivers.base import AudioInterface, StreamSpec
-from .drivers.sources import ArraySource
+from .drivers.sources import ArraySource, SplitSink, StackedSource
 from .errors import SignalError, StationError, Stopped, StreamError
 from .events import Emit, LevelReading, Progress, Prompt, Result, Step, StopFlag, Warning_, ignore
-from .profiles import Profile, check_name
+from .profiles import Profile, check_name, has_timing_reference
 from .takes import take
 
 SCHEMA_VERSION = 1
@@ -57,6 +59,13 @@ class CaptureRequest:
     gear: dict[str, str] = field(default_factory=dict)
     virtual_gear: str | None = None  # which simulated gear, on the virtual rig
     retakes: int = 0  # takes spoilt by an over/underflow are played again this many times
+    knobs: dict[str, float] = field(default_factory=dict)  # the gear's knob values, if known
+    switches: dict[str, str] = field(default_factory=dict)  # the gear's switch positions
+    sweep: dict[str, object] | None = None  # session, setting id and role, in a sweep
+    use_timing: bool = True  # time the take with the profile's timing reference, if it has one
+    # Given, the report picture is drawn later by the job handed to it (a sweep draws it
+    # while the servos move to the next setting); else before the folder is committed.
+    report_later: Callable[[Callable[[], None]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,14 @@ def measure_noise_and_hum(
     return analysis.rms_dbfs(quiet), hum, mains, quiet
 
 
+def timing_spec(req: CaptureRequest, spec: StreamSpec) -> StreamSpec | None:
+    """The take's stream with the profile's timing pair added, or None without one."""
+    prof = req.profile
+    if not (req.use_timing and has_timing_reference(prof)):
+        return None
+    return replace(spec, extra_sends=(prof.timing_out,), extra_returns=(prof.timing_in,))
+
+
 def run_capture(
     interface: AudioInterface,
     req: CaptureRequest,
@@ -160,7 +177,7 @@ def run_capture(
     """Pre-flight, play and record, align, check and write `captures/NAME/`."""
     prof = req.profile
     spec = StreamSpec(prof.samplerate, prof.send_channel, prof.return_channel, prof.blocksize)
-    interface.validate(spec)
+    interface.validate(timing_spec(req, spec) or spec)
     plan, x = preflight(req)
     for w in plan.warnings:
         emit(Warning_(w))
@@ -258,15 +275,29 @@ def _capture(
         emit(LevelReading("return", level_dbfs=peak_db))
 
     writer = RecordingWriter(staging.dir / "recording.wav", sr, progress)
+    tspec = timing_spec(req, spec)
+    marker = signals.timing_marker(sr, prof.timing_marker_dbfs)
+    split = SplitSink(writer, len(marker) + preroll + 20_000)
     try:
-        interface.run(spec, ArraySource(signal_out), writer, tail_frames=tail, stop=stop)
+        if tspec is None:
+            interface.run(spec, ArraySource(signal_out), writer, tail_frames=tail, stop=stop)
+        else:
+            # The marker plays on the timing output at the start of the pre-roll.
+            source = StackedSource(ArraySource(signal_out), ArraySource(marker))
+            interface.run(tspec, source, split, tail_frames=tail, stop=stop)
     finally:
         writer.close()
     if stop is not None and stop.is_set():
         raise Stopped()
     emit(Step("analyse", "Aligning and checking"))
     rec, _, _ = reamp.read_mono(writer.path)
-    decision, trainer_raw = _latency(played, rec, timing, preroll, prof, sr)
+    reference = None
+    if tspec is not None:
+        try:
+            reference = latency.reference_delay(marker, split.head()[:, 0], sr)
+        except SignalError as exc:
+            emit(Warning_(f"{exc.message}: this take assumes the calibrated latency. {exc.hint}"))
+    decision, trainer_raw = _latency(played, rec, timing, preroll, prof, sr, reference)
     start = preroll + decision.shift_samples + len(lead)
     y = rec[start : start + len(x)]
     if len(y) < len(x):
@@ -289,15 +320,25 @@ def _capture(
         len(lead),
         preroll,
         spoilt,
+        reference,
     )
     write_json(staging.dir / "capture.json", record)
-    try:
-        from .report import write_report
 
-        write_report(staging.dir / "report.png", x, y, info, noise_audio, sr, decision, record)
-    except Exception as exc:  # a missing plot must never cost the user the take
-        emit(Warning_(f"the report picture could not be drawn: {exc}"))
+    def draw(folder: Path) -> None:
+        try:
+            from .report import write_report
+
+            partial = folder / ".report.partial.png"  # never a half-drawn report.png
+            write_report(partial, x, y, info, noise_audio, sr, decision, record)
+            os.replace(partial, folder / "report.png")
+        except Exception as exc:  # a missing plot must never cost the user the take
+            emit(Warning_(f"the report picture could not be drawn: {exc}"))
+
+    if req.report_later is None:
+        draw(staging.dir)
     final = staging.commit()
+    if req.report_later is not None:
+        req.report_later(lambda: draw(final))
     return CaptureResult(
         final,
         req.reamp_dbu,
@@ -310,9 +351,19 @@ def _capture(
 
 
 def _latency(
-    played: np.ndarray, rec: np.ndarray, timing: reamp.Layout, preroll: int, prof: Profile, sr: int
+    played: np.ndarray,
+    rec: np.ndarray,
+    timing: reamp.Layout,
+    preroll: int,
+    prof: Profile,
+    sr: int,
+    reference_delay: float | None,
 ) -> tuple[latency.LatencyDecision, latency.TrainerBlips]:
     estimates: dict[str, float | None] = {"loopback": prof.latency_samples}
+    if reference_delay is not None:
+        # This stream's latency: the calibrated one, moved as much as the reference moved.
+        change = reference_delay - prof.timing_reference_delay_samples
+        estimates["reference"] = prof.latency_samples + change
     polarity = 1
     try:
         blip = latency.blip_estimate(rec, timing.blips, timing.background, offset=preroll)
@@ -329,7 +380,9 @@ def _latency(
     raw = latency.trainer_blip_rule(rec[preroll:], timing.blips, timing.background)
     estimates["trainer_blips"] = None if raw.delay_samples is None else float(raw.delay_samples)
     decision = latency.decide(
-        {k: v for k, v in estimates.items() if k != "trainer_blips"}, polarity
+        {k: v for k, v in estimates.items() if k != "trainer_blips"},
+        polarity,
+        calibration_spread_samples=prof.latency_spread_samples,
     )
     decision.estimates["trainer_blips"] = estimates["trainer_blips"]
     return decision, raw
@@ -393,8 +446,20 @@ def _record(
     lead: int,
     preroll: int,
     spoilt: list[str],
+    reference_delay: float | None,
 ) -> dict[str, Any]:
     info, prof = plan.info, req.profile
+    timing = None
+    if has_timing_reference(prof) and req.use_timing:
+        timing = {
+            "timing_out": prof.timing_out,
+            "timing_in": prof.timing_in,
+            "reference_delay_samples": reference_delay,  # None: the marker did not come back
+            "calibration_reference_delay_samples": prof.timing_reference_delay_samples,
+            "stream_change_samples": None
+            if reference_delay is None
+            else reference_delay - prof.timing_reference_delay_samples,
+        }
     return {
         "schema_version": SCHEMA_VERSION,
         "station_version": __version__,
@@ -422,6 +487,10 @@ def _record(
             "polarity": decision.polarity,
             "disagreement_samples": decision.disagreement_samples,
             "message": decision.message,
+            "timing_reference": timing,
+            "assumes_calibrated_latency": decision.used == "loopback",
+            "calibration_spread_samples": prof.latency_spread_samples,
+            "moved_since_calibration_samples": decision.moved_samples,
             "preroll_samples": preroll,
             "preamble_samples": lead,
             "trainer_threshold": trainer_raw.threshold,
@@ -431,7 +500,9 @@ def _record(
         "noise": {"noise_floor_dbfs": noise_dbfs, "hum_dbfs": hum_dbfs, "mains_hz": mains_hz},
         "passed": passed,
         "checks": [c.to_json() for c in verdict],
-        "knobs": {},
+        "knobs": dict(req.knobs),
+        "switches": dict(req.switches),
+        "sweep": req.sweep,
         "spoilt_takes": list(spoilt),
         "gear": dict(req.gear),
         "virtual_gear": req.virtual_gear,

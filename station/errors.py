@@ -41,3 +41,11 @@ class Stopped(StationError):
 
     def __init__(self, message: str = "stopped by the user") -> None:
         super().__init__(message, "nothing was saved from the interrupted step")
+
+
+class RigError(StationError):
+    """The servo rig or its profile failed: no answer, an error reply, a bad calibration."""
+
+
+class KnobRangeError(RigError, ValueError):
+    """A knob value or switch position outside what the rig profile calibrated."""

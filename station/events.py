@@ -66,7 +66,26 @@ class Prompt:
     text: str
 
 
-Event = Step | Instruction | Progress | LevelReading | Result | Warning_ | Prompt
+@dataclass(frozen=True)
+class SweepProgress:
+    """Where a sweep is: the setting now (position in the schedule, 0-based, of `total`),
+    its knob values and switch positions, the last verdict and the time left."""
+
+    index: int
+    total: int
+    setting_id: str
+    role: str
+    knobs: dict[str, float]
+    switches: dict[str, str]
+    reamp_dbu: float | None
+    done: int
+    failed: int
+    last_verdict: str
+    elapsed_s: float
+    remaining_s: float | None
+
+
+Event = Step | Instruction | Progress | LevelReading | Result | Warning_ | Prompt | SweepProgress
 Emit = Callable[[Event], None]
 
 

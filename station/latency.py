@@ -128,9 +128,52 @@ def xcorr_estimate(
     return analysis.estimate_delay(ref, rec, samplerate, max_delay_samples=max_delay)
 
 
+def reference_delay(
+    marker: np.ndarray,
+    timing_rec: np.ndarray,
+    samplerate: int,
+    *,
+    offset: int = 0,
+    max_delay: int = 20_000,
+) -> float:
+    """The timing reference's round trip in this stream (samples, sub-sample): where the
+    `marker`, played from frame `offset` on the timing output, lands in `timing_rec`.
+
+    Raises SignalError (with a patching hint) when the marker does not come back.
+    """
+    seg = np.asarray(timing_rec[offset : offset + len(marker) + max_delay], dtype=np.float64)
+    try:
+        if len(seg) < len(marker):
+            raise SignalError("the timing recording is shorter than its marker")
+        return analysis.estimate_delay(
+            marker, seg, samplerate, band_hz=MARKER_BAND_HZ, max_delay_samples=max_delay
+        ).delay_samples
+    except SignalError as exc:
+        raise SignalError(
+            f"the timing reference's marker did not come back ({exc.message})",
+            "patch the timing output straight into the timing input and leave it there, "
+            "with the input's gain up",
+        ) from None
+
+
+MARKER_BAND_HZ = (200.0, 16000.0)
+# Where each through-gear estimate can sit from the interface's own latency, in samples,
+# because of the gear and the converters rather than a change of latency: blip edges land
+# up to about a sample early (the anti-alias filters' pre-ringing), cross-correlation a
+# sample or two late (the gear's own filters). Measured on every virtual gear model through
+# the realistic virtual interface (benchmarks/alignment.py); analog gear answers at once.
+GEAR_WINDOWS = {"blip": (-1.5, 1.0), "xcorr": (0.0, 2.5)}
+SPREAD_WARN_SAMPLES = 0.25  # calibration streams further apart than this: the driver moves
+
+
 @dataclass(frozen=True)
 class LatencyDecision:
-    """Every estimate (samples, beyond the pre-roll), the one used, and why."""
+    """Every estimate (samples, beyond the pre-roll), the one used, and why.
+
+    `estimates["reference"]`, when present, is the calibrated latency moved by
+    this stream's timing-reference change. `moved_samples` (no reference) is how
+    far the blip and cross-correlation estimates sit from the calibrated latency.
+    """
 
     estimates: dict[str, float | None]
     used: str
@@ -140,37 +183,85 @@ class LatencyDecision:
     disagreement_samples: float
     agree: bool
     message: str
+    moved_samples: float | None = None
 
 
-def decide(estimates: dict[str, float | None], polarity: int) -> LatencyDecision:
-    """Use the loopback latency when the blip and broadband estimates agree with it within
-    2 samples (the gear's own delay then stays in the output); else the blip estimate."""
-    loop = estimates.get("loopback")
+def decide(
+    estimates: dict[str, float | None], polarity: int, *, calibration_spread_samples: float = 0.0
+) -> LatencyDecision:
+    """Choose the latency to align with (DESIGN §3).
+
+    With a timing reference (`estimates["reference"]`) that is used: the blip and
+    cross-correlation estimates then measure the gear's own delay. Without one the
+    capture assumes the calibrated latency (`loopback`) and says so, warning when
+    calibration saw the driver's latency move between streams; when every
+    through-gear estimate moved beyond what the gear can explain (GEAR_WINDOWS), on
+    the same side, the interface changed: it aligns with the blip estimate and warns.
+    """
+    loop, ref = estimates.get("loopback"), estimates.get("reference")
     others = {k: v for k, v in estimates.items() if k in ("blip", "xcorr") and v is not None}
-    if loop is None and not others:
+    anchor = ref if ref is not None else loop
+    if anchor is None and not others:
         raise SignalError("no latency estimate is available", "re-run the calibration")
-    ref = loop if loop is not None else next(iter(others.values()))
-    diffs = {k: v - ref for k, v in others.items()}
+    base = anchor if anchor is not None else next(iter(others.values()))
+    diffs = {k: v - base for k, v in others.items()}
     worst = max((abs(d) for d in diffs.values()), default=0.0)
     agree = worst <= AGREEMENT_SAMPLES
     detail = ", ".join(f"{k} {v:.2f}" for k, v in estimates.items() if v is not None)
-    if loop is not None and agree:
-        used, value = "loopback", loop
-        msg = (
-            f"methods agree within {worst:.2f} samples ({detail})"
-            if others
-            else f"only the loopback latency is available ({detail}): the blips and "
-            "cross-correlation found nothing to cross-check it with"
+    moved = _moved(diffs) if ref is None and loop is not None else None
+    if ref is not None:
+        used, value = "reference", ref
+        change = f"{ref - loop:+.2f} since calibration" if loop is not None else "measured"
+        msg = f"timed by the reference: this stream's latency {ref:.2f} ({change}); " + (
+            f"the gear's estimates sit within {worst:.2f} samples of it ({detail})"
+            if agree
+            else f"the gear's estimates sit up to {worst:.2f} samples from it: the gear's own "
+            "delay (kept for the model to learn) or an estimate fooled by the gear; the "
+            f"reference aligns ({detail})"
         )
+    elif loop is not None and (moved is None or estimates.get("blip") is None):
+        used, value = "loopback", loop
+        drifty = calibration_spread_samples > SPREAD_WARN_SAMPLES
+        msg = f"assumes the calibrated latency {loop:.2f} (no timing reference; {detail})"
+        if not others:
+            msg += "; the blips and cross-correlation found nothing to cross-check it with"
+        if moved is not None:
+            agree = False
+            msg += (
+                f"; the cross-correlation moved {moved:+.2f} samples since calibration, more "
+                "than the gear can explain: the interface's latency changed, so this capture "
+                "may be off by that much; calibrate with a timing reference to align exactly"
+            )
+        elif drifty:
+            agree = False
+            msg += (
+                f"; calibration saw this driver's latency move by {calibration_spread_samples:.2f}"
+                " samples between streams, which no estimate through the gear can tell from the "
+                "gear's own delay: calibrate with a timing reference to align exactly"
+            )
+        elif not agree:
+            msg += f"; the gear's estimates disagree by up to {worst:.2f} samples"
     elif estimates.get("blip") is not None:
-        used, value = "blip", float(estimates["blip"])  # type: ignore[arg-type]
+        used, value, agree = "blip", float(estimates["blip"]), False  # type: ignore[arg-type]
         msg = (
-            f"methods disagree by up to {worst:.2f} samples ({detail}); aligned with the "
-            "blip estimate"
+            f"the blip and cross-correlation estimates moved {moved:+.2f} samples since "
+            f"calibration, more than the gear can explain: the interface's latency changed; "
+            f"aligned with the blip estimate, which may be a sample off ({detail}); calibrate "
+            "with a timing reference to align exactly"
         )
     else:
         used, value = ("loopback", loop) if loop is not None else ("xcorr", others["xcorr"])
         msg = f"only {used} is available ({detail})"
     return LatencyDecision(
-        dict(estimates), used, float(value), round(value), polarity, worst, agree, msg
+        dict(estimates), used, float(value), round(value), polarity, worst, agree, msg, moved
     )
+
+
+def _moved(diffs: dict[str, float]) -> float | None:
+    """How far the through-gear estimates moved from the calibrated latency, when every one
+    of them is outside what the gear can explain on the same side; else None."""
+    if not diffs:
+        return None
+    below = all(d < GEAR_WINDOWS[k][0] for k, d in diffs.items())
+    above = all(d > GEAR_WINDOWS[k][1] for k, d in diffs.items())
+    return min(diffs.values(), key=abs) if below or above else None

@@ -46,9 +46,19 @@ class Profile:
     meter_raw: str
     return_noise_floor_dbfs: float
     gain_note: str = ""
+    latency_spread_samples: float = 0.0  # how far the latency moved across calibration streams
+    timing_out: int = 0  # the timing reference's output (1-based); 0: none
+    timing_in: int = 0  # its input, patched permanently into it
+    timing_reference_delay_samples: float = 0.0  # its delay, averaged over calibration's streams
+    timing_marker_dbfs: float = 0.0  # the marker's level
     created: str = ""
     station_version: str = __version__
     schema_version: int = SCHEMA_VERSION
+
+
+def has_timing_reference(profile: Profile) -> bool:
+    """True when the profile was calibrated with a timing reference pair."""
+    return profile.timing_out > 0 and profile.timing_in > 0
 
 
 def check_name(name: str) -> str:

@@ -97,3 +97,11 @@ def log_sweep(
     phase = 2.0 * np.pi * f_start_hz * duration_s / rate * (np.exp(t * rate / duration_s) - 1.0)
     x = peak_from_dbfs(level_dbfs) * np.sin(phase)
     return apply_fades(x, round(fade_s * samplerate))
+
+
+MARKER_S = 0.1  # the timing reference's marker: long enough to time, short enough to hide
+
+
+def timing_marker(samplerate: int, level_dbfs: float) -> np.ndarray:
+    """The short broadband marker a timing reference carries in every stream (a fast sweep)."""
+    return log_sweep(100.0, min(20000.0, 0.45 * samplerate), MARKER_S, samplerate, level_dbfs)

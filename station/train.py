@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +23,7 @@ from typing import Any
 from . import reamp
 from .capture_io import read_capture_meta, write_json
 from .errors import StationError
-from .events import Emit, Progress, Step, ignore
+from .events import Emit, Progress, Step, StopFlag, Warning_, ignore
 from .namfile import fields_from_capture, tag_model
 
 ARCHITECTURES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4}  # WaveNet channels
@@ -69,13 +70,8 @@ def _model_config(architecture: str) -> dict[str, Any]:
     return {"net": net, **{k: v for k, v in template.items() if k != "net"}}
 
 
-def _data_config(folder: Path, info: reamp.ReampInfo, ny: int) -> dict[str, Any]:
-    common = {
-        "x_path": str(folder / "input.wav"),
-        "y_path": str(folder / "output.wav"),
-        "delay": 0,
-        "allow_unequal_lengths": True,
-    }
+def split_ranges(info: reamp.ReampInfo) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Where training and validation read a capture: NAM's v3 split, else the last 20 %."""
     if info.layout is not None:
         lay = info.layout
         start, stop = lay.train_span
@@ -85,6 +81,17 @@ def _data_config(folder: Path, info: reamp.ReampInfo, ny: int) -> dict[str, Any]
         split = int(info.frames * 0.8)
         train = {"stop_samples": split}
         validation = {"start_samples": split, "require_input_pre_silence": None}
+    return train, validation
+
+
+def _data_config(folder: Path, info: reamp.ReampInfo, ny: int) -> dict[str, Any]:
+    common = {
+        "x_path": str(folder / "input.wav"),
+        "y_path": str(folder / "output.wav"),
+        "delay": 0,
+        "allow_unequal_lengths": True,
+    }
+    train, validation = split_ranges(info)
     return {
         "train": {"ny": ny, **train},
         "validation": {"ny": None, **validation},
@@ -95,25 +102,65 @@ def _data_config(folder: Path, info: reamp.ReampInfo, ny: int) -> dict[str, Any]
     }
 
 
+def learning_config(
+    epochs: int, trainer_options: dict[str, Any] | None = None, batch_size: int = 16
+) -> dict[str, Any]:
+    """NAM's learning.json: our loaders and Lightning's own trainer options passed through.
+
+    `trainer_options` holds Lightning's `accelerator`, `devices` and `strategy` as the
+    user gave them; without them Lightning chooses (a GPU when torch sees one).
+    """
+    return {
+        "train_dataloader": {
+            "batch_size": batch_size,
+            "shuffle": True,
+            "pin_memory": False,
+            "drop_last": True,
+            "num_workers": 0,
+        },
+        "val_dataloader": {},
+        "trainer": {
+            "max_epochs": epochs,
+            "enable_progress_bar": False,
+            "logger": False,
+            **{k: v for k, v in (trainer_options or {}).items() if v is not None},
+        },
+    }
+
+
 @contextlib.contextmanager
-def _epoch_reports(module: Any, attr: str, epochs: int, emit: Emit) -> Iterator[None]:
-    """Add a callback reporting each epoch to the callbacks `module.attr` builds.
+def epoch_reports(
+    module: Any, attr: str, epochs: int, emit: Emit, stop: StopFlag | None = None
+) -> Iterator[None]:
+    """Add a callback reporting each epoch, and honouring `stop`, to what `module.attr` builds.
 
     NAM builds its Lightning trainer inside its entry points; wrapping the
     function that makes the callback list is the one place to hear epochs.
+    A stop request ends training after the current epoch; NAM then exports
+    the best model so far.
     """
     import pytorch_lightning as pl
 
     class Report(pl.Callback):
+        started = time.monotonic()
+
+        def on_train_epoch_end(self, trainer: Any, _module: Any) -> None:
+            if stop is not None and stop.is_set():
+                trainer.should_stop = True
+
         def on_validation_epoch_end(self, trainer: Any, _module: Any) -> None:
             if trainer.sanity_checking:
                 return
             m = trainer.callback_metrics
-            parts = [f"epoch {trainer.current_epoch + 1}/{epochs}"]
+            done = trainer.current_epoch + 1
+            elapsed = time.monotonic() - self.started
+            remaining = elapsed / done * max(0, epochs - done)
+            parts = [f"epoch {done}/{epochs}"]
             for key in ("train_loss", "val_loss", "ESR"):
                 if key in m:
                     parts.append(f"{key} {float(m[key]):.4g}")
-            emit(Progress(min(1.0, (trainer.current_epoch + 1) / epochs), ", ".join(parts)))
+            parts.append(f"{_clock(remaining)} left")
+            emit(Progress(min(1.0, done / epochs), ", ".join(parts), elapsed, remaining))
 
     original = getattr(module, attr)
 
@@ -127,6 +174,11 @@ def _epoch_reports(module: Any, attr: str, epochs: int, emit: Emit) -> Iterator[
         setattr(module, attr, original)
 
 
+def _clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
 def train_capture(
     folder: Path,
     *,
@@ -135,6 +187,8 @@ def train_capture(
     out: Path | None = None,
     ny: int = 8192,
     emit: Emit = ignore,
+    trainer_options: dict[str, Any] | None = None,
+    stop: StopFlag | None = None,
 ) -> TrainResult:
     """Train on `folder`'s pair and write a calibrated .nam; records it in capture.json."""
     require_nam()
@@ -157,10 +211,19 @@ def train_capture(
     # The library and Lightning print summaries; stdout is for the station's results.
     with contextlib.redirect_stdout(sys.stderr):
         if info.kind == "nam-v3":
-            model_file = _train_standard(folder, work, epochs, fields, emit)
+            if any(v is not None for v in (trainer_options or {}).values()):
+                emit(
+                    Warning_(
+                        "NAM's standard v3 path chooses its own device; ignoring "
+                        "--accelerator/--devices/--strategy"
+                    )
+                )
+            model_file = _train_standard(folder, work, epochs, fields, emit, stop)
             used = "nam-standard"
         else:
-            model_file = _train_configurable(folder, work, info, architecture, epochs, ny, emit)
+            model_file = _train_configurable(
+                folder, work, info, architecture, epochs, ny, emit, trainer_options, stop
+            )
             used = "nam-configurable"
     tag_model(model_file, fields)
     target = Path(out) if out is not None else folder / "model.nam"
@@ -190,30 +253,16 @@ def _train_configurable(
     epochs: int,
     ny: int,
     emit: Emit,
+    trainer_options: dict[str, Any] | None,
+    stop: StopFlag | None,
 ) -> Path:
     import nam.train.full as full
 
-    learning = {
-        "train_dataloader": {
-            "batch_size": 16,
-            "shuffle": True,
-            "pin_memory": False,
-            "drop_last": True,
-            "num_workers": 0,
-        },
-        "val_dataloader": {},
-        "trainer": {
-            "max_epochs": epochs,
-            "accelerator": "cpu",
-            "enable_progress_bar": False,
-            "logger": False,
-        },
-    }
-    with _epoch_reports(full, "_create_callbacks", epochs, emit):
+    with epoch_reports(full, "_create_callbacks", epochs, emit, stop):
         full.main(
             _data_config(folder, info, ny),
             _model_config(architecture),
-            learning,
+            learning_config(epochs, trainer_options),
             work,
             no_show=True,
             make_plots=False,
@@ -225,13 +274,18 @@ def _train_configurable(
 
 
 def _train_standard(
-    folder: Path, work: Path, epochs: int, fields: dict[str, Any], emit: Emit
+    folder: Path,
+    work: Path,
+    epochs: int,
+    fields: dict[str, Any],
+    emit: Emit,
+    stop: StopFlag | None,
 ) -> Path:
     import nam.train.core as core
     from nam.models.metadata import UserMetadata
 
     user = UserMetadata(**{k: v for k, v in fields.items() if v is not None})
-    with _epoch_reports(core, "get_callbacks", epochs, emit):
+    with epoch_reports(core, "get_callbacks", epochs, emit, stop):
         result = core.train(
             str(folder / "input.wav"),
             str(folder / "output.wav"),

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.virtual_bench import calibrated_profile
 from station.drivers.virtual import VirtualInterfaceTruth, VirtualRig
+
+__all__ = ["calibrate_virtual", "calibrated_profile", "jack_running", "run_station"]
 
 
 @pytest.fixture
@@ -106,7 +109,7 @@ def virtual_capture(tmp_path_factory: pytest.TempPathFactory, short_signal: Path
     home = tmp_path_factory.mktemp("capture-home")
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    prof = rig.calibrated_profile("p")
+    prof = calibrated_profile(rig, "p")
     req = CaptureRequest(
         prof,
         short_signal,

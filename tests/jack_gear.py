@@ -1,7 +1,11 @@
 """A JACK client that stands in for the reamp path between the station's send and return.
 
 It copies its input to its output with a known gain and extra delay (or a
-custom `process(block)`), and keeps the station's PortAudio ports wired to it:
+custom `process(block)`). Like an interface whose driver moves its latency each
+time a stream opens, it can add a per-stream shift (whole samples, cycling
+through `shifts`) to the reamp path and to a timing loopback pair (station
+output `timing_out` → station input `timing_in`) alike, so a timing reference
+sees what the reamp path suffers. It keeps the station's PortAudio ports wired:
 PortAudio connects new ports to system:* just after registering them, so a
 thread woken by JACK's registration/connection callbacks re-asserts the
 wiring (JACK must not be called from inside those callbacks). Ports are
@@ -22,8 +26,24 @@ def _rank(name: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+class DelayLine:
+    """A whole-sample delay that may change between blocks; no allocation per block."""
+
+    def __init__(self, most_samples: int, blocksize: int) -> None:
+        self._most = most_samples
+        self._line = np.zeros(most_samples + blocksize * 4, dtype=np.float32)
+
+    def process(self, x: np.ndarray, delay: int, gain: float, out: np.ndarray) -> None:
+        """Write `x` delayed by `delay` samples and scaled by `gain` into `out`."""
+        m, frames, line = self._most, len(x), self._line
+        line[:m] = line[frames : frames + m]
+        line[m : m + frames] = x
+        np.multiply(line[m - delay : m - delay + frames], gain, out=out)
+
+
 class JackGear:
-    """Reamp path in JACK: station send channel → gain, delay → station return channel."""
+    """Reamp path in JACK: station send channel → gain, delay → station return channel,
+    plus an optional timing loopback; both shifted per stream by `shifts`."""
 
     def __init__(
         self,
@@ -32,6 +52,9 @@ class JackGear:
         delay_samples: int = 100,
         send_channel: int = 1,
         return_channel: int = 1,
+        timing_out: int = 0,
+        timing_in: int = 0,
+        shifts: tuple[int, ...] = (),
         station_client: str = "PortAudio",
         process: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
@@ -41,12 +64,24 @@ class JackGear:
         self.delay_samples = delay_samples
         self.send_channel = send_channel
         self.return_channel = return_channel
+        self.timing_out = timing_out
+        self.timing_in = timing_in
+        self.shifts = shifts
+        self.shift = 0
+        self.streams = 0  # station streams seen (each gets the next shift)
+        self._stream_id = ""
         self._prefix = station_client
         self._custom = process
         self.client = jack.Client("station-test-gear", no_start_server=True)
         self.inport = self.client.inports.register("in")
         self.outport = self.client.outports.register("out")
-        self._line = np.zeros(delay_samples + self.client.blocksize * 4, dtype=np.float32)
+        self.timing = bool(timing_out and timing_in)
+        if self.timing:
+            self.tinport = self.client.inports.register("timing_in")
+            self.toutport = self.client.outports.register("timing_out")
+        most = delay_samples + max(shifts, default=0)
+        self._line = DelayLine(most, self.client.blocksize)
+        self._tline = DelayLine(max(shifts, default=0), self.client.blocksize)
         self._wake = threading.Event()
         self._quit = threading.Event()
         self.rewires = 0
@@ -64,11 +99,10 @@ class JackGear:
         if self._custom is not None:
             self.outport.get_array()[:] = self._custom(x)
             return
-        d = self.delay_samples
-        line = self._line
-        line[:d] = line[frames : frames + d] if d else line[:0]
-        line[d : d + frames] = x
-        np.multiply(line[:frames], self.gain, out=self.outport.get_array())
+        shift = self.shift
+        self._line.process(x, self.delay_samples + shift, self.gain, self.outport.get_array())
+        if self.timing:
+            self._tline.process(self.tinport.get_array(), shift, 1.0, self.toutport.get_array())
 
     def __enter__(self) -> JackGear:
         self.client.activate()
@@ -115,21 +149,31 @@ class JackGear:
             ),
             key=lambda p: _rank(p.name),
         )
-        if len(outs) < self.send_channel or len(ins) < self.return_channel:
+        if len(outs) < max(self.send_channel, self.timing_out) or len(ins) < max(
+            self.return_channel, self.timing_in
+        ):
             return
-        send, ret = outs[self.send_channel - 1], ins[self.return_channel - 1]
+        if outs[0].name != self._stream_id:  # a new stream: the "driver" moves its latency
+            self._stream_id = outs[0].name
+            self.shift = self.shifts[self.streams % len(self.shifts)] if self.shifts else 0
+            self.streams += 1
+        # station output → our input, and our output → station input, by rank
+        wanted = {(outs[self.send_channel - 1].name, self.inport.name)}
+        wanted.add((self.outport.name, ins[self.return_channel - 1].name))
+        if self.timing:
+            wanted.add((outs[self.timing_out - 1].name, self.tinport.name))
+            wanted.add((self.toutport.name, ins[self.timing_in - 1].name))
         for port in outs:
             for other in c.get_all_connections(port):
-                if other.name != self.inport.name or port.name != send.name:
+                if (port.name, other.name) not in wanted:
                     c.disconnect(port, other)
         for port in ins:
             for other in c.get_all_connections(port):
-                if other.name != self.outport.name or port.name != ret.name:
+                if (other.name, port.name) not in wanted:
                     c.disconnect(other, port)
-        if self.inport.name not in {p.name for p in c.get_all_connections(send)}:
-            c.connect(send, self.inport)
-        if ret.name not in {p.name for p in c.get_all_connections(self.outport)}:
-            c.connect(self.outport, ret)
+        for src, dst in wanted:
+            if dst not in {p.name for p in c.get_all_connections(src)}:
+                c.connect(src, dst)
         self.rewires += 1
 
 
@@ -176,6 +220,11 @@ class GearProcess:
         self._say(f"gain {gain}")
 
     @property
+    def streams(self) -> int:
+        """How many station streams the gear has seen (each one shifted anew)."""
+        return int(self._say("streams").split()[1])
+
+    @property
     def rewires(self) -> int:
         """How many times the gear has (re)asserted its wiring."""
         return int(self._say("rewires").split()[1])
@@ -188,7 +237,7 @@ class GearProcess:
 
 
 def main() -> None:
-    """Serve one JackGear until told to quit: commands 'gain G', 'rewires', 'quit' on stdin."""
+    """Serve one JackGear until told to quit: 'gain G', 'rewires', 'streams', 'quit' on stdin."""
     import argparse
     import gc
     import sys
@@ -198,6 +247,9 @@ def main() -> None:
     p.add_argument("--delay-samples", type=int, default=0)
     p.add_argument("--send-channel", type=int, default=1)
     p.add_argument("--return-channel", type=int, default=1)
+    p.add_argument("--timing-out", type=int, default=0)
+    p.add_argument("--timing-in", type=int, default=0)
+    p.add_argument("--shifts", default="", help="per-stream shifts in samples, e.g. 0,2,1,3")
     a = p.parse_args()
     gc.disable()  # the callback must never wait for a collection
     with JackGear(
@@ -205,6 +257,9 @@ def main() -> None:
         delay_samples=a.delay_samples,
         send_channel=a.send_channel,
         return_channel=a.return_channel,
+        timing_out=a.timing_out,
+        timing_in=a.timing_in,
+        shifts=tuple(int(v) for v in a.shifts.split(",") if v.strip()),
     ) as gear:
         print("ready", flush=True)
         for line in sys.stdin:
@@ -217,6 +272,8 @@ def main() -> None:
                 print("ok", flush=True)
             elif cmd[0] == "rewires":
                 print(f"ok {gear.rewires}", flush=True)
+            elif cmd[0] == "streams":
+                print(f"ok {gear.streams}", flush=True)
             else:
                 print(f"error unknown command {cmd[0]}", flush=True)
 

@@ -14,16 +14,28 @@ from station import levels
 from station.capture import CaptureRequest, CaptureResult, run_capture
 from station.drivers.base import StreamSpec
 from station.drivers.gear import DriftingAmp
+from station.drivers.physics import FractionalDelay
 from station.drivers.virtual import VirtualRig
 from station.errors import SignalError, StationError, Stopped
 from station.events import Progress, StopFlag
+from tests.conftest import calibrated_profile
 
 SPEC = StreamSpec(48000, 1, 1)
 
 
-def profile_for(rig: VirtualRig):
+TIMING = (2, 2)  # the timing reference: output 2 patched into input 2
+
+
+def profile_for(rig: VirtualRig, timing: tuple[int, int] | None = TIMING):
     rig.patch = "open"
-    return rig.calibrated_profile("bench", SPEC)
+    return calibrated_profile(rig, "bench", SPEC, timing)
+
+
+def assert_exact(rig: VirtualRig, res: CaptureResult) -> None:
+    """Aligned to the sample: the take's own true latency (its per-stream change included)."""
+    truth = rig.streams[-1].latency_samples
+    assert res.record["latency"]["latency_samples"] == pytest.approx(truth, abs=0.1)
+    assert res.record["latency"]["shift_samples"] == round(res.record["latency"]["latency_samples"])
 
 
 def capture(
@@ -61,12 +73,18 @@ def test_clean_capture_matches_the_gear_truth(
     assert (
         sr == 48000 and len(y) == len(x) and sf.info(str(folder / "output.wav")).subtype == "PCM_24"
     )
-    # The truth: the same gear fed the same volts, read by the return converter, no latency.
+    # The truth: the same gear fed the same volts, read by the return converter, delayed by
+    # what the whole-sample alignment leaves of this take's true latency.
     truth_gear = type(rig.gear)()
     vpk_out = levels.vrms_from_dbu(rig.truth.send_dbu_at_0dbfs) * math.sqrt(2)
     vpk_in = levels.vrms_from_dbu(rig.truth.return_dbu_at_0dbfs) * math.sqrt(2)
     gain = levels.ratio_from_db(12.0 - prof.send_dbu_at_0dbfs)
-    truth = truth_gear.process(x * gain * vpk_out) / vpk_in
+    left = rig.streams[-1].latency_samples - res.record["latency"]["shift_samples"]
+    line = FractionalDelay(left + 1.0)  # one sample more, removed below: a delay is never < 0
+    line.push(truth_gear.process(x * gain * vpk_out) / vpk_in)
+    line.push(np.zeros(256))
+    truth = line.pull(len(x) + 1)[1:]
+    assert abs(left) <= 0.5
     seg = slice(816_000, 816_000 + 4 * 48000)
     lags = np.arange(-3, 4)
     corr = [np.dot(np.roll(y, -k)[seg], truth[seg]) for k in lags]
@@ -77,14 +95,21 @@ def test_clean_capture_matches_the_gear_truth(
     assert meta["input_level_dbu"] == 12.0
     assert meta["output_level_dbu"] == pytest.approx(rig.truth.return_dbu_at_0dbfs, abs=0.02)
     assert meta["playback_gain_db"] == pytest.approx(12.0 - prof.send_dbu_at_0dbfs)
-    assert meta["latency"]["used"] == "loopback"
-    assert meta["latency"]["shift_samples"] == round(rig.truth.latency_samples)
+    assert meta["latency"]["used"] == "reference"
+    assert_exact(rig, res)
     assert set(meta["latency"]["estimates_samples"]) == {
         "loopback",
+        "reference",
         "blip",
         "xcorr",
         "trainer_blips",
     }
+    timing = meta["latency"]["timing_reference"]
+    assert (timing["timing_out"], timing["timing_in"]) == TIMING
+    # The change since calibration: this stream's latency minus the calibrated (mean) one.
+    assert timing["stream_change_samples"] == pytest.approx(
+        rig.streams[-1].latency_samples - prof.latency_samples, abs=0.1
+    )
     assert meta["reamp_file"]["md5"] and meta["profile"]["name"] == "bench"
     assert (folder / "report.png").stat().st_size > 10_000
     assert (folder / "recording.wav").is_file()
@@ -121,7 +146,7 @@ def test_high_gain_inverts_and_passes(rig: VirtualRig, short_signal: Path, home:
     rig.use_gear("highgain")
     res = capture(rig, short_signal, home)
     assert res.passed and res.record["polarity"] == -1
-    assert res.record["latency"]["shift_samples"] == round(rig.truth.latency_samples)
+    assert_exact(rig, res)
 
 
 def test_noisy_amp_warns_and_fails_replicate(
@@ -183,14 +208,38 @@ def test_latency_change_is_caught_and_aligned_by_blips(
     rig: VirtualRig, short_signal: Path, home: Path
 ) -> None:
     rig.use_gear("clean")
-    prof = profile_for(rig)
+    prof = profile_for(rig, timing=None)
     rig.truth.latency_samples += 128  # the driver picked a bigger buffer for this stream
     res = capture(rig, short_signal, home, profile=prof)
     s = status(res)
     assert s["latency_agreement"] == "warn"
     assert res.record["latency"]["used"] == "blip"
-    assert abs(res.record["latency"]["shift_samples"] - rig.truth.latency_samples) <= 1.5
+    assert abs(res.record["latency"]["shift_samples"] - rig.streams[-1].latency_samples) <= 1.5
     assert res.passed
+
+
+@pytest.mark.parametrize("timing", [TIMING, None], ids=["reference", "no-reference"])
+def test_latency_shift_after_calibration(
+    rig: VirtualRig, short_signal: Path, home: Path, timing
+) -> None:
+    # A driver steady while calibrating, then 2.4 samples later for the take's stream.
+    rig.use_gear("clean")
+    rig.stream_shift_samples = 0.0
+    prof = profile_for(rig, timing)
+    assert prof.latency_spread_samples < 0.05
+    rig.stream_shift_samples = 2.4
+    res = capture(rig, short_signal, home, profile=prof)
+    lat = res.record["latency"]
+    truth = rig.streams[-1].latency_samples
+    check = next(c for c in res.checks if c.name == "latency_agreement")
+    if timing:
+        assert lat["used"] == "reference" and check.status == "pass"
+        assert lat["timing_reference"]["stream_change_samples"] == pytest.approx(2.4, abs=0.05)
+        assert_exact(rig, res)
+    else:
+        assert lat["timing_reference"] is None
+        assert check.status == "warn" and "timing reference" in check.message
+        assert lat["shift_samples"] != round(truth)  # and it is not exact: hence the warning
 
 
 def test_custom_signal_gets_a_preamble(rig: VirtualRig, home: Path, tmp_path: Path) -> None:
@@ -205,7 +254,7 @@ def test_custom_signal_gets_a_preamble(rig: VirtualRig, home: Path, tmp_path: Pa
     assert s["trainer_blips"] == "n/a" and s["replicate_esr"] == "n/a" and res.passed
     y, _ = sf.read(res.capture_dir / "output.wav")
     assert len(y) == len(x)
-    assert res.record["latency"]["shift_samples"] == round(rig.truth.latency_samples)
+    assert_exact(rig, res)
 
 
 def test_stop_mid_take_leaves_nothing(rig: VirtualRig, short_signal: Path, home: Path) -> None:

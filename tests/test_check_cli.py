@@ -13,7 +13,7 @@ import soundfile as sf
 
 from station.capture import CaptureRequest, run_capture
 from station.drivers.virtual import VirtualRig
-from tests.conftest import calibrate_virtual
+from tests.conftest import calibrate_virtual, calibrated_profile
 from tests.conftest import run_station as station
 
 
@@ -22,7 +22,7 @@ def good_capture(tmp_path_factory: pytest.TempPathFactory, short_signal: Path) -
     home = tmp_path_factory.mktemp("home")
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    prof = rig.calibrated_profile("p")
+    prof = calibrated_profile(rig, "p")
     res = run_capture(
         rig.interface,
         CaptureRequest(prof, short_signal, 12.0, "good", home / "captures"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from station.drivers.virtual import VirtualInterfaceTruth
+from station.drivers.virtual import VirtualInterfaceTruth, VirtualRig
 from station.levels import vrms_from_dbu
 from tests.conftest import run_station as station
 
@@ -31,10 +31,16 @@ def test_virtual_calibration_json(home: Path) -> None:
     res = station(*BASE, "--yes", "--json", home=home)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    truth = VirtualInterfaceTruth()
-    assert out["send_dbu_at_0dbfs"] == pytest.approx(truth.send_dbu_at_0dbfs, abs=0.02)
-    assert out["return_dbu_at_0dbfs"] == pytest.approx(truth.return_dbu_at_0dbfs, abs=0.02)
-    assert out["latency_samples"] == pytest.approx(truth.latency_samples, abs=0.1)
+    rig = VirtualRig()  # the CLI's own virtual rig: its truths at the 1 kHz tone
+    assert out["send_dbu_at_0dbfs"] == pytest.approx(rig.true_send_dbu(1000.0), abs=0.02)
+    assert out["return_dbu_at_0dbfs"] == pytest.approx(rig.true_return_dbu(1000.0), abs=0.02)
+    # Each stream's latency moved by 0–3 samples; the profile keeps their mean and spread.
+    takes = out["latency_takes_samples"]
+    base, most = rig.truth.latency_samples, rig.truth.stream_shift_max_samples
+    assert len(takes) >= 3 and all(base - 0.1 <= t <= base + most + 0.1 for t in takes)
+    assert out["latency_samples"] == pytest.approx(sum(takes) / len(takes))
+    assert out["latency_spread_samples"] == pytest.approx(max(takes) - min(takes))
+    assert out["timing_out"] is None and out["timing_reference_delay_samples"] is None
     assert Path(out["profile_path"]) == (home / "calibration/profiles/demo.toml").resolve()
     assert Path(out["profile_path"]).is_file()
     assert "Measure the RMS voltage" in res.stderr
@@ -50,7 +56,26 @@ def test_manual_meter_typed_on_stdin(home: Path) -> None:
     assert "is not a voltage" in res.stderr
     assert "the bench meter shows" in res.stderr
     assert out["send_dbu_at_0dbfs"] == pytest.approx(truth.send_dbu_at_0dbfs, abs=0.02)
-    assert out["return_dbu_at_0dbfs"] == pytest.approx(truth.return_dbu_at_0dbfs, abs=0.02)
+    # The typed reading is the nominal send; the converters' 1 kHz ripple moves the return.
+    rig = VirtualRig()
+    ripple = rig.true_send_dbu(1000.0) - truth.send_dbu_at_0dbfs
+    assert out["return_dbu_at_0dbfs"] == pytest.approx(
+        rig.true_return_dbu(1000.0) - ripple, abs=0.02
+    )
+
+
+def test_timing_reference_from_the_cli(home: Path) -> None:
+    res = station(*BASE, "--timing-out", "3", "--timing-in", "4", "--yes", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert (out["timing_out"], out["timing_in"]) == (3, 4)
+    # The timing loop has the send/return's latency in every stream: same mean.
+    assert out["timing_reference_delay_samples"] == pytest.approx(out["latency_samples"], abs=0.1)
+    profile = (home / "calibration/profiles/demo.toml").read_text()
+    assert "timing_out = 3" in profile and "timing_reference_delay_samples" in profile
+    bad = station(*BASE, "--timing-out", "1", "--timing-in", "2", "--yes", home=home)
+    assert bad.returncode != 0 and "must not use the send" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_human_output(home: Path) -> None:

@@ -67,5 +67,48 @@ def test_policy_prefers_loopback_when_all_agree() -> None:
 def test_policy_falls_back_to_blips_and_says_why() -> None:
     d = latency.decide({"loopback": 300.4, "blip": 428.6, "xcorr": 429.9}, -1)
     assert d.used == "blip" and d.shift_samples == 429 and not d.agree
-    assert "disagree" in d.message and "428.60" in d.message and "300.40" in d.message
+    assert "moved" in d.message and "428.60" in d.message and "300.40" in d.message
     assert d.disagreement_samples == pytest.approx(129.5)
+    assert d.moved_samples == pytest.approx(128.2)
+
+
+def test_policy_uses_the_timing_reference() -> None:
+    # The interface moved 2.4 samples; the gear adds its usual bias to blip and xcorr.
+    est = {"loopback": 300.4, "reference": 302.8, "blip": 301.9, "xcorr": 304.2}
+    d = latency.decide(est, 1, calibration_spread_samples=2.0)
+    assert d.used == "reference" and d.shift_samples == 303 and d.agree
+    assert "+2.40 since calibration" in d.message
+
+
+def test_without_reference_the_capture_assumes_calibration_and_says_so() -> None:
+    d = latency.decide({"loopback": 300.4, "blip": 299.6, "xcorr": 301.9}, 1)
+    assert d.used == "loopback" and d.agree and "assumes the calibrated latency" in d.message
+    drifty = latency.decide(
+        {"loopback": 300.4, "blip": 299.6, "xcorr": 301.9}, 1, calibration_spread_samples=1.2
+    )
+    assert drifty.used == "loopback" and not drifty.agree
+    assert "timing reference" in drifty.message and "1.20" in drifty.message
+
+
+@pytest.mark.parametrize(
+    ("blip", "xcorr", "moved"),
+    [
+        (301.7, 303.9, True),  # 2.4 samples later than calibrated, through the gear's biases
+        (298.0, 299.8, True),  # 2.4 earlier: no gear answers before it is played
+        (299.4, 301.8, False),  # the gear's usual biases only
+        (281.2, 301.9, False),  # a fooled blip edge alone is not a moved interface
+    ],
+)
+def test_a_move_beyond_the_gear_is_warned(blip: float, xcorr: float, moved: bool) -> None:
+    d = latency.decide({"loopback": 300.4, "blip": blip, "xcorr": xcorr}, 1)
+    assert (d.moved_samples is not None) == moved
+    assert d.agree == (not moved and abs(blip - 300.4) <= 2)
+    if moved:
+        assert d.used == "blip" and "timing reference" in d.message
+
+
+def test_a_move_seen_by_xcorr_alone_is_warned() -> None:
+    # A noisy amp hides its blips; the cross-correlation alone shows the interface moved.
+    d = latency.decide({"loopback": 300.4, "blip": None, "xcorr": 304.3}, 1)
+    assert d.used == "loopback" and not d.agree and d.moved_samples == pytest.approx(3.9)
+    assert "timing reference" in d.message

@@ -14,6 +14,7 @@ from station import layouts, reamp
 from station.capture import CaptureRequest, run_capture
 from station.drivers.virtual import VirtualRig
 from station.synth import guitar_material
+from tests.conftest import calibrated_profile
 from tests.conftest import run_station as station
 
 SEED, TRAINING_S = 3, 4.0  # the session's short signal
@@ -113,7 +114,7 @@ def test_float_v3_gets_the_replicate_check_in_capture_and_check(
 ) -> None:
     rig = VirtualRig(speed=None)
     rig.use_gear("clean")
-    prof = rig.calibrated_profile("p")
+    prof = calibrated_profile(rig, "p")
     res = run_capture(
         rig.interface,
         CaptureRequest(prof, float_v3, 12.0, "float", tmp_path / "captures"),
@@ -140,7 +141,7 @@ def test_custom_file_with_a_repeat_gets_the_replicate_check(tmp_path: Path) -> N
     sf.write(path, np.concatenate([a, 0.5 * guitar_material(1.0, 48000, rng), a]), 48000)
     rig = VirtualRig(speed=None)
     rig.use_gear("chorus")  # time-based: the two plays differ
-    prof = rig.calibrated_profile("p")
+    prof = calibrated_profile(rig, "p")
     res = run_capture(
         rig.interface,
         CaptureRequest(prof, path, 12.0, "twice", tmp_path / "captures"),

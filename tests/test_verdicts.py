@@ -15,6 +15,7 @@ from station.capture import CaptureRequest, preflight, run_capture
 from station.drivers.gear import Amp
 from station.drivers.virtual import VirtualRig
 from station.errors import SignalError
+from tests.conftest import calibrated_profile
 from tests.conftest import run_station as station
 
 
@@ -87,7 +88,7 @@ def test_silent_or_empty_reamp_file_is_refused(
 ) -> None:
     path = tmp_path / "empty.wav"
     sf.write(path, samples, 48000, subtype="PCM_24")
-    prof = rig.calibrated_profile("p")
+    prof = calibrated_profile(rig, "p")
     req = CaptureRequest(prof, path, 12.0, "x", tmp_path / "captures")
     with pytest.raises(SignalError, match=words):
         preflight(req)
@@ -108,7 +109,7 @@ def test_custom_file_with_nothing_connected_fails(rig: VirtualRig, tmp_path: Pat
 
     path = tmp_path / "riffs.wav"
     sf.write(path, 0.5 * guitar_material(6.0, 48000, np.random.default_rng(4)), 48000)
-    prof = rig.calibrated_profile("p")
+    prof = calibrated_profile(rig, "p")
     rig.auto_patch = False
     rig.patch = "open"
     res = run_capture(
@@ -132,7 +133,7 @@ def test_connected_custom_file_returns_signal(rig: VirtualRig, tmp_path: Path) -
     path = tmp_path / "riffs.wav"
     sf.write(path, 0.5 * guitar_material(6.0, 48000, np.random.default_rng(4)), 48000)
     rig.use_gear("clean")
-    prof = rig.calibrated_profile("p")
+    prof = calibrated_profile(rig, "p")
     res = run_capture(
         rig.interface,
         CaptureRequest(prof, path, 12.0, "ok", tmp_path / "captures"),

@@ -28,7 +28,7 @@ def _common() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own subcommand."""
     from .. import __version__
-    from . import calibrate, capture, check, demo, devices, models, signal, train
+    from . import calibrate, capture, check, demo, devices, models, plan, rig, signal, sweep, train
 
     parser = argparse.ArgumentParser(
         prog="station",
@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"station {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common()
-    for module in (devices, calibrate, capture, check, signal, models, train, demo):
+    commands = (devices, calibrate, capture, check, signal, models, train, rig, plan, sweep, demo)
+    for module in commands:
         module.register(sub, common)
     return parser
 

@@ -30,6 +30,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--return-channel", type=int, required=True, help="input the gear returns to (1-based)"
     )
+    p.add_argument(
+        "--timing-out",
+        type=int,
+        default=None,
+        help="timing reference: a spare output (1-based), patched for good into --timing-in",
+    )
+    p.add_argument(
+        "--timing-in",
+        type=int,
+        default=None,
+        help="timing reference: the spare input (1-based) that --timing-out is patched into",
+    )
     p.add_argument("--samplerate", type=int, default=48000)
     p.add_argument("--blocksize", type=int, default=256)
     p.add_argument(
@@ -53,13 +65,16 @@ def run(args: argparse.Namespace) -> int:
     home = home_of(args)
     check_name(args.name)
     spec = StreamSpec(args.samplerate, args.send_channel, args.return_channel, args.blocksize)
+    settings = CalibrationSettings(
+        spec, args.tone_hz, args.tone_dbfs, timing_out=args.timing_out, timing_in=args.timing_in
+    )
     bench = open_bench(args.device)
-    bench.interface.validate(spec)
+    bench.interface.validate(settings.timing_spec() or spec)
     meter = open_meter(args.meter, bench, console.make_ask(bench.rig))
     result = calibrate(
         bench.interface,
         meter,
-        CalibrationSettings(spec, args.tone_hz, args.tone_dbfs),
+        settings,
         emit=console.emit,
         confirm=console.make_confirm(bench.rig, args.yes),
     )
@@ -75,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         "return_uncertainty_db": result.return_uncertainty_db,
         "latency_samples": result.latency_samples,
         "latency_uncertainty_samples": result.latency_uncertainty_samples,
+        "latency_spread_samples": result.latency_spread_samples,
+        "latency_takes_samples": list(result.latency_takes_samples),
+        "timing_out": result.timing_out,
+        "timing_in": result.timing_in,
+        "timing_reference_delay_samples": result.timing_reference_delay_samples,
         "return_noise_floor_dbfs": result.return_noise_floor_dbfs,
         "meter": result.meter.source,
         "meter_reading_vrms": result.meter.vrms,
@@ -93,8 +113,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"  latency {result.latency_samples:.2f} samples "
-        f"({result.latency_samples / args.samplerate * 1000:.2f} ms)"
+        f"({result.latency_samples / args.samplerate * 1000:.2f} ms), moving by "
+        f"{result.latency_spread_samples:.2f} across {len(result.latency_takes_samples)} streams"
     )
+    if result.timing_reference_delay_samples is not None:
+        print(
+            f"  timing reference output {result.timing_out} → input {result.timing_in}: "
+            f"{result.timing_reference_delay_samples:.2f} samples (leave it patched)"
+        )
     print(f"  return noise floor {result.return_noise_floor_dbfs:.1f} dBFS")
     sys.stdout.flush()
     return 0

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..capture import CaptureRequest, run_capture
+from ..capture import CaptureRequest, CaptureResult, run_capture
 from ..drivers.factory import open_bench
 from ..errors import StationError
 from ..events import Event, Step, Warning_
-from ..profiles import load_profile
+from ..profiles import check_name, load_profile
 from ..settings import load_settings, update_settings
 from . import console, home_of
+from .plan import parse_levels
 from .signal import default_signal
 
 GEAR_FIELDS = ("gear_make", "gear_model", "gear_type", "tone_type", "modeled_by")
@@ -27,9 +28,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", required=True, help="interface profile from 'station calibrate'")
     p.add_argument(
         "--reamp-dbu",
-        type=float,
         required=True,
-        help="level at the gear's input for a 0 dBFS sine in the file (dBu)",
+        metavar="P[,P2,...]",
+        help="level at the gear's input for a 0 dBFS sine in the file (dBu); several levels "
+        "give one capture each, in one folder",
     )
     p.add_argument("--out", required=True, help="capture name (a folder under captures/)")
     p.add_argument(
@@ -50,7 +52,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gear",
         default="clean",
-        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus",
+        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus, od (its knobs "
+        "are turned by 'station rig ... --port virtual')",
     )
     for name in GEAR_FIELDS:
         p.add_argument(f"--{name.replace('_', '-')}", default=None)
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     device = "virtual" if profile.host_api == "virtual" else profile.device_name
     bench = open_bench(device)
     if bench.rig is not None:
+        bench.rig.keep_servos_in(home)  # the knobs 'station rig move --port virtual' turned
         bench.rig.use_gear(args.gear)
     gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
     reamp_path, remember = _reamp_file(args, home)
@@ -100,39 +104,63 @@ def run(args: argparse.Namespace) -> int:
             update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
         console.emit(event)
 
-    req = CaptureRequest(
-        profile,
-        reamp_path,
-        args.reamp_dbu,
-        args.out,
-        home / "captures",
-        force=args.force,
-        gear=gear,
-        virtual_gear=args.gear if bench.rig is not None else None,
-        retakes=max(0, args.retakes),
-    )
-    result = run_capture(
-        bench.interface, req, emit=emit, confirm=console.make_confirm(bench.rig, args.yes)
-    )
+    levels = parse_levels(args.reamp_dbu, "--reamp-dbu")
+    captures_dir, names = home / "captures", [args.out]
+    if len(levels) > 1:  # a level pack: one capture per level, in one folder
+        check_name(args.out)
+        captures_dir, names = captures_dir / args.out, [level_name(v) for v in levels]
+        if captures_dir.exists() and not args.force:
+            raise StationError(
+                f"a capture called {args.out!r} already exists",
+                "choose another --out name, or add --force to replace it",
+            )
+    confirm = console.make_confirm(bench.rig, args.yes)
+    results = []
+    for level, name in zip(levels, names, strict=True):
+        req = CaptureRequest(
+            profile,
+            reamp_path,
+            level,
+            name,
+            captures_dir,
+            force=args.force,
+            gear=gear,
+            virtual_gear=args.gear if bench.rig is not None else None,
+            retakes=max(0, args.retakes),
+        )
+        results.append(run_capture(bench.interface, req, emit=emit, confirm=confirm))
+        if not args.json:
+            _print_result(results[-1])
+        confirm = console.make_confirm(bench.rig, True)  # the gear stays patched
     if args.json:
-        console.print_json(
-            {
-                "capture_dir": str(result.capture_dir.resolve()),
-                "input_level_dbu": result.input_level_dbu,
-                "output_level_dbu": result.output_level_dbu,
-                "latency_samples": result.latency_samples,
-                "polarity": result.record["polarity"],
-                "passed": result.passed,
-                "checks": [c.to_json() for c in result.checks],
-                "latency": result.record["latency"],
-            }
-        )
-    else:
-        print(f"Capture: {result.capture_dir}")
-        print(
-            f"  input_level_dbu {result.input_level_dbu:+.2f}, output_level_dbu "
-            f"{result.output_level_dbu:+.2f}, latency {result.latency_samples:.2f} samples "
-            f"({result.record['latency']['used']})"
-        )
-        console.print_verdict(result.passed, result.checks)
-    return 0 if result.passed else 1
+        shown = [_result_json(r) for r in results]
+        console.print_json(shown[0] if len(shown) == 1 else shown)
+    return 0 if all(r.passed for r in results) else 1
+
+
+def level_name(level_dbu: float) -> str:
+    """A capture name for one level of a pack: '5.74dBu', 'minus6dBu'."""
+    return f"{'minus' if level_dbu < 0 else ''}{abs(level_dbu):g}dBu"
+
+
+def _result_json(result: CaptureResult) -> dict[str, Any]:
+    return {
+        "capture_dir": str(result.capture_dir.resolve()),
+        "input_level_dbu": result.input_level_dbu,
+        "output_level_dbu": result.output_level_dbu,
+        "latency_samples": result.latency_samples,
+        "polarity": result.record["polarity"],
+        "passed": result.passed,
+        "checks": [c.to_json() for c in result.checks],
+        "latency": result.record["latency"],
+    }
+
+
+def _print_result(result: CaptureResult) -> None:
+    print(f"Capture: {result.capture_dir}")
+    print(
+        f"  input_level_dbu {result.input_level_dbu:+.2f}, output_level_dbu "
+        f"{result.output_level_dbu:+.2f}, latency {result.latency_samples:.2f} samples "
+        f"({result.record['latency']['used']})"
+    )
+    console.print_verdict(result.passed, result.checks)

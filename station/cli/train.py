@@ -13,20 +13,40 @@ from ..capture_io import read_capture_meta
 from ..drivers.factory import open_bench
 from ..errors import StationError
 from ..namfile import model_info, read_model
+from ..parametric.training import SIZES
 from ..profiles import load_profile
-from ..train import ARCHITECTURES, train_capture
+from ..train import train_capture
 from ..verify import compare, run_model, verify_capture
 from . import console, home_of
+from . import sweep_train as sweep_cli
 from .models import print_players
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the `train` and `verify` subcommands."""
-    p = sub.add_parser("train", parents=[common], help="train a calibrated .nam from a capture")
-    p.add_argument("capture_dir", type=Path)
-    p.add_argument("--architecture", default="standard", choices=list(ARCHITECTURES))
+    p = sub.add_parser(
+        "train", parents=[common], help="train a calibrated .nam from a capture or a sweep session"
+    )
+    p.add_argument("capture_dir", type=Path, metavar="CAPTURE_DIR|SESSION")
+    p.add_argument(
+        "--architecture",
+        default="standard",
+        choices=list(SIZES),
+        help="WaveNet size ('tiny' only for --parametric quick trials)",
+    )
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--out", type=Path, default=None, help="model file (default: CAPTURE/model.nam)")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--parametric", action="store_true", help="one model conditioned on the sweep's knobs"
+    )
+    kind.add_argument(
+        "--snapshots", action="store_true", help="one standard model per setting of the sweep"
+    )
+    lightning = p.add_argument_group("PyTorch Lightning, passed through unchanged")
+    lightning.add_argument("--accelerator", default=None, help="cpu, gpu, mps, auto, ...")
+    lightning.add_argument("--devices", default=None, help="how many, or which: 1, 2, '0,1', auto")
+    lightning.add_argument("--strategy", default=None, help="ddp, fsdp, auto, ...")
     p.set_defaults(handler=run_train)
 
     p = sub.add_parser("verify", parents=[common], help="compare a model with the gear")
@@ -34,17 +54,35 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--capture", type=Path, default=None, help="the capture the model came from")
     p.add_argument("--di", type=Path, default=None, help="a 48 kHz guitar DI to reamp through both")
     p.add_argument("--profile", default=None, help="interface profile for --di")
+    p.add_argument(
+        "--session", type=Path, default=None, help="a sweep session: judge every held-out setting"
+    )
     p.set_defaults(handler=run_verify)
 
 
+def _trainer_options(args: argparse.Namespace) -> dict[str, Any]:
+    devices = args.devices
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    return {"accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
+
+
 def run_train(args: argparse.Namespace) -> int:
-    """Train, tag, and report the validation ESR."""
+    """Train, tag, and report the validation ESR (or, for a session, the sweep's report)."""
+    if args.parametric or args.snapshots:
+        return sweep_cli.run_sweep_train(args, _trainer_options(args))
+    if (Path(args.capture_dir) / "session.json").is_file():
+        raise StationError(
+            f"{args.capture_dir} is a sweep session",
+            "add --parametric (one knob-aware model) or --snapshots (one model per setting)",
+        )
     result = train_capture(
         args.capture_dir,
         architecture=args.architecture,
         epochs=args.epochs,
         out=args.out,
         emit=console.emit,
+        trainer_options=_trainer_options(args),
     )
     meta = read_capture_meta(args.capture_dir)
     info = model_info(read_model(result.model_path))
@@ -106,6 +144,8 @@ def _verify_di(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Print ESR and level difference between the model and the gear."""
+    if args.session is not None:
+        return sweep_cli.run_sweep_verify(args)
     if args.di is not None:
         result, extra = _verify_di(args)
     elif args.capture is not None:

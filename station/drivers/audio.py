@@ -1,4 +1,5 @@
-"""The real audio interface through sounddevice (PortAudio): full duplex, one send, one return.
+"""The real audio interface through sounddevice (PortAudio): full duplex, a send and a return
+(plus any extra channels a stream asks for, such as a timing reference's pair).
 
 The callback only copies blocks: a feeder thread pre-renders output blocks into
 a bounded queue and a writer thread hands recorded blocks to the sink. Any
@@ -116,23 +117,23 @@ class SoundDeviceInterface:
     def validate(self, spec: StreamSpec) -> None:
         """Check channels against the device and the rate against PortAudio."""
         sd = _sd()
-        if not 1 <= spec.send_channel <= self._outputs:
-            raise DeviceError(
-                f"send channel {spec.send_channel} does not exist on {self.name}",
-                f"it has outputs 1 to {self._outputs}",
-            )
-        if not 1 <= spec.return_channel <= self._inputs:
-            raise DeviceError(
-                f"return channel {spec.return_channel} does not exist on {self.name}",
-                f"it has inputs 1 to {self._inputs}",
-            )
+        for role, channels, count, kind in (
+            ("send", spec.sends, self._outputs, "outputs"),
+            ("return", spec.returns, self._inputs, "inputs"),
+        ):
+            for ch in channels:
+                if not 1 <= ch <= count:
+                    raise DeviceError(
+                        f"{role} channel {ch} does not exist on {self.name}",
+                        f"it has {kind} 1 to {count}",
+                    )
         try:
             sd.check_output_settings(
-                self.index, channels=spec.send_channel, samplerate=spec.samplerate, dtype="float32"
+                self.index, channels=max(spec.sends), samplerate=spec.samplerate, dtype="float32"
             )
             sd.check_input_settings(
                 self.index,
-                channels=spec.return_channel,
+                channels=max(spec.returns),
                 samplerate=spec.samplerate,
                 dtype="float32",
             )
@@ -155,7 +156,13 @@ class SoundDeviceInterface:
         self.validate(spec)
         sd = _sd()
         b = spec.blocksize
-        si, ri = spec.send_channel - 1, spec.return_channel - 1
+        # One channel is a plain index (mono blocks); several are a list (frames × channels).
+        si: int | list[int] = (
+            [c - 1 for c in spec.sends] if spec.extra_sends else spec.send_channel - 1
+        )
+        ri: int | list[int] = (
+            [c - 1 for c in spec.returns] if spec.extra_returns else spec.return_channel - 1
+        )
         out_q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=self._prefill)
         in_q: queue.Queue[np.ndarray | None] = queue.Queue()
         quit_ = threading.Event()
@@ -206,6 +213,8 @@ class SoundDeviceInterface:
                 return
             if block is None:
                 st["ended"] = True
+            elif block.ndim == 1 and not isinstance(si, int):
+                outdata[:, si[0]] = block
             else:
                 outdata[:, si] = block
                 st["played"] += frames
@@ -235,7 +244,7 @@ class SoundDeviceInterface:
                     device=(self.index, self.index),
                     samplerate=spec.samplerate,
                     blocksize=b,
-                    channels=(spec.return_channel, spec.send_channel),
+                    channels=(max(spec.returns), max(spec.sends)),
                     dtype="float32",
                     callback=callback,
                 )

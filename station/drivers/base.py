@@ -1,8 +1,8 @@
-"""The small protocols procedures talk to: AudioInterface, Voltmeter (KnobRig later)."""
+"""The small protocols procedures talk to: AudioInterface, Voltmeter, KnobRig."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -13,16 +13,40 @@ from ..events import StopFlag
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """What a full-duplex stream needs: rate, block size, and 1-based channels."""
+    """What a full-duplex stream needs: rate, block size, and 1-based channels.
+
+    `extra_sends` / `extra_returns` add channels to the stream (e.g. a timing
+    reference's output and input). With none, sources and sinks stay mono.
+    """
 
     samplerate: int
     send_channel: int
     return_channel: int
     blocksize: int = 256
+    extra_sends: tuple[int, ...] = ()
+    extra_returns: tuple[int, ...] = ()
+
+    @property
+    def sends(self) -> tuple[int, ...]:
+        """Every output the stream plays, the send first (1-based)."""
+        return (self.send_channel, *self.extra_sends)
+
+    @property
+    def returns(self) -> tuple[int, ...]:
+        """Every input the stream records, the return first (1-based)."""
+        return (self.return_channel, *self.extra_returns)
+
+    def mono(self) -> StreamSpec:
+        """The same stream with only the send and the return."""
+        return StreamSpec(self.samplerate, self.send_channel, self.return_channel, self.blocksize)
 
 
 class BlockSource(Protocol):
-    """Mono float32 audio to play, pulled block by block; zeros once `finished`."""
+    """Float32 audio to play, pulled block by block; zeros once `finished`.
+
+    A block is mono (frames,) for the send alone, or (frames, len(spec.sends))
+    with one column per output of the stream.
+    """
 
     finished: bool
 
@@ -30,7 +54,8 @@ class BlockSource(Protocol):
 
 
 BlockSink = Callable[[np.ndarray], None]
-"""Receives each recorded mono float32 block, outside the audio callback."""
+"""Receives each recorded float32 block, outside the audio callback: mono (frames,) when the
+stream has one return, else (frames, len(spec.returns)), the return first."""
 
 
 @dataclass(frozen=True)
@@ -88,3 +113,36 @@ class MeterReading:
     uncertainty_vrms: float
     source: str  # "manual", "scpi:<resource>", "virtual"
     raw: str = ""  # what the user typed or the meter answered
+
+
+@runtime_checkable
+class KnobRig(Protocol):
+    """Servos that turn knobs and flip switches (SERVO-PROTOCOL.md); channels are 0-based,
+    positions are pulse widths in µs. The serial driver and its virtual twin satisfy it."""
+
+    name: str
+
+    def move(self, pulses_us: dict[int, int], *, stop: StopFlag | None = None) -> dict[int, int]:
+        """Slew these channels to these pulses; returns channel → pulse once every one has
+        settled. Raises RigError (Stopped when `stop` was set, after stopping the servos)."""
+        ...
+
+    def positions(self) -> dict[int, int]:
+        """The last commanded pulse per channel, as the rig reports it (µs)."""
+        ...
+
+    def detach(self, channels: Iterable[int] | None = None) -> None:
+        """Stop the pulse train on these channels (all if None): knobs stay put, no buzz."""
+        ...
+
+    def set_speed(self, us_per_s: float) -> None:
+        """The slew rate of later moves, in µs per second."""
+        ...
+
+    def stop(self) -> None:
+        """Halt all motion now."""
+        ...
+
+    def close(self) -> None:
+        """Release the port (servos are left as they are; detach first)."""
+        ...

@@ -149,6 +149,8 @@ class Chorus(Amp):
 
 def catalogue() -> dict[str, Amp]:
     """Every virtual gear model, fresh, by key."""
+    from .pedal import KnobbedOverdrive  # it builds on Amp, defined here
+
     return {
         "clean": Amp(),
         "highgain": Amp(
@@ -174,4 +176,5 @@ def catalogue() -> dict[str, Amp]:
         "noisy": NoisyAmp(),
         "drifting": DriftingAmp(),
         "chorus": Chorus(),
+        "od": KnobbedOverdrive(),
     }

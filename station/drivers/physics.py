@@ -75,11 +75,66 @@ class Probe:
             self._filled = min(self._size, self._filled + len(v))
 
     def true_rms(self, window_s: float, bandwidth_hz: float | None = None) -> float:
-        """RMS volts over the last `window_s`, through a first-order meter bandwidth if given."""
+        """RMS volts over the last `window_s`, as a meter with a first-order roll-off above
+        `bandwidth_hz` reads them (each frequency's power weighted by 1/(1 + (f/fc)²))."""
         with self._lock:
             v = self._ring[self._size - self._filled :].copy()
-        if bandwidth_hz is not None and len(v):
-            b, a = scipy.signal.butter(1, bandwidth_hz, fs=self.samplerate)
-            v = scipy.signal.lfilter(b, a, v)
         n = min(len(v), int(window_s * self.samplerate))
-        return float(np.sqrt(np.mean(v[-n:] ** 2))) if n else 0.0
+        if not n:
+            return 0.0
+        v = v[-n:]
+        if bandwidth_hz is None:
+            return float(np.sqrt(np.mean(v**2)))
+        spectrum = np.abs(np.fft.rfft(v)) ** 2
+        spectrum[1 : (n + 1) // 2] *= 2.0  # the negative frequencies' share (Parseval)
+        freqs = np.fft.rfftfreq(n, 1.0 / self.samplerate)
+        power = np.sum(spectrum / (1.0 + (freqs / bandwidth_hz) ** 2)) / n**2
+        return float(np.sqrt(power))
+
+
+def antialias_taps(taps: int, passband_fraction: float = 0.4535) -> np.ndarray:
+    """A linear-phase low-pass like a converter's digital filter: flat (with ripple) up to
+    `passband_fraction` of the sample rate, falling to Nyquist. `taps` odd; more taps, less ripple.
+    """
+    if taps < 3 or taps % 2 == 0:
+        raise ValueError("an anti-alias filter needs an odd number of taps, at least 3")
+    return scipy.signal.remez(taps, [0.0, passband_fraction, 0.4999, 0.5], [1.0, 0.0], fs=1.0)
+
+
+class ConverterFilter:
+    """What one converter does to a stream besides its gain: the digital anti-alias low-pass
+    (linear phase, a whole-sample delay of (taps − 1)/2) and the analog DC-blocking high-pass
+    (first order). Streaming: state carries across blocks.
+    """
+
+    def __init__(self, samplerate: int, highpass_hz: float | None, aa_taps: int) -> None:
+        self.samplerate = samplerate
+        self._fir = antialias_taps(aa_taps) if aa_taps else None
+        self._zfir = np.zeros(aa_taps - 1) if aa_taps else None
+        self._hp = (
+            scipy.signal.butter(1, highpass_hz, "highpass", fs=samplerate, output="sos")
+            if highpass_hz
+            else None
+        )
+        self._zhp = np.zeros((1, 2))
+        self.delay_samples = (aa_taps - 1) // 2 if aa_taps else 0
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Filter the next block."""
+        y = np.asarray(x, dtype=np.float64)
+        if self._fir is not None:
+            y, self._zfir = scipy.signal.lfilter(self._fir, 1.0, y, zi=self._zfir)
+        if self._hp is not None:
+            y, self._zhp = scipy.signal.sosfilt(self._hp, y, zi=self._zhp)
+        return y
+
+    def response_db(self, freq_hz: float) -> float:
+        """The filters' magnitude response at `freq_hz`, in dB (the truth a level meets)."""
+        gain = 1.0
+        if self._fir is not None:
+            _, h = scipy.signal.freqz(self._fir, worN=[freq_hz], fs=self.samplerate)
+            gain *= abs(h[0])
+        if self._hp is not None:
+            _, h = scipy.signal.sosfreqz(self._hp, worN=[freq_hz], fs=self.samplerate)
+            gain *= abs(h[0])
+        return 20.0 * math.log10(gain)

@@ -25,6 +25,7 @@ class StationApp(App[None]):
         Binding("f4", "go('capture')", "Capture"),
         Binding("f6", "go('models')", "Models"),
         Binding("f7", "go('gain')", "Gain"),
+        Binding("f10", "go('rig')", "Rig", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
     CSS = """
@@ -60,6 +61,7 @@ class StationApp(App[None]):
         if device == "virtual":
             if self.rig is None:
                 self.rig = VirtualRig(speed=20.0)
+                self.rig.keep_servos_in(self.home)
             return open_bench("virtual", self.rig)
         return open_bench(device)
 
@@ -79,6 +81,7 @@ class StationApp(App[None]):
         from .help import HelpScreen
         from .home import HomeScreen
         from .models import ModelsScreen
+        from .rig import RigScreen
 
         screens = {
             "home": HomeScreen,
@@ -87,6 +90,7 @@ class StationApp(App[None]):
             "models": ModelsScreen,
             "gain": GainScreen,
             "help": HelpScreen,
+            "rig": RigScreen,
         }
         current = self.screen
         if getattr(current, "busy", False):

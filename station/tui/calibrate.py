@@ -64,6 +64,22 @@ class CalibrateScreen(Screen[None]):
             yield row("Send output", Input(str(s.get("send_channel", 1)), id="send"))
             yield row("Return input", Input(str(s.get("return_channel", 1)), id="return"))
             yield row(
+                "Timing out",
+                Input(
+                    str(s.get("timing_out", "")),
+                    placeholder="spare output for a timing reference (blank: none)",
+                    id="timing_out",
+                ),
+            )
+            yield row(
+                "Timing in",
+                Input(
+                    str(s.get("timing_in", "")),
+                    placeholder="spare input it is patched into, for good",
+                    id="timing_in",
+                ),
+            )
+            yield row(
                 "Sample rate",
                 Select([(f"{r} Hz", r) for r in RATES], value=48000, allow_blank=False, id="rate"),
             )
@@ -92,7 +108,8 @@ class CalibrateScreen(Screen[None]):
                 yield Button("Stop (Esc)", id="stop", disabled=True, compact=True)
             yield Static(
                 "Fill in the form and press F5. Step 1 plays a tone for your voltmeter; "
-                "step 2 asks you to patch the send into the return.",
+                "step 2 asks you to patch the send into the return (and the timing pair, "
+                "if you give one: it times every capture exactly).",
                 id="instruction",
                 classes="big",
             )
@@ -157,9 +174,20 @@ class CalibrateScreen(Screen[None]):
                 int(number(self, "#send", "Send output", integer=True)),
                 int(number(self, "#return", "Return input", integer=True)),
             )
+            timing = [
+                int(number(self, f"#{k}", label, integer=True))
+                if self.query_one(f"#{k}", Input).value.strip()
+                else None
+                for k, label in (("timing_out", "Timing out"), ("timing_in", "Timing in"))
+            ]
             settings = CalibrationSettings(
-                spec, number(self, "#tone_hz", "Tone Hz"), number(self, "#tone_dbfs", "Tone dBFS")
+                spec,
+                number(self, "#tone_hz", "Tone Hz"),
+                number(self, "#tone_dbfs", "Tone dBFS"),
+                timing_out=timing[0],
+                timing_in=timing[1],
             )
+            settings.timing_spec()  # a half-given or clashing pair is a form error
         except StationError as exc:
             self.notify(error_text(exc), severity="error", timeout=8)
             return
@@ -172,6 +200,9 @@ class CalibrateScreen(Screen[None]):
             send_channel=spec.send_channel,  # type: ignore[attr-defined]
             return_channel=spec.return_channel,
             scpi=scpi or None,
+        )
+        self.app.remember(  # type: ignore[attr-defined]
+            timing_out=settings.timing_out or "", timing_in=settings.timing_in or ""
         )
         self.query_one("#log", RichLog).clear()
         self.set_busy(True)
@@ -251,16 +282,24 @@ class CalibrateScreen(Screen[None]):
         self.query_one("#instruction", Static).update(
             "Done. Press F4 to capture with this profile."
         )
-        self.query_one("#result", Static).update(
+        text = (
             f"[b]Saved {path}[/b]\n"
             f"send   {result.send_dbu_at_0dbfs:+.2f} dBu at 0 dBFS "
             f"(± {result.send_uncertainty_db:.2f} dB)\n"
             f"return {result.return_dbu_at_0dbfs:+.2f} dBu at 0 dBFS "
             f"(± {result.return_uncertainty_db:.2f} dB)\n"
-            f"latency {result.latency_samples:.2f} samples, noise floor "
+            f"latency {result.latency_samples:.2f} samples (moving "
+            f"{result.latency_spread_samples:.2f} across streams), noise floor "
             f"{result.return_noise_floor_dbfs:.1f} dBFS"
+            + (
+                f"\ntiming reference output {result.timing_out} → input {result.timing_in}: "
+                f"{result.timing_reference_delay_samples:.2f} samples (leave it patched)"
+                if result.timing_reference_delay_samples is not None
+                else ""
+            )
         )
+        self.query_one("#result", Static).update(text)
         self._compare_spec()
         from .results import CalibrationResultScreen
 
-        self.app.push_screen(CalibrationResultScreen(result, path, name))
+        self.app.push_screen(CalibrationResultScreen(name, text))

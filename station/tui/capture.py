@@ -20,7 +20,7 @@ from ..drivers.gear import catalogue
 from ..errors import StationError, Stopped
 from ..events import Event, LevelReading, Progress, Result, Step, Warning_
 from ..namfile import GEAR_TYPES, TONE_TYPES
-from ..profiles import check_name, list_profiles, load_profile
+from ..profiles import check_name, has_timing_reference, list_profiles, load_profile
 from .bridge import Bridge
 from .form import error_text, number, row
 from .widgets import LevelMeter, fill_checks, text_plot
@@ -67,6 +67,19 @@ class CaptureScreen(Screen[None]):
                     prompt="calibrated interface",
                 ),
             )
+            yield row(
+                "Timing ref",
+                Select(
+                    [
+                        ("the profile's timing reference", "on"),
+                        ("off: assume the calibrated latency", "off"),
+                    ],
+                    value="on",
+                    allow_blank=False,
+                    id="timing",
+                ),
+            )
+            yield Static("", id="timing_info", classes="muted")
             reamp_file = s.get("reamp_file") or str(reamp.home_signal_path(app.home))
             yield row("Reamp file", Input(reamp_file, id="file"))
             yield Static("", id="file_info", classes="muted")
@@ -110,6 +123,7 @@ class CaptureScreen(Screen[None]):
         self.query_one("#meter", LevelMeter).reset()
         self.inspect_file(self.query_one("#file", Input).value)
         self._update_virtual_gear()
+        self._update_timing()
 
     def _profile(self) -> Any:
         name = self.query_one("#profile", Select).value
@@ -119,6 +133,22 @@ class CaptureScreen(Screen[None]):
             return load_profile(self.app.home, name)  # type: ignore[attr-defined]
         except StationError:
             return None
+
+    def _update_timing(self) -> None:
+        prof = self._profile()
+        info = self.query_one("#timing_info", Static)
+        if prof is None:
+            info.update("")
+        elif has_timing_reference(prof):
+            info.update(
+                f"output {prof.timing_out} → input {prof.timing_in}: keep it patched; each "
+                "take is timed by its marker"
+            )
+        else:
+            info.update(
+                "this profile has none: calibrate with a timing out/in pair to align exactly "
+                "when the driver's latency moves"
+            )
 
     def _update_virtual_gear(self) -> None:
         prof = self._profile()
@@ -130,6 +160,7 @@ class CaptureScreen(Screen[None]):
         """A new profile changes the headroom and whether virtual gear applies."""
         if event.select.id == "profile":
             self._update_virtual_gear()
+            self._update_timing()
             self.update_headroom()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -243,6 +274,7 @@ class CaptureScreen(Screen[None]):
             gear_model=gear["gear_model"] or None,
         )
         virtual_gear = str(self.query_one("#virtual_gear", Select).value)
+        use_timing = self.query_one("#timing", Select).value != "off"
         self.result = None
         self.query_one("#verdict", Static).update("")
         self.query_one("#plots", Static).update("")
@@ -251,7 +283,14 @@ class CaptureScreen(Screen[None]):
         self.set_busy(True)
         self.show_results_area()
         self.run_take(
-            prof, path, dbu, name, {k: v for k, v in gear.items() if v}, virtual_gear, force
+            prof,
+            path,
+            dbu,
+            name,
+            {k: v for k, v in gear.items() if v},
+            virtual_gear,
+            force,
+            use_timing,
         )
 
     def ask_replace(self, name: str, why: str) -> None:
@@ -322,6 +361,7 @@ class CaptureScreen(Screen[None]):
         gear: dict[str, str],
         virtual_gear: str,
         force: bool,
+        use_timing: bool = True,
     ) -> None:
         """The capture procedure, off the UI thread."""
         app: Any = self.app
@@ -345,6 +385,7 @@ class CaptureScreen(Screen[None]):
                 force=force,
                 gear=gear,
                 virtual_gear=virtual_gear if bench.rig else None,
+                use_timing=use_timing,
             )
             result = run_capture(
                 bench.interface, req, emit=bridge.emit, confirm=bridge.confirm, stop=bridge.stop

@@ -35,8 +35,14 @@ level going in and measures the level coming back.
 `input_level_dbu`, minus any gain you added on the interface. Example: 12.2 − 15 = −2.8 dB.
 
 **Keys**: F1 help · F2 home · F3 calibrate · F4 capture · F6 models · F7 gain staging ·
-F5 start · Esc stop · F8 retake · F9 tag a model · Ctrl+Q quit. On the home screen the
-letters c, p, m, g, ? and q work too. Tab moves between fields; the mouse works everywhere.
+F10 servo rig · F5 start · Esc stop · F8 retake · F9 tag a model · Ctrl+Q quit. On the home
+screen the letters c, p, m, g, r, ? and q work too. Tab moves between fields; the mouse
+works everywhere.
+
+**Servo rig** (F10): connect the rig (`virtual` is a simulated one turning the virtual
+overdrive's knobs), then for each knob type `knob NAME CHANNEL`, jog with the arrow keys
+until the pointer sits on a printed mark, type `mark VALUE`; both ends and any marks
+between; `done`, then `save`. `move drive=5 boost=on` turns them; Esc stops and detaches.
 """
 
 

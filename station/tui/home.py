@@ -53,6 +53,7 @@ class HomeScreen(Screen[None]):
         Binding("p", "app.go('capture')", "Capture", show=False),
         Binding("m", "app.go('models')", "Models", show=False),
         Binding("g", "app.go('gain')", "Gain", show=False),
+        Binding("r", "app.go('rig')", "Rig", show=False),
         Binding("question_mark", "app.go('help')", "Help", show=False),
         Binding("q", "app.quit", "Quit", show=False),
     ]
@@ -144,6 +145,7 @@ class HomeScreen(Screen[None]):
                 "Press [b]p[/b] (F4) for another capture, [b]m[/b] (F6) to tag or train a "
                 "model, [b]g[/b] (F7) for the player's gain staging."
             )
+        text += " Servo rig: [b]r[/b] (F10)."
         if app.demo:  # type: ignore[attr-defined]
             text = "[b]Demo on the virtual rig[/b] — no hardware needed. " + text
         self.query_one("#welcome", Static).update(text)

@@ -1,0 +1,224 @@
+"""`station plan`: choose the knob settings worth capturing and the order to play them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import StationError
+from ..fsutil import atomic_write_text
+from ..plan import (
+    DEFAULT_ANCHOR_EVERY,
+    DEFAULT_CAPTURE_S,
+    METHODS,
+    KnobRange,
+    Plan,
+    PlanRequest,
+    SwitchChoice,
+    make_plan,
+    validate,
+)
+from ..plan_motion import DEFAULT_SLEW_US_PER_S, MotionModel, nominal_model, rig_model
+from . import home_of
+from .console import print_json
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `plan` subcommand."""
+    p = sub.add_parser(
+        "plan",
+        parents=[common],
+        help="plan the knob settings of a sweep by experimental design, ordered by travel",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--rig", help="rig profile (calibration/rigs/NAME.toml): its knobs and switches"
+    )
+    src.add_argument(
+        "--knob",
+        action="append",
+        metavar="NAME=MIN:MAX",
+        help="a knob by hand, e.g. drive=0:10 (repeat for each knob)",
+    )
+    p.add_argument(
+        "--switch",
+        action="append",
+        default=[],
+        metavar="NAME=POS,POS",
+        help="a switch by hand, e.g. boost=off,on (with --knob)",
+    )
+    p.add_argument(
+        "--settings", type=int, required=True, help="settings to capture, holdout included"
+    )
+    p.add_argument("--method", default="maximin-lhs", help=f"one of {', '.join(METHODS)}")
+    p.add_argument("--holdout", type=int, default=None, help="settings held out (default ~10 %%)")
+    p.add_argument("--levels", default=None, metavar="P,...", help="reamp levels in dBu, a factor")
+    p.add_argument("--seed", type=int, default=1, help="same seed, same plan")
+    p.add_argument("--corners", action="store_true", help="include every knob corner")
+    p.add_argument("--centre", action="store_true", help="include the knobs' centre")
+    p.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the drift anchor (default: knobs centred, switches in their first position)",
+    )
+    p.add_argument("--anchor-every", type=int, default=DEFAULT_ANCHOR_EVERY, metavar="N")
+    p.add_argument(
+        "--capture-s",
+        type=float,
+        default=DEFAULT_CAPTURE_S,
+        help="seconds one capture takes (default: NAM's 190 s file plus noise and tail)",
+    )
+    p.add_argument(
+        "--slew",
+        type=float,
+        default=None,
+        metavar="US_PER_S",
+        help=f"servo speed for --knob plans (default {DEFAULT_SLEW_US_PER_S:g} µs/s)",
+    )
+    p.add_argument("--out", type=Path, required=True, help="plan file to write (JSON)")
+    p.set_defaults(handler=run)
+
+
+def _pair(text: str, flag: str, example: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise StationError(f"{flag} {text!r} is not NAME=VALUE", f"e.g. {flag} {example}")
+    return name.strip(), value.strip()
+
+
+def parse_knob(text: str) -> KnobRange:
+    """'drive=0:10' as a KnobRange; StationError when malformed."""
+    name, value = _pair(text, "--knob", "drive=0:10")
+    lo, sep, hi = value.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return KnobRange(name, float(lo), float(hi))
+    except ValueError:
+        raise StationError(
+            f"--knob {text!r}: the range is not MIN:MAX", "e.g. drive=0:10"
+        ) from None
+
+
+def parse_switch(text: str) -> SwitchChoice:
+    """'boost=off,on' as a SwitchChoice; StationError when malformed."""
+    name, value = _pair(text, "--switch", "boost=off,on")
+    return SwitchChoice(name, tuple(p.strip() for p in value.split(",") if p.strip()))
+
+
+def parse_levels(text: str | None, flag: str = "--levels") -> tuple[float, ...]:
+    """'5.74,11.76' as dBu values; StationError when one is not a finite number."""
+    if text is None:
+        return ()
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(math.isfinite(v) for v in values):
+        raise StationError(
+            f"{flag} {text!r} is not a list of dBu values", f"e.g. {flag} 5.74,11.76,15,18"
+        )
+    return values
+
+
+def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionModel]:
+    """The plan request and motion model from the command line (loads the rig profile)."""
+    common = dict(
+        settings=args.settings,
+        method=args.method,
+        holdout=args.holdout,
+        levels_dbu=parse_levels(args.levels),
+        seed=args.seed,
+        corners=args.corners,
+        centre=args.centre,
+        anchor=dict(_pair(a, "--anchor", "drive=5") for a in args.anchor) or None,
+        anchor_every=args.anchor_every,
+        capture_s=args.capture_s,
+    )
+    if args.rig:
+        if args.switch or args.slew is not None:
+            raise StationError(
+                "--switch and --slew go with --knob; a rig profile has its own",
+                "drop them, or plan by hand with --knob",
+            )
+        from ..rigs import load_rig
+
+        rig = load_rig(home_of(args), args.rig)
+        req = PlanRequest(
+            knobs=tuple(KnobRange(k.name, float(k.min), float(k.max)) for k in rig.knobs),
+            switches=tuple(SwitchChoice(s.name, tuple(s.positions)) for s in rig.switches),
+            rig=rig.name,
+            **common,  # type: ignore[arg-type]
+        )
+        return req, rig_model(rig)
+    knobs = tuple(parse_knob(k) for k in args.knob)
+    switches = tuple(parse_switch(s) for s in args.switch)
+    slew = DEFAULT_SLEW_US_PER_S if args.slew is None else args.slew
+    if not (math.isfinite(slew) and slew > 0):
+        raise StationError("--slew must be a positive speed in µs/s", "the firmware default is 300")
+    req = PlanRequest(knobs=knobs, switches=switches, **common)  # type: ignore[arg-type]
+    # Validate names and ranges before building a model that indexes them.
+    validate(req)
+    model = nominal_model(
+        [(k.name, k.min, k.max) for k in knobs], [(s.name, s.positions) for s in switches], slew
+    )
+    return req, model
+
+
+def hms(seconds: float) -> str:
+    """Seconds as h:mm:ss."""
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def print_table(plan: Plan) -> None:
+    """The plan as a table on stdout, then its time estimates."""
+    r = plan.request
+    names = [k.name for k in r.knobs] + [s.name for s in r.switches]
+    widths = [max(6, len(n)) for n in names]
+    head = "  ".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True))
+    print(f"  id    role     {head}{'  reamp dBu' if r.levels_dbu else ''}")
+    for s in plan.settings:
+        cells = [f"{s.knobs[k.name]:>{w}.3g}" for k, w in zip(r.knobs, widths, strict=False)]
+        cells += [
+            f"{s.switches[sw.name]:>{w}}"
+            for sw, w in zip(r.switches, widths[len(r.knobs) :], strict=True)
+        ]
+        level = f"  {s.reamp_dbu:9.2f}" if s.reamp_dbu is not None else ""
+        print(f"  {s.id:<5} {s.role:<8} {'  '.join(cells)}{level}")
+    roles = {
+        role: sum(s.role == role for s in plan.settings) for role in ("train", "holdout", "anchor")
+    }
+    print(
+        f"{len(plan.settings)} captures: {roles['train']} training, {roles['holdout']} held out, "
+        f"{roles['anchor']} anchors ({r.method}, seed {r.seed})"
+    )
+    saved = plan.unordered_motion_s - plan.motion_s
+    print(
+        f"motion {hms(plan.motion_s)} ordered by travel, {hms(plan.unordered_motion_s)} "
+        f"unordered ({saved:.0f} s saved)"
+    )
+    print(f"estimated total {hms(plan.total_s)} ({r.capture_s:g} s a capture)")
+    for note in plan.notes:
+        print(f"note: {note}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Make the plan, write it, show it."""
+    req, model = request_and_model(args)
+    if args.out.is_dir():
+        raise StationError(f"{args.out} is a folder", "give a file name, e.g. --out plan.json")
+    plan = make_plan(req, model)
+    data = plan.to_json()
+    atomic_write_text(args.out, json.dumps(data, indent=2) + "\n")
+    if args.json:
+        print_json({"plan_path": str(args.out.resolve()), **data})
+    else:
+        print_table(plan)
+        print(f"Plan: {args.out}")
+    return 0

@@ -1,0 +1,221 @@
+"""`station sweep run|resume|status|export`: capture a plan's settings unattended."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..drivers.factory import Bench, open_bench
+from ..events import Event, SweepProgress
+from ..sweep.export import export_session
+from ..sweep.journal import Journal, replay
+from ..sweep.positioner import describe
+from ..sweep.run import SweepSummary, progress_line, summarise
+from ..sweep.session import ON_DRIFT, Session, SweepOptions, open_session
+from ..sweep.start import resume_sweep, session_folder, start_sweep
+from . import console, home_of
+from .capture import GEAR_FIELDS, _reamp_file
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `sweep` subcommand and its actions."""
+    p = sub.add_parser("sweep", help="capture a plan's settings: move, capture, check, journal")
+    actions = p.add_subparsers(dest="sweep_action", metavar="ACTION", required=True)
+    run = actions.add_parser("run", parents=[common], help="start a sweep session from a plan")
+    run.add_argument("--plan", type=Path, required=True, help="plan file from 'station plan'")
+    run.add_argument("--profile", required=True, help="interface profile")
+    run.add_argument("--rig", required=True, help="rig profile name, or 'none' to set by hand")
+    run.add_argument("--out", required=True, help="session name (a folder under captures/)")
+    run.add_argument("--port", default=None, help="serial port (default: the rig profile's)")
+    run.add_argument("--reamp-dbu", type=float, default=None, help="level when the plan has none")
+    run.add_argument("--input", type=Path, default=None, help="reamp file (as for capture)")
+    run.add_argument("--retakes", type=int, default=2, help="retakes of a failed setting")
+    run.add_argument("--stop-on-fail", action="store_true", help="stop at a failed setting")
+    run.add_argument("--anchor-every", type=int, default=None, metavar="N")
+    run.add_argument("--on-drift", default="continue", help=f"one of {', '.join(ON_DRIFT)}")
+    run.add_argument("--drift-esr", type=float, default=0.01, help="anchor ESR limit")
+    run.add_argument("--drift-db", type=float, default=0.2, help="anchor level change limit (dB)")
+    run.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
+    run.add_argument(
+        "--gear",
+        default=None,
+        help="virtual rig only: which virtual gear (default: od with a rig, clean by hand)",
+    )
+    for name in GEAR_FIELDS:
+        run.add_argument(f"--{name.replace('_', '-')}", default=None)
+    run.set_defaults(handler=run_cmd)
+    for action, text, handler in (
+        ("resume", "continue a session at the first setting not done", resume_cmd),
+        ("status", "each setting's status in a session", status_cmd),
+        ("export", "write dataset.json (NAM parametric) and a snapshot manifest", export_cmd),
+    ):
+        a = actions.add_parser(action, parents=[common], help=text)
+        a.add_argument("session", help="session name (under captures/) or folder")
+        if action == "resume":
+            a.add_argument("--port", default=None, help="serial port (default: the rig profile's)")
+            a.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
+        a.set_defaults(handler=handler)
+
+
+def emit(event: Event) -> None:
+    """Console events, with sweep progress as one line."""
+    if isinstance(event, SweepProgress):
+        print(f"** {progress_line(event)}", file=sys.stderr, flush=True)
+    else:
+        console.emit(event)
+
+
+def run_cmd(args: argparse.Namespace) -> int:
+    """Start a session from a plan and capture every setting."""
+    home = home_of(args)
+    options = SweepOptions(
+        retakes=args.retakes,
+        stop_on_fail=args.stop_on_fail,
+        on_drift=args.on_drift,
+        drift_esr_max=args.drift_esr,
+        drift_level_db_max=args.drift_db,
+        reamp_dbu=args.reamp_dbu,
+        gear={k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)},
+        virtual_gear=args.gear,
+    )
+    options.validate()
+    boxed: list[Bench] = []
+
+    def bench_for(device: str) -> Bench:
+        boxed.append(open_bench(device))
+        return boxed[0]
+
+    def confirm(prompt: Any) -> None:
+        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
+
+    runner = start_sweep(
+        home,
+        plan_path=args.plan,
+        profile_name=args.profile,
+        rig_name=args.rig,
+        out=args.out,
+        options=options,
+        reamp_path=_reamp_file(args, home),
+        open_bench=bench_for,
+        confirm=confirm,
+        port=args.port,
+        anchor_every=args.anchor_every,
+        emit=emit,
+    )
+    print(
+        f"Session: {runner.session.folder} ({len(runner.session.schedule)} captures, "
+        f"{runner.positioner.label})",
+        file=sys.stderr,
+    )
+    return _report(args, runner.run())
+
+
+def resume_cmd(args: argparse.Namespace) -> int:
+    """Continue a session at the first setting not done (refuses when anything changed)."""
+    boxed: list[Bench] = []
+
+    def bench_for(device: str) -> Bench:
+        boxed.append(open_bench(device))
+        return boxed[0]
+
+    def confirm(prompt: Any) -> None:
+        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
+
+    runner = resume_sweep(
+        home_of(args),
+        args.session,
+        open_bench=bench_for,
+        confirm=confirm,
+        port=args.port,
+        emit=emit,
+    )
+    left = sum(runner.state.status[i] != "done" for i in runner.ids)
+    print(
+        f"Resuming {runner.session.folder}: {left} of {len(runner.ids)} captures left",
+        file=sys.stderr,
+    )
+    return _report(args, runner.run(resumed=True))
+
+
+def _report(args: argparse.Namespace, summary: SweepSummary) -> int:
+    if args.json:
+        console.print_json(summary.to_json())
+    else:
+        print(
+            f"Sweep {summary.session.name}: {len(summary.done)} done, {len(summary.failed)} "
+            f"failed, {len(summary.pending)} left, {len(summary.suspect)} suspect"
+        )
+        for a in summary.drift:
+            mark = "DRIFT" if a.get("drifted") else "ok"
+            print(
+                f"  anchor {a['id']} vs {a['reference']}: ESR {a['esr']:.5f}, "
+                f"level {a['level_change_db']:+.3f} dB [{mark}]"
+            )
+        if summary.failed:
+            print(f"  failed: {', '.join(summary.failed)} (resume retakes them)")
+        if summary.suspect:
+            print(f"  suspect: {', '.join(summary.suspect)}")
+    return 0 if summary.complete and not summary.failed else 1
+
+
+def _state(session: Session) -> Any:
+    return replay(Journal(session.folder).read(), [s.id for s in session.schedule])
+
+
+def status_cmd(args: argparse.Namespace) -> int:
+    """Each setting's status, values and last verdict."""
+    session = open_session(session_folder(home_of(args), args.session))
+    state = _state(session)
+    summary = summarise(session, state)
+    if args.json:
+        console.print_json(
+            {
+                **summary.to_json(),
+                "settings": [
+                    {
+                        **s.to_json(),
+                        "status": state.status[s.id],
+                        "takes": state.takes[s.id],
+                        "suspect": s.id in state.suspect,
+                        "last_verdict": state.last_verdict.get(s.id),
+                    }
+                    for s in session.schedule
+                ],
+            }
+        )
+        return 0
+    for s in session.schedule:
+        flag = " suspect" if s.id in state.suspect else ""
+        print(f"  {s.id:<5} {s.role:<8} {state.status[s.id]:<9}{flag}  {describe(s)}")
+    print(
+        f"{len(summary.done)} done, {len(summary.failed)} failed, {len(summary.pending)} left "
+        f"of {len(session.schedule)}"
+    )
+    return 0
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    """Write dataset.json and manifest.json into the session folder."""
+    session = open_session(session_folder(home_of(args), args.session))
+    result = export_session(session)
+    if args.json:
+        console.print_json(
+            {
+                "dataset_path": str(result.dataset_path.resolve()),
+                "manifest_path": str(result.manifest_path.resolve()),
+                "train": result.train,
+                "validation": result.validation,
+                "left_out": result.left_out,
+            }
+        )
+    else:
+        print(
+            f"Dataset: {result.dataset_path} ({result.train} training, "
+            f"{result.validation} validation)"
+        )
+        print(f"Manifest: {result.manifest_path}")
+        for item in result.left_out:
+            print(f"  left out {item['id']}: {item['reason']}")
+    return 0

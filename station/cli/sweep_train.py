@@ -1,0 +1,133 @@
+"""`station train SESSION --parametric|--snapshots` and `station verify MODEL --session SESSION`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..events import Step, StopFlag
+from ..parametric.session import load_sweep
+from ..parametric.training import train_parametric, train_snapshots
+from ..parametric.verify import is_parametric, score_settings, summary
+from . import console
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(stop: StopFlag) -> Iterator[None]:
+    """First Ctrl-C asks training to stop after this epoch (the best model is kept);
+    a second one aborts at once."""
+
+    def handler(_sig: int, _frame: Any) -> None:
+        if stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        stop.set()
+        print(
+            "\nstopping after this epoch (the best model so far is kept); Ctrl-C again to abort",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _print_scores(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        print(
+            f"  {r['id']:<8} ESR {r['esr']:.4f}  level {r['level_difference_db']:+.2f} dB  "
+            f"{r['setting']}"
+        )
+
+
+def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -> int:
+    """Train from a sweep session and print its report."""
+    stop = StopFlag()
+    with stop_on_ctrl_c(stop):
+        if args.parametric:
+            result = train_parametric(
+                args.capture_dir,
+                architecture=args.architecture,
+                epochs=args.epochs,
+                out=args.out,
+                trainer_options=trainer_options,
+                stop=stop,
+                emit=console.emit,
+            )
+        else:
+            result = train_snapshots(
+                args.capture_dir,
+                architecture=args.architecture,
+                epochs=args.epochs,
+                trainer_options=trainer_options,
+                stop=stop,
+                emit=console.emit,
+            )
+    report = result.report
+    if args.json:
+        console.print_json({**report, "report_path": str(result.report_path)})
+        return 0
+    if result.kind == "parametric":
+        print(f"Model: {report['model_path']}")
+        print(
+            f"  held-out settings: worst ESR {report['esr_worst']:.4f}, median "
+            f"{report['esr_median']:.4f}, pooled {report['esr_pooled']:.4f} ({report['verdict']})"
+        )
+        _print_scores(report["holdout"])
+        print(f"  plot: {report['plot']}")
+        print(
+            "  note: a knob-conditioned model runs in NAM's Python code and custom players, "
+            "not in the stock NAM plugin; --snapshots makes models every player loads"
+        )
+    else:
+        print(f"{len(report['snapshots'])} snapshot(s):")
+        for r in report["snapshots"]:
+            print(f"  {r['model_path']}  ESR {r['validation_esr']:.4f}  {r['setting']}")
+    for r in report["excluded"]:
+        print(f"  left out {r['id']} ({r['role']}): {r['reason']}")
+    print(
+        f"  calibrated: input {report['input_level_dbu']:g} dBu, output "
+        f"{report['output_level_dbu']:.2f} dBu"
+    )
+    print(f"  report: {result.report_path}")
+    return 0
+
+
+def run_sweep_verify(args: argparse.Namespace) -> int:
+    """Score a model at every held-out setting of a session (its knobs from the session)."""
+    sweep = load_sweep(Path(args.session))
+    for text in sweep.warnings:
+        print(f"warning: {text}", file=sys.stderr)
+    holdout = sweep.used("holdout")
+    if not holdout:
+        from ..errors import StationError
+
+        raise StationError(f"{sweep.name} has no usable held-out setting", "plan with --holdout K")
+    console.emit(Step("verify", f"Running {args.model} at {len(holdout)} held-out setting(s)"))
+    scores = score_settings(args.model, sweep, holdout, whole=True)
+    out = {
+        "model": str(args.model),
+        "session": str(sweep.path),
+        "parametric": is_parametric(args.model),
+        "settings": [s.to_json() for s in scores],
+        **summary(scores),
+    }
+    if args.json:
+        console.print_json(out)
+        return 0
+    kind = "knob-conditioned" if out["parametric"] else "standard (the same for every setting)"
+    print(f"{args.model}: {kind}, against the gear at {len(scores)} held-out setting(s)")
+    _print_scores(out["settings"])
+    print(
+        f"  worst ESR {out['esr_worst']:.4f}, median {out['esr_median']:.4f}, "
+        f"pooled {out['esr_pooled']:.4f}"
+    )
+    return 0

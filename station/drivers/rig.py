@@ -1,0 +1,493 @@
+"""The servo rig over a serial line: the host side of SERVO-PROTOCOL.md (version 1).
+
+Every command has a finite timeout and is resent with the same id (the
+firmware executes a repeated id once and answers again) before failing with
+the command, its id and what came back. Lines answering another id are logged
+and ignored. A banner in mid-session means the board restarted: that is
+reported (RigReset) and every known position is sent again before the rig
+does anything else.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import RigError, Stopped
+from ..events import StopFlag
+
+log = logging.getLogger("station.rig")
+
+PROTO = 1
+BAUD = 115200
+PULSE_MIN_US, PULSE_MAX_US = 500, 2500
+DEFAULT_SPEED_US_PER_S = 300.0
+BACKLASH_US = 40
+SETTLE_S = 0.3
+_POLL_S = 0.05  # how often a wait looks at the stop flag
+_FLASH_HINT = "flash the firmware in firmware/servo_rig (README: Rig), or update the station"
+
+
+class SerialPort(Protocol):
+    """What the driver needs of a pyserial `Serial` (a fake in transcript tests)."""
+
+    timeout: float | None
+
+    def write(self, data: bytes) -> int | None:
+        """Send bytes."""
+        ...
+
+    def read_until(self, expected: bytes = b"\n", size: int | None = None) -> bytes:
+        """Bytes up to and including `expected`, or what came before `timeout` s passed."""
+        ...
+
+    def close(self) -> None:
+        """Release the port."""
+        ...
+
+
+@dataclass(frozen=True)
+class FirmwareInfo:
+    """What the firmware says of itself in its banner and HELLO reply."""
+
+    version: str
+    proto: int
+    channels: int
+
+
+class RigReset(RigError):
+    """The rig's board restarted mid-session: its servos are detached, positions unknown."""
+
+
+def _fields(tokens: list[str]) -> dict[str, str]:
+    return dict(t.split("=", 1) for t in tokens if "=" in t)
+
+
+def parse_info(tokens: list[str], line: str) -> FirmwareInfo:
+    """FirmwareInfo from `servo-rig <version> proto=N channels=N` tokens; RigError otherwise."""
+    kv = _fields(tokens)
+    try:
+        if tokens[0] != "servo-rig":
+            raise ValueError
+        info = FirmwareInfo(tokens[1], int(kv["proto"]), int(kv["channels"]))
+    except (IndexError, KeyError, ValueError):
+        raise RigError(
+            f"the rig introduced itself as {line!r}, not as 'servo-rig <version> proto=1 ...'",
+            _FLASH_HINT,
+        ) from None
+    if info.proto != PROTO:
+        raise RigError(
+            f"the rig's firmware {info.version} speaks protocol {info.proto}; "
+            f"this station speaks protocol {PROTO}",
+            _FLASH_HINT,
+        )
+    return info
+
+
+def parse_pulses(tokens: Iterable[str]) -> dict[int, int]:
+    """Channel → µs from `ch=us` or `ch=us/feedback` tokens (feedback is dropped)."""
+    out: dict[int, int] = {}
+    for t in tokens:
+        ch, _, rest = t.partition("=")
+        us = rest.split("/", 1)[0]
+        if ch.isdigit() and us.lstrip("-").isdigit():
+            out[int(ch)] = int(us)
+    return out
+
+
+def slew_time_s(
+    start_us: dict[int, int], target_us: dict[int, int], speed_us_per_s: float
+) -> float:
+    """Seconds a move takes at `speed_us_per_s`, backlash approach and settle included.
+
+    A channel whose start is unknown is assumed to travel the whole 500–2500 µs span.
+    """
+    worst = 0.0
+    for ch, target in target_us.items():
+        start = start_us.get(ch)
+        if start is None:
+            travel = PULSE_MAX_US - PULSE_MIN_US + 2 * BACKLASH_US
+        elif target >= start:
+            travel = target - start
+        else:  # overshoot below, then come up: the backlash rule
+            travel = start - target + 2 * BACKLASH_US
+        worst = max(worst, travel / speed_us_per_s)
+    return worst + SETTLE_S
+
+
+class ServoRig:
+    """The serial servo rig (KnobRig) over an injected, already open pyserial-like port.
+
+    `clock` is injectable so transcript tests run without waiting; `retries` is how
+    often a command is resent after its timeout.
+    """
+
+    def __init__(
+        self,
+        port: SerialPort,
+        *,
+        name: str = "servo rig",
+        clock: Callable[[], float] = time.monotonic,
+        banner_timeout_s: float = 5.0,
+        reply_timeout_s: float = 1.0,
+        done_margin_s: float = 5.0,
+        retries: int = 3,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.info: FirmwareInfo | None = None
+        self.speed_us_per_s = DEFAULT_SPEED_US_PER_S
+        self.resets = 0  # board restarts seen
+        self.ignored: list[str] = []  # lines that answered nothing we waited for
+        self._port = port
+        self._clock = clock
+        self._banner_timeout_s = banner_timeout_s
+        self._reply_timeout_s = reply_timeout_s
+        self._done_margin_s = done_margin_s
+        self._retries = retries
+        self._on_close = on_close
+        self._next_id = 0
+        self._partial = b""
+        self._targets: dict[int, int] = {}  # last pulse each channel settled at
+        self._speed_set = False
+        self._lost = False  # the board restarted: re-send everything before going on
+        self._io = threading.RLock()
+        self._stop_asked = threading.Event()
+
+    # -- the line layer -------------------------------------------------------------
+
+    def _send(self, line: str) -> None:
+        log.debug("rig <- %s", line)
+        self._port.write((line + "\n").encode("ascii"))
+
+    def _next_line(self, deadline: float, stop: StopFlag | None = None) -> str | None:
+        """The next complete line, or None once `deadline` passes or a stop is asked."""
+        while True:
+            if self._stopping(stop):
+                return None
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return None
+            # Setting pyserial's timeout reconfigures the port: only when it changes.
+            want = _POLL_S if remaining >= _POLL_S else round(remaining, 3) or 0.001
+            if self._port.timeout != want:
+                self._port.timeout = want
+            chunk = self._port.read_until(b"\n", 256)
+            if not chunk:
+                continue
+            if not chunk.endswith(b"\n"):
+                self._partial = (self._partial + chunk)[-512:]
+                continue
+            raw, self._partial = self._partial + chunk, b""
+            line = raw.decode("ascii", "replace").strip("\r\n").strip()
+            log.debug("rig -> %s", line)
+            if line:
+                return line
+
+    def _stopping(self, stop: StopFlag | None) -> bool:
+        return (stop is not None and stop.is_set()) or self._stop_asked.is_set()
+
+    def _ignore(self, line: str, waiting_for: str) -> None:
+        log.info("rig: ignored %r while waiting for %s", line, waiting_for)
+        self.ignored.append(line)
+
+    def _await(
+        self,
+        cid: int,
+        kinds: set[str],
+        timeout_s: float,
+        what: str,
+        seen: list[str],
+        stop: StopFlag | None = None,
+    ) -> list[str] | None:
+        """The first reply of a kind in `kinds` echoing `cid`, as tokens; None on timeout."""
+        deadline = self._clock() + timeout_s
+        while (line := self._next_line(deadline, stop)) is not None:
+            tokens = line.split()
+            if tokens[0] == "READY":
+                self._board_restarted(line, what)
+            if len(tokens) >= 2 and tokens[1] == str(cid):
+                if tokens[0] == "ERR":
+                    self._raise_err(what, tokens)
+                if tokens[0] in kinds:
+                    return tokens
+            seen.append(line)
+            self._ignore(line, what)
+        return None
+
+    def _board_restarted(self, line: str, what: str) -> None:
+        self._lost = True
+        self._speed_set = False
+        self.resets += 1
+        log.warning("rig: the board restarted during %s (%r)", what, line)
+        raise RigReset(
+            f"the rig's board restarted during {what} (it printed {line!r}); its servos are "
+            "detached and it no longer knows their positions",
+            "check the USB cable and the servo power supply (a brown-out resets the board); "
+            "the station re-sends every position before the next move",
+        )
+
+    def _raise_err(self, what: str, tokens: list[str]) -> None:
+        code = tokens[2] if len(tokens) > 2 else "?"
+        text = " ".join(tokens[3:])
+        said = f" (firmware: {text})" if text else ""
+        if code == "E_STALL":
+            raise RigError(
+                f"a servo stalled during {what}: it did not reach its target within 5 s{said}",
+                "something blocks the knob: is it past its end stop or the linkage jammed? "
+                "Free it, then calibrate the rig again ('station rig calibrate')",
+            )
+        if code == "E_STOPPED":
+            raise Stopped("the rig was stopped mid-move")
+        messages = {
+            "E_BUSY": (
+                f"the rig refused {what}: an earlier move is still running",
+                "wait for it to finish (or stop it) and try again",
+            ),
+            "E_RANGE": (
+                f"the rig refused {what}: a pulse outside {PULSE_MIN_US}–{PULSE_MAX_US} µs",
+                "check the rig profile's points ('station rig calibrate' rewrites them)",
+            ),
+            "E_CHANNEL": (
+                f"the rig refused {what}: no such servo channel",
+                f"this board has {self.info.channels if self.info else 'fewer'} channels; "
+                "check the channels in the rig profile",
+            ),
+            "E_SYNTAX": (f"the rig could not parse {what}", _FLASH_HINT),
+        }
+        message, hint = messages.get(code, (f"the rig answered {what} with {code}", _FLASH_HINT))
+        raise RigError(message + said, hint)
+
+    def _request(
+        self, verb: str, args: str, kinds: set[str], *, tries: int | None = None
+    ) -> list[str]:
+        """Send a command, resending with the same id on timeout; the reply's tokens."""
+        cid = self._new_id()
+        line = f"{verb} {cid}" + (f" {args}" if args else "")
+        seen: list[str] = []
+        tries = self._retries + 1 if tries is None else tries
+        for _ in range(tries):
+            self._send(line)
+            tokens = self._await(cid, kinds, self._reply_timeout_s, f"{verb} {cid}", seen)
+            if tokens is not None:
+                return tokens
+        raise self._no_answer(verb, cid, tries, self._reply_timeout_s, seen)
+
+    def _no_answer(
+        self, verb: str, cid: int, tries: int, timeout_s: float, seen: list[str]
+    ) -> RigError:
+        got = ", ".join(repr(s) for s in seen[-4:]) or "nothing"
+        return RigError(
+            f"{verb} {cid}: no answer after {tries} tries of {timeout_s:g} s; got: {got}",
+            "check the cable and the rig's power; 'station rig status' tests the link",
+        )
+
+    def _new_id(self) -> int:
+        self._next_id = self._next_id % 65535 + 1
+        return self._next_id
+
+    # -- the protocol ---------------------------------------------------------------
+
+    def connect(self) -> FirmwareInfo:
+        """Wait for the banner (RigError after `banner_timeout_s`), then HELLO."""
+        with self._io:
+            deadline = self._clock() + self._banner_timeout_s
+            seen: list[str] = []
+            while (line := self._next_line(deadline)) is not None:
+                tokens = line.split()
+                if tokens[0] == "READY":
+                    parse_info(tokens[1:], line)  # refuse another protocol before sending
+                    return self._hello()
+                seen.append(line)
+            # A board that does not reset when the port opens says nothing: ask it once.
+            try:
+                return self._hello(tries=1)
+            except RigError as exc:
+                if "protocol" in exc.message:
+                    raise
+            got = ", ".join(repr(s) for s in seen[-3:]) or "nothing"
+            raise RigError(
+                f"{self.name}: no banner in {self._banner_timeout_s:g} s; got: {got}",
+                "is this the servo rig? 'station devices' lists serial ports; "
+                "check the firmware is flashed (README: Rig)",
+            )
+
+    def _hello(self, tries: int | None = None) -> FirmwareInfo:
+        tokens = self._request("HELLO", "", {"OK"}, tries=tries)
+        self.info = parse_info(tokens[2:], " ".join(tokens))
+        return self.info
+
+    def ping(self) -> None:
+        """Check the link (PING/PONG); RigError when the rig does not answer."""
+        with self._io:
+            self._request("PING", "", {"PONG"})
+
+    def restore(self) -> None:
+        """After a board restart: HELLO again, the speed, and every known position."""
+        with self._io:
+            self._lost = False
+            self._hello()
+            if self.speed_us_per_s != DEFAULT_SPEED_US_PER_S:
+                self.set_speed(self.speed_us_per_s)
+            if self._targets:
+                log.warning("rig: re-sending every position after the restart")
+                self._move(dict(self._targets), None, start={})
+
+    def move(self, pulses_us: dict[int, int], *, stop: StopFlag | None = None) -> dict[int, int]:
+        """Slew these channels (µs) and wait for DONE; channel → pulse reached.
+
+        Raises RigError for a pulse outside 500–2500 µs or a channel the board
+        lacks (before sending), for an error reply, or when no DONE comes within
+        the slew time plus 5 s after every retry; Stopped after a stop request.
+        """
+        for ch, us in pulses_us.items():
+            if not PULSE_MIN_US <= int(us) <= PULSE_MAX_US:
+                raise RigError(
+                    f"channel {ch}: {us} µs is outside {PULSE_MIN_US}–{PULSE_MAX_US} µs",
+                    "servos are only driven inside the range the rig profile calibrated",
+                )
+            if self.info is not None and not 0 <= ch < self.info.channels:
+                raise RigError(
+                    f"the rig has no channel {ch} (it has {self.info.channels})",
+                    "check the channels in the rig profile",
+                )
+        with self._io:
+            self._stop_asked.clear()
+            if self._lost:
+                self.restore()
+            return self._move({c: int(u) for c, u in pulses_us.items()}, stop, self._targets)
+
+    def _move(
+        self, pulses: dict[int, int], stop: StopFlag | None, start: dict[int, int]
+    ) -> dict[int, int]:
+        cid = self._new_id()
+        what = f"MOVE {cid}"
+        line = what + "".join(f" {c} {u}" for c, u in sorted(pulses.items()))
+        done_s = slew_time_s(start, pulses, self.speed_us_per_s) + self._done_margin_s
+        seen: list[str] = []
+        tries = self._retries + 1
+        for _ in range(tries):
+            self._send(line)
+            got = self._await(cid, {"ACK", "DONE"}, self._reply_timeout_s, what, seen, stop)
+            if got is not None and got[0] == "ACK":
+                got = self._await(cid, {"DONE"}, done_s, what, seen, stop)
+            if self._stopping(stop):
+                self._halt(cid)
+            if got is not None:
+                reached = parse_pulses(got[2:]) or dict(pulses)
+                self._targets.update(reached)
+                return reached
+        raise self._no_answer("MOVE", cid, tries, done_s, seen)
+
+    def _halt(self, cid: int) -> None:
+        self._stop_asked.clear()
+        self._request("STOP", "", {"OK"})
+        for ch in list(self._targets):  # where it stopped is unknown
+            self._targets.pop(ch)
+        raise Stopped(f"stopped during MOVE {cid}: the servos halted where they were")
+
+    def positions(self) -> dict[int, int]:
+        """Channel → last commanded pulse (µs), as the rig reports it (POS)."""
+        with self._io:
+            if self._lost:
+                self.restore()
+            tokens = self._request("POS", "", {"POS"})
+            return parse_pulses(tokens[2:])
+
+    def detach(self, channels: Iterable[int] | None = None) -> None:
+        """Stop the pulses on `channels` (all when None): knobs stay put, servos stay quiet."""
+        with self._io:
+            chans = " ".join(str(c) for c in sorted(channels)) if channels is not None else ""
+            self._request("DETACH", chans, {"OK"})
+
+    def set_speed(self, us_per_s: float) -> None:
+        """Set the slew rate of later moves (µs per second, at least 1)."""
+        rate = max(1, round(us_per_s))
+        with self._io:
+            self._request("SPEED", str(rate), {"OK"})
+            self.speed_us_per_s = float(rate)
+
+    def stop(self) -> None:
+        """Halt all motion now; from another thread, the running move sends STOP itself."""
+        if self._io.acquire(timeout=0.05):
+            try:
+                self._request("STOP", "", {"OK"})
+            finally:
+                self._io.release()
+        else:
+            self._stop_asked.set()
+
+    def close(self) -> None:
+        """Close the port (and the virtual twin behind it, if any)."""
+        try:
+            self._port.close()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+
+    def __enter__(self) -> ServoRig:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def open_serial(port_name: str) -> Any:
+    """A pyserial port at 115200 8N1, opened exclusively; one-line RigErrors for the usual
+    failures (missing, busy, permission denied)."""
+    import serial
+
+    try:
+        return serial.Serial(port_name, BAUD, timeout=_POLL_S, write_timeout=2.0, exclusive=True)
+    except serial.SerialException as exc:
+        code = getattr(exc, "errno", None)
+        text = str(exc)
+        if code == errno.ENOENT or "No such file" in text:
+            raise RigError(
+                f"there is no serial port {port_name}",
+                "plug the rig in; 'station devices' lists serial ports "
+                "(or use --port virtual for the simulated rig)",
+            ) from None
+        if code in (errno.EACCES, errno.EPERM) or "ermission denied" in text:
+            raise RigError(
+                f"permission denied on {port_name}",
+                "add yourself to the dialout group (sudo usermod -aG dialout $USER), "
+                "then log out and back in",
+            ) from None
+        if code in (errno.EBUSY, errno.EAGAIN) or "lock" in text or "busy" in text:
+            raise RigError(
+                f"{port_name} is busy: another program has it open",
+                "close the Arduino serial monitor or the other station using it",
+            ) from None
+        raise RigError(f"cannot open {port_name}: {text}", "check the port name") from None
+
+
+def open_rig(port_name: str, **kw: Any) -> ServoRig:
+    """A connected ServoRig on `port_name`; 'virtual' starts the firmware twin on a pty.
+
+    Keywords go to ServoRig, except `twin_kw` (a dict for the VirtualFirmware on
+    'virtual'). Raises RigError with a hint when the port or the rig fails.
+    """
+    twin_kw = kw.pop("twin_kw", {})
+    on_close: Callable[[], None] | None = None
+    if port_name.strip().lower() == "virtual":
+        from .twin import VirtualFirmware
+
+        twin = VirtualFirmware(**twin_kw)
+        port = open_serial(twin.device)
+        twin.start()  # the host opened the port: the board resets and prints its banner
+        on_close = twin.close
+    else:
+        port = open_serial(port_name)
+    rig = ServoRig(port, name=port_name, on_close=on_close, **kw)
+    try:
+        rig.connect()
+    except BaseException:
+        rig.close()
+        raise
+    return rig

@@ -1,0 +1,1 @@
+"""Sweeps: a plan's settings captured one after another, journalled, resumable, exported."""

@@ -1,0 +1,172 @@
+"""`sweep export`: dataset.json in NAM's parametric layout and a snapshot manifest.
+
+dataset.json (DESIGN §6): {"type": "parametric", "common": {"x_path", "delay"},
+"train": [...], "validation": [...]} — the holdout settings are the validation
+set — with the calibration levels and the knob/switch specs beside it. Each item
+is {"y_path", "params": {name: value}, ...}; a switch's value is the index of its
+position in the spec's list. Outputs are already aligned, so the delay is 0.
+manifest.json lists one input/output pair per captured setting with its values,
+for training one standard model per setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..capture_io import write_json
+from ..errors import StationError
+from ..plan import Setting
+from .journal import Journal, replay
+from .session import Session, committed_capture
+
+DATASET = "dataset.json"
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class ExportResult:
+    """Where the files went and how many settings each set has."""
+
+    dataset_path: Path
+    manifest_path: Path
+    train: int
+    validation: int
+    left_out: list[dict[str, str]]
+
+
+def _params(session: Session, s: Setting, levels: list[float]) -> dict[str, float]:
+    req = session.plan.request
+    params: dict[str, float] = {k.name: float(s.knobs[k.name]) for k in req.knobs}
+    for sw in req.switches:
+        params[sw.name] = float(sw.positions.index(s.switches[sw.name]))
+    if len(levels) > 1:
+        params["input_level_dbu"] = float(session.level_of(s))
+    return params
+
+
+def export_session(session: Session) -> ExportResult:
+    """Write SESSION/dataset.json and SESSION/manifest.json from the finished captures.
+
+    Raises StationError when there is nothing to export or the captures disagree on
+    the input file.
+    """
+    state = replay(Journal(session.folder).read(), [s.id for s in session.schedule])
+    metas: dict[str, dict[str, Any]] = {}
+    left_out: list[dict[str, str]] = []
+    for s in session.schedule:
+        status = state.status[s.id]
+        meta = committed_capture(session.folder, s.id) if status == "done" else None
+        if meta is None:
+            if s.role != "anchor":
+                left_out.append({"id": s.id, "reason": status})
+            continue
+        metas[s.id] = meta
+        if s.id in state.suspect and s.role != "anchor":
+            left_out.append({"id": s.id, "reason": "suspect (drift)"})
+    if not metas:
+        raise StationError(
+            f"session {session.name} has no finished captures to export",
+            f"run or resume it first: 'station sweep resume {session.name}'",
+        )
+    md5s = {m["reamp_file"]["md5"] for m in metas.values()}
+    if len(md5s) != 1:
+        raise StationError(
+            "the session's captures used different reamp files", "export needs one input file"
+        )
+    folder = session.folder.resolve()
+    first = next(iter(metas))
+    levels = sorted({session.level_of(session.setting(i)) for i in metas})
+    excluded = {e["id"] for e in left_out}
+    sets: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
+    manifest = []
+    for s in session.schedule:
+        if s.id not in metas:
+            continue
+        meta = metas[s.id]
+        item = {
+            "y_path": str(folder / s.id / "output.wav"),
+            "params": _params(session, s, levels),
+            "id": s.id,
+            "knobs": dict(s.knobs),
+            "switches": dict(s.switches),
+            "input_level_dbu": meta["input_level_dbu"],
+            "output_level_dbu": meta["output_level_dbu"],
+            "latency_samples": meta["latency_samples"],
+        }
+        if s.id not in excluded and s.role in ("train", "holdout"):
+            sets["train" if s.role == "train" else "validation"].append(item)
+        manifest.append(
+            {
+                "id": s.id,
+                "role": s.role,
+                "input_path": str(folder / s.id / "input.wav"),
+                "output_path": item["y_path"],
+                "capture_dir": str(folder / s.id),
+                "knobs": dict(s.knobs),
+                "switches": dict(s.switches),
+                "input_level_dbu": meta["input_level_dbu"],
+                "output_level_dbu": meta["output_level_dbu"],
+                "latency_samples": meta["latency_samples"],
+                "passed": meta["passed"],
+                "suspect": s.id in state.suspect,
+            }
+        )
+    req = session.plan.request
+    rig = session.data.get("rig_profile") or {}
+    rig_knobs = {k.get("name"): k for k in rig.get("knobs", [])}
+    knob_specs = [
+        {"name": k.name, "min": k.min, "max": k.max, **_rig_part(rig_knobs.get(k.name))}
+        for k in req.knobs
+    ]
+    switch_specs = [
+        {
+            "name": sw.name,
+            "positions": list(sw.positions),
+            "values": {p: i for i, p in enumerate(sw.positions)},
+        }
+        for sw in req.switches
+    ]
+    profile = session.data["profile"]
+    dataset = {
+        "type": "parametric",
+        "common": {"x_path": str(folder / first / "input.wav"), "delay": 0},
+        "train": sets["train"],
+        "validation": sets["validation"],
+        "calibration": {
+            "input_level_dbu": levels[0] if len(levels) == 1 else None,
+            "levels_dbu": levels,
+            "output_level_dbu": profile["return_dbu_at_0dbfs"],
+            "profile": session.data["profile_name"],
+        },
+        "knobs": knob_specs,
+        "switches": switch_specs,
+        "sample_rate": profile["samplerate"],
+        "session": session.name,
+        "rig": session.data.get("rig"),
+        "left_out": left_out,
+    }
+    dataset_path = session.folder / DATASET
+    manifest_path = session.folder / MANIFEST
+    write_json(dataset_path, dataset)
+    write_json(
+        manifest_path,
+        {
+            "session": session.name,
+            "reamp_file": session.data["reamp_file"],
+            "calibration": dataset["calibration"],
+            "knobs": knob_specs,
+            "switches": switch_specs,
+            "snapshots": manifest,
+        },
+    )
+    return ExportResult(
+        dataset_path, manifest_path, len(sets["train"]), len(sets["validation"]), left_out
+    )
+
+
+def _rig_part(spec: dict[str, Any] | None) -> dict[str, Any]:
+    if not spec:
+        return {}
+    return {k: spec[k] for k in ("channel", "points") if k in spec}

@@ -1,0 +1,139 @@
+"""The sweep journal: journal.jsonl, one fsynced JSON event a line, and what it says.
+
+The journal is the sweep's memory: append only, every event on disk before the
+sweep moves on, so a sweep killed at any moment resumes from it. A line cut
+short by a crash is ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..capture_io import json_safe
+from ..errors import StationError
+
+JOURNAL = "journal.jsonl"
+EVENTS = (
+    "started",
+    "resumed",
+    "moved",
+    "captured",
+    "checked",
+    "retaken",
+    "failed",
+    "anchor_compared",
+    "suspect",
+    "discarded",
+    "recovered",
+    "stopped",
+    "finished",
+)
+
+
+class Journal:
+    """Appends events to SESSION/journal.jsonl, each fsynced before `append` returns."""
+
+    def __init__(self, session: Path) -> None:
+        self.path = Path(session) / JOURNAL
+
+    def append(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Write one event (name, time, fields) durably; returns it."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown journal event {event!r}")
+        record = {
+            "event": event,
+            "time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            **json_safe(fields),
+        }
+        line = json.dumps(record) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            # A crash may have cut the last line short: start ours on a fresh line.
+            if os.fstat(fd).st_size and not _ends_with_newline(self.path):
+                line = "\n" + line
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return record
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every complete event so far (a torn or garbled line is skipped)."""
+        return read_events(self.path)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The events of a journal file; StationError when it cannot be read at all."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StationError(f"cannot read the journal {path}: {exc}") from None
+    events = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("event") in EVENTS:
+            events.append(record)
+    return events
+
+
+@dataclass
+class SweepState:
+    """What the journal says about each setting: status, takes, suspects, anchor results."""
+
+    status: dict[str, str] = field(default_factory=dict)  # pending|captured|done|failed
+    takes: dict[str, int] = field(default_factory=dict)
+    suspect: set[str] = field(default_factory=set)
+    anchors: list[dict[str, Any]] = field(default_factory=list)  # anchor_compared events
+    last_verdict: dict[str, str] = field(default_factory=dict)
+    moved_to: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply(self, e: dict[str, Any]) -> None:
+        """Fold one journal event in."""
+        sid, kind = e.get("id"), e["event"]
+        if kind == "suspect":
+            self.suspect.update(i for i in e.get("ids", []) if i in self.status)
+        elif kind == "anchor_compared":
+            self.anchors.append(e)
+        if sid not in self.status:
+            return
+        if kind == "moved":
+            self.moved_to[sid] = e
+        elif kind in ("captured", "recovered"):
+            self.status[sid] = "captured"
+            self.takes[sid] += 1
+            self.last_verdict[sid] = "passed" if e.get("passed") else "failed checks"
+        elif kind == "checked":
+            self.status[sid] = "done" if e.get("passed") else "captured"
+            if e.get("passed"):
+                self.suspect.discard(sid)
+        elif kind == "failed":
+            self.status[sid] = "failed"
+            self.last_verdict[sid] = f"failed: {e.get('reason', '')}"
+
+    def count(self, status: str) -> int:
+        """How many settings have this status."""
+        return sum(v == status for v in self.status.values())
+
+
+def replay(events: list[dict[str, Any]], ids: list[str]) -> SweepState:
+    """Fold the journal into per-setting state for the schedule's `ids`."""
+    st = SweepState(status=dict.fromkeys(ids, "pending"), takes=dict.fromkeys(ids, 0))
+    for e in events:
+        st.apply(e)
+    return st

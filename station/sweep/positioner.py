@@ -1,0 +1,126 @@
+"""Putting the gear at a setting: by the servo rig (move, detach, re-check) or by hand."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from ..errors import StationError
+from ..events import Prompt, StopFlag
+from ..plan import Setting
+
+POSITION_TOLERANCE_US = 1
+
+
+def describe(s: Setting) -> str:
+    """'drive=4.44 tone=6.47 boost=off' (and the level when the setting has one)."""
+    parts = [f"{k}={v:g}" for k, v in s.knobs.items()]
+    parts += [f"{k}={v}" for k, v in s.switches.items()]
+    if s.reamp_dbu is not None:
+        parts.append(f"at {s.reamp_dbu:g} dBu")
+    return " ".join(parts)
+
+
+class Positioner(Protocol):
+    """Something that sets the gear's knobs and switches to a setting."""
+
+    label: str
+
+    def check(self, settings: Iterable[Setting]) -> None:
+        """Refuse (StationError) any setting this positioner cannot reach, before anything moves."""
+        ...
+
+    def set(self, s: Setting, *, stop: StopFlag | None) -> dict[str, Any]:
+        """Put the gear at `s`; returns what was done, for the journal."""
+        ...
+
+    def close(self) -> None:
+        """Leave the bench safe (servos detached, port closed)."""
+        ...
+
+
+class RigPositioner:
+    """Moves a KnobRig (station.drivers.base) to the pulses a rig profile gives a setting."""
+
+    def __init__(self, rig: Any, profile: Any) -> None:
+        self.rig = rig
+        self.profile = profile
+        self.label = f"rig {profile.name}"
+        self.last_move_s = 0.0
+
+    def check(self, settings: Iterable[Setting]) -> None:
+        """Every setting maps to pulses on this rig (its pulses_for refuses unknown names and
+        values outside the printed ranges)."""
+        for s in settings:
+            try:
+                self.profile.pulses_for(dict(s.knobs), dict(s.switches))
+            except (StationError, ValueError, KeyError) as exc:
+                msg = exc.message if isinstance(exc, StationError) else str(exc)
+                raise StationError(
+                    f"setting {s.id} cannot be set on rig {self.profile.name!r}: {msg}",
+                    "was the plan made for another rig? make it with 'station plan --rig NAME'",
+                ) from None
+
+    def set(self, s: Setting, *, stop: StopFlag | None) -> dict[str, Any]:
+        """Move (returns on DONE), detach, then re-check with POS; one more move if a channel
+        is not where it was sent; StationError if it still is not."""
+        pulses = {
+            int(ch): int(us) for ch, us in self.profile.pulses_for(s.knobs, s.switches).items()
+        }
+        t0 = time.monotonic()
+        for attempt in (1, 2):
+            self.rig.move(pulses, stop=stop)
+            self.rig.detach(list(pulses))
+            pos = self.rig.positions()
+            wrong = {
+                ch: pos.get(ch)
+                for ch, us in pulses.items()
+                if pos.get(ch) is None or abs(pos[ch] - us) > POSITION_TOLERANCE_US
+            }
+            if not wrong:
+                break
+            if attempt == 2:
+                detail = ", ".join(
+                    f"channel {ch} at {wrong[ch]} µs, sent {pulses[ch]} µs" for ch in wrong
+                )
+                raise StationError(
+                    f"the rig did not reach setting {s.id}: {detail}",
+                    "check the servo wiring and power, then 'station sweep resume'",
+                )
+        self.last_move_s = time.monotonic() - t0
+        return {
+            "pulses_us": pulses,
+            "positions_us": {ch: pos[ch] for ch in pulses},
+            "move_s": self.last_move_s,
+        }
+
+    def close(self) -> None:
+        """Detach every channel and close the port (errors here must not hide the real one)."""
+        with contextlib.suppress(Exception):
+            self.rig.detach(None)
+        with contextlib.suppress(Exception):
+            self.rig.close()
+
+
+class ManualPositioner:
+    """Asks the user to set the gear by hand (`--rig none`), listing the values."""
+
+    label = "by hand"
+
+    def __init__(self, confirm: Callable[[Prompt], None]) -> None:
+        self.confirm = confirm
+
+    def check(self, settings: Iterable[Setting]) -> None:
+        """Anything can be set by hand."""
+
+    def set(self, s: Setting, *, stop: StopFlag | None) -> dict[str, Any]:
+        """Prompt with the values and wait for the user."""
+        self.confirm(
+            Prompt("set_knobs", f"Set the gear for {s.id}: {describe(s)}, then press Enter.")
+        )
+        return {"by_hand": True}
+
+    def close(self) -> None:
+        """Nothing to leave safe."""

@@ -1,0 +1,340 @@
+"""Running a sweep: per setting move, capture, check, retake, journal; anchors for drift.
+
+Every step is journalled (fsynced) before the next begins, so a sweep killed at
+any moment resumes at the first setting not done, with nothing lost and nothing
+taken twice. The bench is left safe (servos detached) on every way out.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..capture import CaptureRequest, run_capture
+from ..drivers.base import AudioInterface
+from ..errors import StationError, Stopped, StreamError
+from ..events import Emit, Prompt, StopFlag, SweepProgress, Warning_, ignore
+from ..plan import Setting
+from .drift import DriftResult, compare_anchor
+from .journal import Journal, SweepState, replay
+from .positioner import Positioner, describe
+from .session import Session, committed_capture, discard_partials
+
+Confirm = Any  # Callable[[Prompt], None]
+
+
+@dataclass
+class SweepSummary:
+    """Where a sweep ended: settings by status, suspects, anchor comparisons."""
+
+    session: Path
+    done: list[str]
+    failed: list[str]
+    pending: list[str]
+    suspect: list[str]
+    drift: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """True when no setting is left to capture."""
+        return not self.pending
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary for --json."""
+        return {
+            "session_dir": str(self.session.resolve()),
+            "complete": self.complete,
+            "done": self.done,
+            "failed": self.failed,
+            "pending": self.pending,
+            "suspect": self.suspect,
+            "anchors": self.drift,
+        }
+
+
+def summarise(session: Session, state: SweepState) -> SweepSummary:
+    """A summary of the session's state."""
+    ids = [s.id for s in session.schedule]
+    by = {k: [i for i in ids if state.status[i] == k] for k in ("done", "failed")}
+    pending = [i for i in ids if state.status[i] not in ("done", "failed")]
+    return SweepSummary(
+        session.folder, by["done"], by["failed"], pending, sorted(state.suspect), state.anchors
+    )
+
+
+class SweepRunner:
+    """One run (or resumed run) of a session on an interface with a positioner."""
+
+    def __init__(
+        self,
+        session: Session,
+        interface: AudioInterface,
+        profile: Any,
+        positioner: Positioner,
+        reamp_path: Path,
+        *,
+        emit: Emit = ignore,
+        confirm: Confirm = None,
+        stop: StopFlag | None = None,
+    ) -> None:
+        self.session = session
+        self.interface = interface
+        self.profile = profile
+        self.positioner = positioner
+        self.reamp_path = reamp_path
+        self.emit = emit
+        self.confirm = confirm or (lambda _p: None)
+        self.stop = stop
+        self.journal = Journal(session.folder)
+        self.ids = [s.id for s in session.schedule]
+        self.state = replay(self.journal.read(), self.ids)
+        self._patched = False
+        self._durations: list[float] = []
+        self._last_verdict = "-"
+        self._t0 = time.monotonic()
+        self._warned: set[str] = set()
+        # Report pictures are drawn while the servos move on (one worker, in take order).
+        self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-report")
+
+    def _capture_emit(self, event: Any) -> None:
+        # The same pre-flight warning for every setting would bury the ones that matter.
+        if isinstance(event, Warning_):
+            if event.text in self._warned:
+                return
+            self._warned.add(event.text)
+        self.emit(event)
+
+    def log(self, event: str, **fields: Any) -> None:
+        """Journal an event durably and fold it into the state."""
+        self.state.apply(self.journal.append(event, **fields))
+
+    def run(self, *, resumed: bool = False) -> SweepSummary:
+        """Capture every setting not done yet; returns the summary. Raises StationError (the
+        session stays resumable) when the rig, the disk or the user stops it."""
+        s = self.session
+        gone = discard_partials(s.folder)
+        self.log(
+            "resumed" if resumed else "started",
+            rig=self.positioner.label,
+            discarded=gone,
+            done=self.state.count("done"),
+        )
+        for name in gone:
+            self.log("discarded", folder=name)
+        self._recover()
+        self.positioner.check(s.schedule)
+        # Settings given up on in an earlier run get a fresh set of retakes now.
+        try:
+            for index, setting in enumerate(s.schedule):
+                if self.state.status[setting.id] == "done":
+                    continue
+                if self.stop is not None and self.stop.is_set():
+                    raise Stopped()
+                self._progress(index, setting)
+                t0 = time.monotonic()
+                ok = self._take(setting)
+                self._durations.append(time.monotonic() - t0)
+                if ok and setting.role == "anchor":
+                    self._anchor(index, setting)
+                s.save_status(self.state)
+                self._progress(index, setting)
+            self.log("finished", **{k: self.state.count(k) for k in ("done", "failed")})
+        except (StationError, KeyboardInterrupt, OSError) as exc:
+            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            try:
+                self.log("stopped", reason=reason)
+                s.save_status(self.state)
+            except OSError:
+                pass  # the disk is full: the journal already holds every finished step
+            if isinstance(exc, OSError):
+                raise StationError(
+                    f"the sweep stopped: {reason}; the capture in progress was discarded",
+                    f"free some disk space, then 'station sweep resume {s.name}'",
+                ) from None
+            if isinstance(exc, StationError) and not isinstance(exc, Stopped):
+                exc.hint = (exc.hint + "; " if exc.hint else "") + (
+                    f"the session is kept: 'station sweep resume {s.name}' goes on from here"
+                )
+            raise
+        finally:
+            self.positioner.close()
+            self._reports.shutdown(wait=True)
+        s.save_status(self.state)
+        return summarise(s, self.state)
+
+    def _recover(self) -> None:
+        """Adopt captures finished but not journalled (killed between commit and journal)."""
+        for setting in self.session.schedule:
+            sid = setting.id
+            if self.state.status[sid] not in ("pending", "captured"):
+                continue
+            meta = committed_capture(self.session.folder, sid)
+            if meta is None or (self.state.status[sid] == "captured" and not meta.get("passed")):
+                continue
+            if self.state.status[sid] == "pending":
+                self.log("recovered", id=sid, passed=bool(meta.get("passed")), take=0)
+            if meta.get("passed"):
+                self.log("checked", id=sid, passed=True)
+
+    def _capture_confirm(self, prompt: Prompt) -> None:
+        # The gear is patched once for the whole sweep; later captures need no Enter.
+        if prompt.kind == "patch_gear" and self._patched:
+            return
+        self._patched = self._patched or prompt.kind == "patch_gear"
+        self.confirm(prompt)
+
+    def _take(self, setting: Setting) -> bool:
+        """Move to the setting and capture it, retaking up to the limit; True when it passed."""
+        opts, sid = self.session.options, setting.id
+        moved = self.positioner.set(setting, stop=self.stop)
+        self.log("moved", id=sid, **moved)
+        retakes = 0
+        while True:
+            req = CaptureRequest(
+                self.profile,
+                self.reamp_path,
+                self.session.level_of(setting),
+                sid,
+                self.session.folder,
+                force=True,  # a failed earlier take is replaced only once this one is whole
+                gear=dict(opts.gear),
+                virtual_gear=opts.virtual_gear,
+                knobs=dict(setting.knobs),
+                switches=dict(setting.switches),
+                sweep={"session": self.session.name, "id": sid, "role": setting.role},
+                report_later=self._reports.submit,
+            )
+            try:
+                result = run_capture(
+                    self.interface,
+                    req,
+                    emit=self._capture_emit,
+                    confirm=self._capture_confirm,
+                    stop=self.stop,
+                )
+            except StreamError as exc:
+                reason = f"spoilt take: {exc.message}"
+            else:
+                failed = [c.name for c in result.checks if c.status == "fail"]
+                self.log(
+                    "captured",
+                    id=sid,
+                    passed=result.passed,
+                    capture_dir=sid,
+                    failed_checks=failed,
+                    reamp_dbu=req.reamp_dbu,
+                )
+                self.log("checked", id=sid, passed=result.passed)
+                self._last_verdict = f"{sid} passed" if result.passed else f"{sid} failed"
+                if result.passed:
+                    return True
+                reason = f"failed checks: {', '.join(failed)}"
+            if retakes < opts.retakes:
+                retakes += 1
+                self.log("retaken", id=sid, retake=retakes, reason=reason)
+                self.emit(Warning_(f"{sid}: {reason}; retake {retakes} of {opts.retakes}"))
+                continue
+            self.log("failed", id=sid, reason=reason)
+            self._last_verdict = f"{sid} FAILED ({reason})"
+            self.emit(Warning_(f"{sid} failed after {retakes} retake(s): {reason}"))
+            if opts.stop_on_fail:
+                raise StationError(
+                    f"setting {sid} failed after {retakes} retake(s) ({reason}); stopped as "
+                    "--stop-on-fail asks",
+                    "fix the gear or patch",
+                )
+            return False
+
+    def _anchor(self, index: int, setting: Setting) -> None:
+        """Compare this anchor with the first one; on drift warn, mark suspects, react."""
+        opts, sched = self.session.options, self.session.schedule
+        anchors = [s for s in sched if s.role == "anchor" and self.state.status[s.id] == "done"]
+        reference = anchors[0]
+        if reference.id == setting.id:
+            return
+        d = compare_anchor(
+            self.session.folder,
+            setting.id,
+            reference.id,
+            esr_max=opts.drift_esr_max,
+            level_db_max=opts.drift_level_db_max,
+        )
+        self.log(
+            "anchor_compared",
+            id=setting.id,
+            reference=reference.id,
+            esr=d.esr,
+            level_change_db=d.level_change_db,
+            drifted=d.drifted,
+        )
+        if not d.drifted:
+            return
+        suspects = self._since_last_good_anchor(index)
+        self.log("suspect", ids=suspects, anchor=setting.id)
+        listed = ", ".join(suspects) or "none"
+        self.emit(
+            Warning_(f"{d.message()}; settings since the last good anchor marked suspect: {listed}")
+        )
+        self._react(d, suspects)
+
+    def _since_last_good_anchor(self, index: int) -> list[str]:
+        """Settings done between the last good anchor before `index` and `index`."""
+        drifted = {e["id"] for e in self.state.anchors if e.get("drifted")}
+        sched, start = self.session.schedule, 0
+        for i in range(index - 1, -1, -1):
+            s = sched[i]
+            if s.role == "anchor" and self.state.status[s.id] == "done" and s.id not in drifted:
+                start = i + 1
+                break
+        return [
+            s.id
+            for s in sched[start:index]
+            if s.role != "anchor" and self.state.status[s.id] == "done"
+        ]
+
+    def _react(self, d: DriftResult, suspects: list[str]) -> None:
+        policy = self.session.options.on_drift
+        if policy == "pause":
+            self.confirm(
+                Prompt(
+                    "drift_pause",
+                    f"Drift: {d.message()}. Let the gear settle, then press Enter to go on.",
+                )
+            )
+        elif policy == "recapture":
+            for sid in suspects:
+                self.emit(Warning_(f"recapturing {sid} after the drift"))
+                self._take(self.session.setting(sid))
+
+    def _progress(self, index: int, setting: Setting) -> None:
+        left = sum(1 for s in self.session.schedule[index:] if self.state.status[s.id] != "done")
+        mean = sum(self._durations) / len(self._durations) if self._durations else None
+        self.emit(
+            SweepProgress(
+                index,
+                len(self.session.schedule),
+                setting.id,
+                setting.role,
+                dict(setting.knobs),
+                dict(setting.switches),
+                setting.reamp_dbu,
+                self.state.count("done"),
+                self.state.count("failed"),
+                self._last_verdict,
+                time.monotonic() - self._t0,
+                None if mean is None else mean * left,
+            )
+        )
+
+
+def progress_line(p: SweepProgress) -> str:
+    """One line for a terminal: position, setting, values, last verdict, ETA."""
+    eta = "?" if p.remaining_s is None else f"{p.remaining_s / 60:.1f} min"
+    values = describe(Setting(p.setting_id, p.knobs, p.switches, p.reamp_dbu, p.role))
+    return (
+        f"[{p.index + 1}/{p.total}] {p.setting_id} ({p.role}) {values} · done {p.done}, "
+        f"failed {p.failed} · last: {p.last_verdict} · ETA {eta}"
+    )

@@ -1,0 +1,245 @@
+"""The sweep session folder: session.json (plan, snapshots, options, status) and its checks.
+
+`captures/<session>/session.json` holds what the sweep was started with; resume
+compares it with what is on disk now and refuses, saying why, when the plan, the
+interface profile, the rig profile or the reamp file changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..capture_io import json_safe, read_capture_meta, write_json
+from ..errors import StationError
+from ..plan import Plan, Setting, plan_from_json, with_anchors
+from .journal import SweepState
+
+SCHEMA_VERSION = 1
+SESSION_FILE = "session.json"
+ON_DRIFT = ("continue", "pause", "recapture")
+
+
+@dataclass
+class SweepOptions:
+    """How the sweep behaves: retakes, failure policy, drift thresholds and reaction."""
+
+    retakes: int = 2
+    stop_on_fail: bool = False
+    on_drift: str = "continue"
+    drift_esr_max: float = 0.01
+    drift_level_db_max: float = 0.2
+    reamp_dbu: float | None = None  # for plans without reamp levels
+    gear: dict[str, str] = field(default_factory=dict)
+    virtual_gear: str | None = None
+
+    def validate(self) -> None:
+        """Refuse options that make no sense (StationError)."""
+        if self.retakes < 0:
+            raise StationError("--retakes cannot be negative", "e.g. --retakes 2")
+        if self.on_drift not in ON_DRIFT:
+            raise StationError(
+                f"unknown --on-drift {self.on_drift!r}", f"choose {', '.join(ON_DRIFT)}"
+            )
+        if self.drift_esr_max <= 0 or self.drift_level_db_max <= 0:
+            raise StationError("drift thresholds must be positive")
+
+
+@dataclass
+class Session:
+    """An open sweep session: its folder, the schedule and what it was started with."""
+
+    folder: Path
+    data: dict[str, Any]
+    plan: Plan
+    schedule: list[Setting]
+    options: SweepOptions
+
+    @property
+    def name(self) -> str:
+        """The session's folder name."""
+        return self.folder.name
+
+    def setting(self, setting_id: str) -> Setting:
+        """The scheduled setting with this id."""
+        for s in self.schedule:
+            if s.id == setting_id:
+                return s
+        raise KeyError(setting_id)
+
+    def level_of(self, s: Setting) -> float:
+        """The reamp level to play setting `s` at, in dBu."""
+        level = s.reamp_dbu if s.reamp_dbu is not None else self.options.reamp_dbu
+        if level is None:
+            raise StationError(
+                "the plan has no reamp levels, so the sweep needs one",
+                "add --reamp-dbu P (the level your gear sees from a guitar, e.g. 12)",
+            )
+        return level
+
+    def save_status(self, state: SweepState) -> None:
+        """Rewrite session.json with each setting's status (atomically)."""
+        self.data["status"] = {s.id: state.status.get(s.id, "pending") for s in self.schedule}
+        self.data["suspect"] = sorted(state.suspect)
+        write_json(self.folder / SESSION_FILE, self.data)
+
+
+def snapshot(obj: Any) -> dict[str, Any] | None:
+    """A JSON-able copy of a profile (to_dict, a dataclass, to_json or its __dict__)."""
+    if obj is None:
+        return None
+    if hasattr(obj, "to_dict"):  # a rig profile's canonical form
+        return json_safe(obj.to_dict())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return json_safe(dataclasses.asdict(obj))
+    if hasattr(obj, "to_json"):
+        return json_safe(obj.to_json())
+    return json_safe(dict(vars(obj)))
+
+
+def load_plan_file(path: Path) -> tuple[Plan, dict[str, Any]]:
+    """A plan file and its raw content; StationError when missing or corrupt."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StationError(f"no plan at {path}", "make one with 'station plan'") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StationError(f"cannot read the plan {path}: {exc}", "make it again") from None
+    if not isinstance(raw, dict):
+        raise StationError(f"{path} is not a plan", "make one with 'station plan'")
+    return plan_from_json(raw), raw
+
+
+def create_session(
+    folder: Path,
+    plan_path: Path,
+    *,
+    profile: Any,
+    rig_name: str | None,
+    rig_profile: Any,
+    reamp: dict[str, Any],
+    options: SweepOptions,
+    anchor_every: int | None,
+) -> Session:
+    """Make the session folder and its session.json; refuses an existing session."""
+    options.validate()
+    plan, raw = load_plan_file(plan_path)
+    if folder.exists() and any(folder.iterdir()):
+        raise StationError(
+            f"a session called {folder.name!r} already exists",
+            f"continue it with 'station sweep resume {folder.name}', or choose another --out",
+        )
+    schedule = plan.settings
+    if anchor_every is not None:
+        body = [s for s in plan.settings if s.role != "anchor"]
+        anchors = [s for s in plan.settings if s.role == "anchor"]
+        if not anchors:
+            raise StationError(
+                "the plan has no anchor setting", "make it again with 'station plan'"
+            )
+        schedule = with_anchors(body, anchors[0], anchor_every)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "station-sweep",
+        "name": folder.name,
+        "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "plan_path": str(Path(plan_path).resolve()),
+        "plan": raw,
+        "schedule": [s.to_json() for s in schedule],
+        "profile_name": profile.name,
+        "profile": snapshot(profile),
+        "rig": rig_name,
+        "rig_profile": snapshot(rig_profile),
+        "reamp_file": reamp,
+        "options": dataclasses.asdict(options),
+        "status": {s.id: "pending" for s in schedule},
+        "suspect": [],
+    }
+    write_json(folder / SESSION_FILE, data)
+    return Session(folder, data, plan, schedule, options)
+
+
+def open_session(folder: Path) -> Session:
+    """An existing session; StationError when missing, corrupt or from a newer station."""
+    path = Path(folder) / SESSION_FILE
+    if not path.is_file():
+        raise StationError(
+            f"no sweep session at {folder}", "start one with 'station sweep run --out NAME'"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        version = int(data["schema_version"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise StationError(
+            f"{path} is damaged", "the journal and captures are intact; ask for help"
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise StationError(
+            f"the session is from a newer station (schema {version}, this one reads "
+            f"{SCHEMA_VERSION})",
+            "update the station to continue it",
+        )
+    plan = plan_from_json(data["plan"])
+    schedule_plan = plan_from_json({**data["plan"], "settings": data["schedule"]})
+    known = {f.name for f in dataclasses.fields(SweepOptions)}
+    options = SweepOptions(**{k: v for k, v in data.get("options", {}).items() if k in known})
+    return Session(Path(folder), data, plan, schedule_plan.settings, options)
+
+
+def check_unchanged(session: Session, *, profile: Any, rig_profile: Any, reamp_md5: str) -> None:
+    """Refuse to resume when what the sweep started with has changed (StationError)."""
+    d = session.data
+    plan_path = Path(d["plan_path"])
+    if plan_path.is_file():
+        try:
+            now = json.loads(plan_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            now = None
+        if now != d["plan"]:
+            raise StationError(
+                f"the plan {plan_path} changed since the sweep started",
+                "put the original plan back, or start a new session with the new plan",
+            )
+    if snapshot(profile) != d["profile"]:
+        raise StationError(
+            f"the interface profile {d['profile_name']!r} changed since the sweep started "
+            "(re-calibrated?)",
+            "levels would not match across the session: start a new session",
+        )
+    if snapshot(rig_profile) != d["rig_profile"]:
+        raise StationError(
+            f"the rig profile {d['rig']!r} changed since the sweep started",
+            "knob values would map to other positions: start a new session",
+        )
+    if reamp_md5 != d["reamp_file"]["md5"]:
+        raise StationError(
+            f"the reamp file {d['reamp_file']['path']} changed since the sweep started",
+            "put the original file back, or start a new session",
+        )
+
+
+def discard_partials(folder: Path) -> list[str]:
+    """Remove half-written capture folders (`.ID.*.partial`); returns their names."""
+    gone = []
+    for p in sorted(Path(folder).glob(".*.partial")):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p.name)
+    return gone
+
+
+def committed_capture(folder: Path, setting_id: str) -> dict[str, Any] | None:
+    """The capture.json of a setting's finished capture folder, or None."""
+    d = Path(folder) / setting_id
+    if not (d / "capture.json").is_file():
+        return None
+    try:
+        return read_capture_meta(d)
+    except StationError:
+        return None

@@ -1,0 +1,280 @@
+"""Rig: connect the servo rig, calibrate its knobs with the live position shown, move them.
+
+The screen drives the same core as `station rig ...` (RigCalibration and its
+line commands, rig_status, parse_settings). Rig I/O runs in thread workers,
+one command at a time; Escape sends STOP then DETACH, and leaving the screen
+always detaches and closes the port.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, RichLog, Static
+
+from ..errors import StationError, Stopped
+from ..rigcal import RigCalibration, parse_settings, rig_status
+from ..rigs import list_rigs, load_rig, save_rig
+from .form import error_text, row
+
+KEYS = (
+    "[b]←/→[/b] 5 µs [b]↓/↑[/b] 50 µs [b]Esc[/b] stop · [b]knob drive 0[/b] · [b]mark 5[/b] · "
+    "[b]done[/b] · [b]save[/b] · [b]move drive=5[/b] · [b]help[/b]"
+)
+
+
+class RigScreen(Screen[None]):
+    """Connect, jog each knob to its printed marks, save the profile; status and moves."""
+
+    DEFAULT_CSS = """
+    RigScreen #live { padding: 0 1; margin: 0; height: 3; }
+    RigScreen .title { margin: 0; }
+    RigScreen .buttons { margin: 0; }
+    RigScreen RichLog { height: 7; }
+    """
+
+    BINDINGS = [
+        Binding("f5", "connect", "Connect"),
+        Binding("escape", "stop", "Stop"),
+        Binding("left", "jog(-5)", "-5 µs", show=False, priority=True),
+        Binding("right", "jog(5)", "+5 µs", show=False, priority=True),
+        Binding("down", "jog(-50)", "-50 µs", show=False, priority=True),
+        Binding("up", "jog(50)", "+50 µs", show=False, priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = False  # a command is running
+        self.rig: Any = None
+        self.cal: RigCalibration | None = None
+        self.bench: Any = None
+        self.port = ""
+        self._lock = threading.Lock()
+        self._generation = 0  # a stop drops the commands still queued behind it
+
+    def compose(self) -> ComposeResult:
+        s: dict[str, Any] = self.app.settings  # type: ignore[attr-defined]
+        yield Header()
+        with VerticalScroll():
+            yield Static("Servo rig: calibrate knobs, move them", classes="title")
+            yield row("Port", Input(s.get("rig_port", "virtual"), id="port"))
+            yield row("Rig name", Input(s.get("rig_name", "od"), id="name"))
+            with Horizontal(classes="buttons"):
+                yield Button("Connect (F5)", variant="primary", id="connect", compact=True)
+                yield Button("Stop (Esc)", id="stop", compact=True)
+            yield Static("Not connected. Press F5 to connect.", id="live", classes="big")
+            yield Static(KEYS, classes="muted")
+            yield Input(placeholder="command, then Enter (help lists them)", id="command")
+            yield RichLog(id="log", markup=True, wrap=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Refresh the live position five times a second (it moves during a slew)."""
+        self.set_interval(0.2, self.show_live)
+
+    # -- live position -------------------------------------------------------------
+
+    def show_live(self) -> None:
+        """Where the current servo is, and on the virtual rig where its pointer is."""
+        if self.cal is None:
+            return
+        if self.cal.current is None:
+            text = (
+                f"Connected on {self.port}. Choose a control: [b]knob NAME CHANNEL[/b] or "
+                "[b]switch NAME CHANNEL[/b]"
+            )
+            if self.cal.done:
+                text += f" (done: {', '.join(c.name for c in self.cal.done)})"
+        else:
+            text = self.cal.where()
+            marks = self.cal.current.marks
+            if marks:
+                text += "\nmarks: " + ", ".join(f"{k}={v} µs" for k, v in marks.items())
+        self.query_one("#live", Static).update(text)
+
+    def note(self, text: str) -> None:
+        """Add a line to the screen's log."""
+        self.query_one("#log", RichLog).write(text)
+
+    # -- actions ---------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Connect or stop."""
+        if event.button.id == "connect":
+            self.action_connect()
+        elif event.button.id == "stop":
+            self.action_stop()
+
+    def action_connect(self) -> None:
+        """Open the port named in the form (virtual: the firmware twin)."""
+        if self.rig is not None:
+            self.notify("Already connected.")
+            return
+        port = self.query_one("#port", Input).value.strip() or "virtual"
+        name = self.query_one("#name", Input).value.strip()
+        self.app.remember(rig_port=port, rig_name=name)  # type: ignore[attr-defined]
+        self.connect(port, name)
+
+    @work(thread=True, group="rig")
+    def connect(self, port: str, name: str) -> None:
+        """Connect in a worker: the banner can take seconds."""
+        from ..drivers.rig import open_rig
+
+        app: Any = self.app
+        kw: dict[str, Any] = {}
+        bench = None
+        if port.lower() == "virtual":
+            from ..drivers.twin import speedup_from_env
+
+            bench = app.bench("virtual").rig.servos  # the knobs the virtual capture hears
+            kw["twin_kw"] = {"bench": bench, "speedup": speedup_from_env()}
+        app.call_from_thread(self.note, f"connecting to {port} …")
+        try:
+            rig = open_rig(port, **kw)
+            cal = RigCalibration(
+                rig,
+                name=name,
+                port=port,
+                firmware_version=rig.info.version if rig.info else "",
+                look=bench.pointer_text if bench is not None else None,
+            )
+        except StationError as exc:
+            app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
+            app.call_from_thread(self.note, f"[red]{exc.message}[/red]")
+            return
+        self.rig, self.cal, self.bench, self.port = rig, cal, bench, port
+        info = rig.info
+        app.call_from_thread(
+            self.note,
+            f"[green]connected: servo-rig {info.version}, {info.channels} channels[/green]",
+        )
+        app.call_from_thread(self.show_live)
+        app.call_from_thread(self.query_one("#command", Input).focus)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Run a typed command."""
+        if event.input.id != "command":
+            return
+        line = event.value.strip()
+        event.input.value = ""
+        if not line:
+            return
+        if self.cal is None:
+            self.notify("Connect first (F5).", severity="warning")
+            return
+        self.note(f"[b]> {line}[/b]")
+        self.run_command(line, self._generation)
+
+    def action_jog(self, delta_us: int) -> None:
+        """Jog the current servo (arrow keys; with text typed, they move the cursor)."""
+        box = self.query_one("#command", Input)
+        if box.has_focus and box.value and delta_us in (-5, 5):
+            (box.action_cursor_left if delta_us < 0 else box.action_cursor_right)()
+            return
+        if self.cal is None or self.cal.current is None:
+            return
+        self.run_command(f"{delta_us:+d}", self._generation)
+
+    def action_stop(self) -> None:
+        """STOP then DETACH, at once."""
+        if self.rig is None:
+            return
+        self._generation += 1
+        self.note("[yellow]stop: halting and detaching the servos[/yellow]")
+        self.halt()
+
+    @work(thread=True, group="halt")
+    def halt(self) -> None:
+        """STOP (the running move, if any, sends it) then DETACH."""
+        app: Any = self.app
+        try:
+            self.rig.stop()
+            with self._lock:
+                self.rig.detach()
+            app.call_from_thread(self.note, "servos halted and detached")
+        except StationError as exc:
+            app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
+
+    @work(thread=True, group="rig")
+    def run_command(self, line: str, generation: int) -> None:
+        """One command off the UI thread; commands run one at a time, none after a stop."""
+        app: Any = self.app
+        app.call_from_thread(setattr, self, "busy", True)
+        try:
+            with self._lock:
+                if generation != self._generation:
+                    return
+                text = self._execute(line)
+            if text:
+                app.call_from_thread(self.note, text)
+        except Stopped:
+            app.call_from_thread(self.note, "[yellow]stopped[/yellow]")
+        except StationError as exc:
+            app.call_from_thread(self.note, f"[red]{error_text(exc)}[/red]")
+        finally:
+            app.call_from_thread(setattr, self, "busy", False)
+            app.call_from_thread(self.show_live)
+
+    def _execute(self, line: str) -> str:
+        """The calibration commands, plus move, status, detach and use on a saved profile."""
+        assert self.cal is not None
+        app: Any = self.app
+        words = line.split()
+        verb = words[0].lower()
+        if verb in ("move", "status", "detach"):
+            profile = load_rig(app.home, self._profile_name())
+            if verb == "detach":
+                self.rig.detach()
+                return "servos detached"
+            if verb == "move":
+                pulses = profile.pulses_for(*parse_settings(profile, words[1:]))
+                if self.rig.speed_us_per_s != profile.slew_us_per_s:
+                    self.rig.set_speed(profile.slew_us_per_s)
+                self.rig.move(pulses)
+            st = rig_status(profile, self.rig, self.port, self.bench)
+            parts = [
+                f"{n} {k['value']:g}" if k["value"] is not None else f"{n} ?"
+                for n, k in st["knobs"].items()
+            ]
+            parts += [f"{n} {sw['position'] or '?'}" for n, sw in st["switches"].items()]
+            return f"{profile.name}: " + ", ".join(parts)
+        text, action = self.cal.execute(line)
+        if action == "save":
+            path = save_rig(app.home, self.cal.profile())
+            return f"[green]saved {path}[/green]"
+        if action == "quit":
+            self.rig.detach()
+            return "servos detached"
+        return text
+
+    def _profile_name(self) -> str:
+        name = self.query_one("#name", Input).value.strip()
+        app: Any = self.app
+        if name not in list_rigs(app.home):
+            raise StationError(
+                f"there is no saved rig profile {name!r}", "calibrate and 'save' it first"
+            )
+        return name
+
+    def on_unmount(self) -> None:
+        """Leaving the screen: detach and close, off the UI thread."""
+        rig = self.rig
+        self.rig = self.cal = None
+        if rig is None:
+            return
+
+        def leave() -> None:
+            try:
+                rig.detach()
+            except StationError:
+                pass
+            finally:
+                rig.close()
+
+        threading.Thread(target=leave, name="rig-leave", daemon=True).start()

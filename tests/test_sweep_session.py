@@ -1,0 +1,137 @@
+"""Reading a sweep session for training, and the bad sessions refused before any torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from station.errors import StationError
+from station.parametric.session import ENCODING, NAM_CONFIG_KEYS, load_sweep
+from station.parametric.training import train_parametric
+from tests.conftest import run_station
+from tests.sweep_fixture import PlannedSetting, default_plan, short_input, write_session
+
+
+@pytest.fixture(scope="module")
+def signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return short_input(tmp_path_factory.mktemp("sig") / "in.wav", duration_s=1.0)
+
+
+def test_roles_levels_and_encoding(signal: Path, tmp_path: Path) -> None:
+    sweep = load_sweep(write_session(tmp_path / "s", signal))
+    assert [p.name for p in sweep.specs] == ["boost", "drive", "tone"]  # sorted: channel order
+    assert len(sweep.used("train")) == 8 and len(sweep.used("holdout")) == 3
+    assert (sweep.input_level_dbu, sweep.output_level_dbu) == (8.0, 11.5)
+    h = next(s for s in sweep.settings if s.id == "h002")
+    assert h.values() == {"drive": 7, "tone": 3, "boost": "on"}
+    assert sweep.encoded(h) == {"boost": 1.0, "drive": 0.7, "tone": 0.3}
+    block = sweep.parametric_block()
+    assert block["boost"] == {
+        "type": "switch", "channel": 1, "minval": 0.0, "maxval": 1.0, "default_value": 0.0,
+        "positions": ["off", "on"],
+    }  # fmt: skip
+    assert block["tone"]["channel"] == 3 and block["drive"]["maxval"] == 10.0
+    assert "sorted name order" in ENCODING
+
+
+def test_roles_come_from_the_plan_without_dataset_json(signal: Path, tmp_path: Path) -> None:
+    sweep = load_sweep(write_session(tmp_path / "s", signal, dataset=False))
+    assert sorted(s.id for s in sweep.used("holdout")) == ["h001", "h002", "h003"]
+
+
+def test_failed_and_suspect_settings_are_left_out_with_a_warning(
+    signal: Path, tmp_path: Path
+) -> None:
+    plan = [
+        *default_plan(),
+        PlannedSetting("s009", "train", {"drive": 3, "tone": 3}, {"boost": "off"}, fail=True),
+        PlannedSetting("s010", "train", {"drive": 4, "tone": 4}, {"boost": "on"}, status="suspect"),
+    ]
+    sweep = load_sweep(write_session(tmp_path / "s", signal, plan))
+    reasons = {s.id: s.excluded for s in sweep.excluded}
+    assert set(reasons) == {"s009", "s010"}
+    assert "replicate_esr" in reasons["s009"] and "suspect" in reasons["s010"]
+    assert len(sweep.used("train")) == 8
+    assert any("s009" in w for w in sweep.warnings) and any("s010" in w for w in sweep.warnings)
+
+
+def test_a_dataset_delay_is_not_applied_twice(signal: Path, tmp_path: Path) -> None:
+    session = write_session(tmp_path / "s", signal)
+    ds = json.loads((session / "dataset.json").read_text())
+    ds["common"]["delay"] = 37
+    (session / "dataset.json").write_text(json.dumps(ds))
+    sweep = load_sweep(session)
+    assert any("already aligned" in w for w in sweep.warnings)
+
+
+@pytest.mark.parametrize("name", ["delay", "ny", "y_path", "params", "start_samples"])
+def test_knob_names_that_clash_with_nam_config_keys_are_refused(
+    name: str, signal: Path, tmp_path: Path
+) -> None:
+    knobs = [{"name": name, "min": 0.0, "max": 10.0}]
+    plan = [
+        PlannedSetting(f"s{i}", "train" if i < 3 else "holdout", {name: float(i)}, {})
+        for i in range(4)
+    ]
+    session = write_session(tmp_path / "s", signal, plan, knobs=knobs, switches=[])
+    with pytest.raises(StationError, match=f"'{name}' is also one of NAM's config keys"):
+        load_sweep(session)
+
+
+def test_the_clash_list_covers_nams_dataset_arguments() -> None:
+    nam = pytest.importorskip("nam.data")
+    import inspect
+
+    args = set(inspect.signature(nam.Dataset.__init__).parameters) - {"self"}
+    assert args <= NAM_CONFIG_KEYS
+
+
+def test_fewer_than_two_training_settings_is_refused(signal: Path, tmp_path: Path) -> None:
+    plan = [p for p in default_plan() if p.role == "holdout" or p.id == "s001"]
+    session = write_session(tmp_path / "s", signal, plan)
+    with pytest.raises(StationError, match="1 usable training setting"):
+        train_parametric(session, epochs=1)
+    # A failed capture does not count either.
+    plan2 = [*plan, PlannedSetting("s002", "train", {"drive": 9, "tone": 9}, {"boost": "on"},
+                                   fail=True)]  # fmt: skip
+    session2 = write_session(tmp_path / "s2", signal, plan2)
+    res = run_station("train", str(session2), "--parametric", home=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert "needs at least two" in res.stderr and "Traceback" not in res.stderr
+    assert "s002" in res.stderr  # the warning names the setting left out
+
+
+def test_session_without_a_mode_and_not_a_session(signal: Path, tmp_path: Path) -> None:
+    session = write_session(tmp_path / "s", signal)
+    res = run_station("train", str(session), home=tmp_path)
+    assert res.returncode == 1 and "--parametric" in res.stderr and "--snapshots" in res.stderr
+    res = run_station("train", str(tmp_path), "--snapshots", home=tmp_path)
+    assert res.returncode == 1 and "not a sweep session" in res.stderr
+
+
+def test_settings_at_different_reamp_levels_are_refused(signal: Path, tmp_path: Path) -> None:
+    plan = default_plan()
+    plan[1].extra = {"input_level_dbu": 2.0}
+    with pytest.raises(StationError, match="several reamp levels"):
+        load_sweep(write_session(tmp_path / "s", signal, plan))
+
+
+def test_one_line_without_the_train_extra(signal: Path, tmp_path: Path) -> None:
+    session = write_session(tmp_path / "s", signal)
+    code = (
+        "import sys; sys.modules['nam'] = None\n"
+        "from station.cli import main\n"
+        f"sys.exit(main(['train', {str(session)!r}, '--parametric']))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ),
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert "neural-amp-modeler" in res.stderr and "pip install" in res.stderr
+    assert "Traceback" not in res.stderr
