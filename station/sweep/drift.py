@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analysis import esr, rms_dbfs
+import numpy as np
+
+from ..analysis import esr, estimate_delay, rms_dbfs
+from ..errors import SignalError
 from ..reamp import read_mono
+
+MATCH_S = 10.0  # the stretch, from the middle of the take, that times one take against another
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,36 @@ def compare_anchor(
     level_db_max: float,
 ) -> DriftResult:
     """Compare SESSION/<anchor_id>/output.wav with SESSION/<reference_id>/output.wav."""
-    y, _, _ = read_mono(Path(session) / anchor_id / "output.wav")
+    y, sr, _ = read_mono(Path(session) / anchor_id / "output.wav")
     ref, _, _ = read_mono(Path(session) / reference_id / "output.wav")
     n = min(len(y), len(ref))
-    change_db = rms_dbfs(y[:n]) - rms_dbfs(ref[:n])
-    return DriftResult(
-        anchor_id, reference_id, esr(y[:n], ref[:n]), change_db, esr_max, level_db_max
-    )
+    y = matched(y[:n], ref[:n], sr)
+    change_db = rms_dbfs(y) - rms_dbfs(ref[:n])
+    return DriftResult(anchor_id, reference_id, esr(y, ref[:n]), change_db, esr_max, level_db_max)
+
+
+def matched(y: np.ndarray, ref: np.ndarray, samplerate: int, most_samples: int = 4) -> np.ndarray:
+    """`y` moved by the fraction of a sample (up to `most_samples`) that best lines it up with
+    `ref`. Two takes aligned to the whole sample can sit up to a sample apart, since each
+    stream's latency has its own fraction; that is timing, not the gear drifting."""
+    mid = len(y) // 2
+    lo, hi = mid - int(MATCH_S * samplerate) // 2, mid + int(MATCH_S * samplerate) // 2
+    if lo < most_samples:
+        return np.asarray(y, dtype=np.float64)
+    try:
+        d = (
+            estimate_delay(
+                ref[lo:hi],
+                y[lo - most_samples : hi + most_samples],
+                samplerate,
+                max_delay_samples=2 * most_samples,
+            ).delay_samples
+            - most_samples
+        )
+    except SignalError:
+        return np.asarray(y, dtype=np.float64)
+    if abs(d) > most_samples:
+        return np.asarray(y, dtype=np.float64)
+    spectrum = np.fft.rfft(np.asarray(y, dtype=np.float64))
+    spectrum *= np.exp(2j * np.pi * np.fft.rfftfreq(len(y)) * d)
+    return np.fft.irfft(spectrum, len(y))
