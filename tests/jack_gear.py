@@ -149,18 +149,17 @@ class JackGear:
             ),
             key=lambda p: _rank(p.name),
         )
-        if len(outs) < max(self.send_channel, self.timing_out) or len(ins) < max(
-            self.return_channel, self.timing_in
-        ):
+        if len(outs) < self.send_channel or len(ins) < self.return_channel:
             return
         if outs[0].name != self._stream_id:  # a new stream: the "driver" moves its latency
             self._stream_id = outs[0].name
             self.shift = self.shifts[self.streams % len(self.shifts)] if self.shifts else 0
             self.streams += 1
-        # station output → our input, and our output → station input, by rank
+        # station output → our input, and our output → station input, by rank; the timing
+        # pair only in streams that have those channels
         wanted = {(outs[self.send_channel - 1].name, self.inport.name)}
         wanted.add((self.outport.name, ins[self.return_channel - 1].name))
-        if self.timing:
+        if self.timing and len(outs) >= self.timing_out and len(ins) >= self.timing_in:
             wanted.add((outs[self.timing_out - 1].name, self.tinport.name))
             wanted.add((self.toutport.name, ins[self.timing_in - 1].name))
         for port in outs:

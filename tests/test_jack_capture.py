@@ -164,8 +164,8 @@ def test_timing_reference_through_jack(home: Path, tmp_path: Path) -> None:
             ],
             home,
         )
+        assert res.returncode == 0, res.stderr[-3000:]
         assert gear.streams > before
-    assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout)
     assert out["passed"] and out["latency"]["used"] == "reference"
     change = out["latency"]["timing_reference"]["stream_change_samples"]
