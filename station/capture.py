@@ -329,7 +329,7 @@ def _capture(
             from .report import write_report
 
             partial = folder / ".report.partial.png"  # never a half-drawn report.png
-            write_report(partial, x, y, info, noise_audio, sr, decision)
+            write_report(partial, x, y, info, noise_audio, sr, decision, record)
             os.replace(partial, folder / "report.png")
         except Exception as exc:  # a missing plot must never cost the user the take
             emit(Warning_(f"the report picture could not be drawn: {exc}"))
@@ -420,7 +420,10 @@ def _checks(
         )
     out.append(
         checks.check_latency_agreement(
-            decision.estimates, decision.disagreement_samples, decision.message
+            decision.estimates,
+            decision.disagreement_samples,
+            decision.message,
+            agree=decision.agree,
         )
     )
     out.append(checks.check_polarity(decision.polarity))
@@ -487,6 +490,7 @@ def _record(
             "polarity": decision.polarity,
             "disagreement_samples": decision.disagreement_samples,
             "message": decision.message,
+            "agree": decision.agree,
             "timing_reference": timing,
             "assumes_calibrated_latency": decision.used == "loopback",
             "calibration_spread_samples": prof.latency_spread_samples,

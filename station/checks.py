@@ -143,10 +143,13 @@ def check_trainer_blips(y: np.ndarray, layout: Layout) -> Check:
 
 def independent_estimates(estimates: dict[str, float | None]) -> list[str]:
     """The methods that found a latency, counting the trainer's blip rule and the station's
-    blip estimate as one (both read the same blips)."""
+    blip estimate as one (both read the same blips), and the timing reference and the
+    calibrated latency as one (the reference only moves the calibrated latency)."""
     found = [k for k, v in estimates.items() if v is not None]
     if "blip" in found and "trainer_blips" in found:
         found.remove("trainer_blips")
+    if "reference" in found and "loopback" in found:
+        found.remove("loopback")
     return found
 
 
@@ -156,11 +159,14 @@ def check_latency_agreement(
     message: str,
     *,
     required: bool = True,
+    agree: bool | None = None,
 ) -> Check:
     """The station's latency methods agree; with fewer than two estimates it cannot pass.
 
     `required`: a station capture always has two or more (fail without them); a
-    DAW pair of a custom file has only cross-correlation (n/a).
+    DAW pair of a custom file has only cross-correlation (n/a). `agree=False`
+    (latency.decide's verdict: e.g. no timing reference on a driver whose latency
+    moves) warns even when the estimates sit close together.
     """
     found = independent_estimates(estimates)
     if len(found) < 2:
@@ -174,7 +180,7 @@ def check_latency_agreement(
             "nothing in the return to cross-check it with",
         )
     worst = float(disagreement_samples)
-    status = "pass" if worst <= latency.AGREEMENT_SAMPLES else "warn"
+    status = "pass" if worst <= latency.AGREEMENT_SAMPLES and agree is not False else "warn"
     return Check("latency_agreement", status, round(worst, 3), latency.AGREEMENT_SAMPLES, message)
 
 
@@ -303,7 +309,7 @@ def check_replicate(y: np.ndarray, rep: Replicate | None, why_none: str = "") ->
 
 def check_reamp_file(info: ReampInfo) -> Check:
     """How the reamp file was recognised (informational), so the verdict says what it checked."""
-    return Check("reamp_file", "pass", info.kind, None, info.recognition)
+    return Check("reamp_file", "pass", info.recognised_by, None, info.recognition)
 
 
 def check_noise_floor(noise_dbfs: float, hum_dbfs: float | None = None) -> Check:

@@ -212,42 +212,37 @@ def decide(
     if ref is not None:
         used, value = "reference", ref
         change = f"{ref - loop:+.2f} since calibration" if loop is not None else "measured"
-        msg = f"timed by the reference: this stream's latency {ref:.2f} ({change}); " + (
-            f"the gear's estimates sit within {worst:.2f} samples of it ({detail})"
+        msg = (
+            f"timed by the reference: {ref:.2f} ({change}); the gear's estimates within "
+            f"{worst:.2f} ({detail})"
             if agree
-            else f"the gear's estimates sit up to {worst:.2f} samples from it: the gear's own "
-            "delay (kept for the model to learn) or an estimate fooled by the gear; the "
-            f"reference aligns ({detail})"
+            else f"timed by the reference ({ref:.2f}); the gear's estimates sit up to "
+            f"{worst:.2f} samples off: its own delay, or fooled by it ({detail})"
         )
     elif loop is not None and (moved is None or estimates.get("blip") is None):
         used, value = "loopback", loop
         drifty = calibration_spread_samples > SPREAD_WARN_SAMPLES
         msg = f"assumes the calibrated latency {loop:.2f} (no timing reference; {detail})"
-        if not others:
-            msg += "; the blips and cross-correlation found nothing to cross-check it with"
         if moved is not None:
             agree = False
-            msg += (
-                f"; the cross-correlation moved {moved:+.2f} samples since calibration, more "
-                "than the gear can explain: the interface's latency changed, so this capture "
-                "may be off by that much; calibrate with a timing reference to align exactly"
+            msg = (
+                f"assumes the calibrated latency {loop:.2f}, but the latency moved {moved:+.2f} "
+                "samples since, more than gear explains: add a timing reference to be exact"
             )
         elif drifty:
             agree = False
-            msg += (
-                f"; calibration saw this driver's latency move by {calibration_spread_samples:.2f}"
-                " samples between streams, which no estimate through the gear can tell from the "
-                "gear's own delay: calibrate with a timing reference to align exactly"
+            msg = (
+                f"assumes the calibrated latency {loop:.2f}, but this driver moved "
+                f"{calibration_spread_samples:.2f} samples between streams: add a timing "
+                "reference to be exact"
             )
         elif not agree:
             msg += f"; the gear's estimates disagree by up to {worst:.2f} samples"
     elif estimates.get("blip") is not None:
         used, value, agree = "blip", float(estimates["blip"]), False  # type: ignore[arg-type]
         msg = (
-            f"the blip and cross-correlation estimates moved {moved:+.2f} samples since "
-            f"calibration, more than the gear can explain: the interface's latency changed; "
-            f"aligned with the blip estimate, which may be a sample off ({detail}); calibrate "
-            "with a timing reference to align exactly"
+            f"the latency moved {moved:+.2f} samples since calibration ({detail}), more than "
+            "gear explains: aligned with the blip estimate; add a timing reference to be exact"
         )
     else:
         used, value = ("loopback", loop) if loop is not None else ("xcorr", others["xcorr"])

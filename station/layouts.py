@@ -179,9 +179,8 @@ def match_layout(x: np.ndarray) -> ContentMatch | None:
             if not _identical(x, lay.validation_1[0], lay.validation_2[0], lay.t_validate):
                 continue
             secs = " and ".join(f"{b / RATE:g} s" for b in lay.blips)
-            return ContentMatch(
-                lay, f"blips at {secs}, identical validation copies ({lay.replicate.describe()})"
-            )
+            a, b = (s / RATE for s in (lay.validation_1[0], lay.validation_2[0]))
+            return ContentMatch(lay, f"blips at {secs}; identical copies at {a:g} s and {b:g} s")
         secs = " and ".join(f"{b / RATE:g} s" for b in lay.blips)
         return ContentMatch(lay, f"blips at {secs} in silence")
     return None

@@ -167,6 +167,7 @@ def _agreement(report: PairReport, meta: dict[str, Any] | None) -> Check:
             lat.get("estimates_samples") or {},
             float(lat.get("disagreement_samples") or 0.0),
             str(lat.get("message", "")),
+            agree=lat.get("agree"),
         )
     block = report.extra["latency"]
     return checks.check_latency_agreement(

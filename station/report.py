@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.signal
@@ -19,6 +20,19 @@ def _level_curve(x: np.ndarray, sr: int, window_s: float = 0.1) -> tuple[np.ndar
     return np.arange(frames) * window_s, 20 * np.log10(np.maximum(rms, 1e-9) * np.sqrt(2))
 
 
+def report_title(info: reamp.ReampInfo, record: dict[str, Any] | None) -> str:
+    """Two lines: the capture, its levels and verdict; then the reamp file."""
+    source = f"{info.label}: {info.path.name}"
+    if record is None:
+        return source
+    failed = [c["name"] for c in record.get("checks", []) if c.get("passed") is False]
+    verdict = "PASS" if record.get("passed") else f"FAIL ({', '.join(failed)})"
+    return (
+        f"{record.get('name', '')} — {verdict} — input {record['input_level_dbu']:+.2f} dBu, "
+        f"output {record['output_level_dbu']:+.2f} dBu\n{source}"
+    )
+
+
 def write_report(
     path: Path,
     x: np.ndarray,
@@ -27,8 +41,14 @@ def write_report(
     noise: np.ndarray,
     sr: int,
     decision: LatencyDecision,
+    record: dict[str, Any] | None = None,
 ) -> None:
-    """Draw the report PNG: what a creator checks at a glance after a take."""
+    """Draw the report PNG: what a creator checks at a glance after a take.
+
+    With the capture's `record` (capture.json), the title carries the capture's
+    name, its dBu levels, PASS/FAIL and the failed checks, so the picture can
+    be shared on its own.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,6 +105,7 @@ def write_report(
     ax.set_xlabel("Hz")
     ax.set_ylabel("dBFS²/Hz")
     ax.set_xlim(20, sr / 2)
-    fig.suptitle(f"{info.label}: {info.path.name}", fontsize=11)
+    colour = "black" if record is None else ("darkgreen" if record.get("passed") else "darkred")
+    fig.suptitle(report_title(info, record), fontsize=11, color=colour)
     fig.savefig(path, dpi=80)
     plt.close(fig)

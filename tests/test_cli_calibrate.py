@@ -78,6 +78,29 @@ def test_timing_reference_from_the_cli(home: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
+def test_capture_timed_by_the_reference_or_warned_without(home: Path, short_signal: Path) -> None:
+    res = station(*BASE, "--timing-out", "3", "--timing-in", "4", "--yes", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    spread = json.loads(res.stdout)["latency_spread_samples"]
+    assert spread > 0.25  # the CLI's virtual driver moves its latency per stream
+    common = ["capture", "--profile", "demo", "--reamp-dbu", "12", "--input", str(short_signal)]
+    timed = station(*common, "--out", "timed", "--yes", "--json", home=home)
+    assert timed.returncode == 0, timed.stderr
+    lat = json.loads(timed.stdout)["latency"]
+    assert lat["used"] == "reference" and lat["timing_reference"]["timing_out"] == 3
+    check = {c["name"]: c for c in json.loads(timed.stdout)["checks"]}["latency_agreement"]
+    assert check["status"] == "pass"
+    blind = station(
+        *common, "--out", "blind", "--no-timing-reference", "--yes", "--json", home=home
+    )
+    assert blind.returncode == 0, blind.stderr
+    out = json.loads(blind.stdout)
+    assert out["latency"]["used"] == "loopback" and out["latency"]["timing_reference"] is None
+    check = {c["name"]: c for c in out["checks"]}["latency_agreement"]
+    assert check["status"] == "warn" and "timing reference" in check["message"]
+    assert "assumes the calibrated latency" in check["message"]
+
+
 def test_human_output(home: Path) -> None:
     res = station(*BASE, "--yes", home=home)
     assert res.returncode == 0, res.stderr

@@ -12,6 +12,7 @@ from station.errors import StationError
 from station.tui.app import StationApp
 from station.tui.form import error_text
 from station.tui.modals import ConfirmModal, QuestionModal
+from station.tui.results import VerdictScreen
 from tests.test_tui import calibrate_with_typed_reading, capture, set_input, until
 
 
@@ -33,7 +34,9 @@ def test_replacing_a_capture_needs_a_confirmation(tmp_path: Path, short_signal: 
         async with app.run_test(size=(80, 24)) as pilot:
             await calibrate_with_typed_reading(pilot, app, rig)
             await capture(pilot, app, short_signal, name="first")
-            await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+            await pilot.press("escape")  # back from the verdict to the capture form
+            await until(pilot, lambda: type(app.screen).__name__ == "CaptureScreen")
             screen = app.screen
             shutil.copytree(tmp_path / "captures" / "first", other)
             stamp = (other / "capture.json").read_text()
@@ -57,7 +60,8 @@ def test_replacing_a_capture_needs_a_confirmation(tmp_path: Path, short_signal: 
             await pilot.click("#yes")
             await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
             await pilot.press("enter")
-            await until(pilot, lambda: app.screen is screen and screen.result is not None)
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+            await pilot.pause()
             assert screen.result.capture_dir == other
             assert not any("--" in n.message for n in app._notifications)
 
@@ -109,3 +113,66 @@ def test_corrupt_settings_are_reported_on_start(tmp_path: Path) -> None:
 
     asyncio.run(run())
     assert (tmp_path / "settings.toml.corrupt").read_text() == "profile = \n"
+
+
+def test_results_fit_80x24_and_home_reopens_verdicts(tmp_path: Path, short_signal: Path) -> None:
+    from textual.containers import VerticalScroll
+    from textual.widgets import DataTable, Select
+
+    from station.tui.results import CalibrationResultScreen
+
+    rig = VirtualRig(speed=None)
+
+    def fits(screen) -> bool:
+        return screen.query_one(VerticalScroll).max_scroll_y == 0
+
+    async def run() -> None:
+        app = StationApp(tmp_path, rig=rig)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await calibrate_with_typed_reading(pilot, app, rig)
+            await until(pilot, lambda: isinstance(app.screen, CalibrationResultScreen))
+            await pilot.pause()
+            head = str(app.screen.query_one("#result").render())
+            assert "demo.toml" in head
+            assert f"{rig.truth.send_dbu_at_0dbfs:+.2f} dBu" in head and fits(app.screen)
+            await pilot.press("f4")
+            await until(pilot, lambda: type(app.screen).__name__ == "CaptureScreen")
+            app.screen.query_one("#virtual_gear", Select).value = "noisy"
+            set_input(app, "#file", str(short_signal))
+            set_input(app, "#name", "noisy")
+            await pilot.press("f5")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+            await pilot.pause()
+            verdict = app.screen
+            assert "FAILED (replicate_esr)" in str(verdict.query_one("#head").render())
+            advice = str(verdict.query_one("#advice").render())
+            assert "not warm yet" in advice and "check grounding" in advice  # whole, wrapped
+            assert fits(verdict), "the verdict must be on screen without scrolling"
+            rows = verdict.query_one("#checks", DataTable).row_count
+            await pilot.press("f2")
+            await until(pilot, lambda: type(app.screen).__name__ == "HomeScreen")
+            await pilot.press("enter")  # the newest capture has the focus
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+            await pilot.pause()
+            again = app.screen
+            assert again.folder == tmp_path / "captures" / "noisy" and fits(again)
+            assert again.query_one("#checks", DataTable).row_count == rows
+            await pilot.press("escape")
+            await until(pilot, lambda: type(app.screen).__name__ == "HomeScreen")
+
+    asyncio.run(run())
+
+
+def test_report_title_carries_name_levels_and_verdict(virtual_capture: Path) -> None:
+    from station import reamp
+    from station.report import report_title
+
+    meta = json.loads((virtual_capture / "capture.json").read_text())
+    info = reamp.recognise(virtual_capture / "input.wav")
+    title = report_title(info, meta)
+    assert title.startswith("clean — PASS — input +12.00 dBu, output ")
+    assert f"{meta['output_level_dbu']:+.2f} dBu" in title
+    failed = {**meta, "passed": False, "checks": [{"name": "dropouts", "passed": False}]}
+    assert "FAIL (dropouts)" in report_title(info, failed)

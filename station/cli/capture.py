@@ -50,6 +50,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
     p.add_argument(
+        "--no-timing-reference",
+        action="store_true",
+        help="ignore the profile's timing reference (assume the calibrated latency)",
+    )
+    p.add_argument(
         "--gear",
         default="clean",
         help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus, od (its knobs "
@@ -127,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             gear=gear,
             virtual_gear=args.gear if bench.rig is not None else None,
             retakes=max(0, args.retakes),
+            use_timing=not args.no_timing_reference,
         )
         results.append(run_capture(bench.interface, req, emit=emit, confirm=confirm))
         if not args.json:

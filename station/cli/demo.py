@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Virtual rig: {t.name}; its truths (what the station should find):\n"
         f"  send {t.send_dbu_at_0dbfs:+.2f} dBu at 0 dBFS, return {t.return_dbu_at_0dbfs:+.2f} dBu "
-        f"at 0 dBFS, latency {t.latency_samples:.2f} samples\n"
+        f"at 0 dBFS, latency {t.latency_samples:.2f} samples plus 0–"
+        f"{t.stream_shift_max_samples:g} more each time a stream opens\n"
         f"Station home: {home}\n"
     )
     spec = StreamSpec(48000, 1, 1)

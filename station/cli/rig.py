@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import RigError, StationError, Stopped
 from ..events import StopFlag
 from ..rigcal import parse_settings, rig_status
-from ..rigs import RigProfile, load_rig, save_rig
+from ..rigs import RigProfile, list_rigs, load_rig, save_rig
 from . import home_of
 from .console import print_json
 from .keys import command_lines, run_watched
@@ -131,6 +131,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
             return look(cal.current.channel) if look and cal.current else ""
 
         print("type 'help' for the commands; 'save' writes the profile", file=sys.stderr)
+        if args.name in list_rigs(home):
+            print(f"note: a rig profile {args.name!r} exists; 'save' replaces it", file=sys.stderr)
         for line in command_lines(sys.stdin, prompt="rig> "):
             try:
                 text, action = run_watched(partial(cal.execute, line), sys.stdin, stop, live)
@@ -202,7 +204,14 @@ def run_move(args: argparse.Namespace) -> int:
             s.rig.set_speed(profile.slew_us_per_s)
         what = ", ".join(args.settings)
         print(f"moving {what} ...", file=sys.stderr, flush=True)
-        reached = s.rig.move(pulses)
+        stop = StopFlag()  # Ctrl-C stops the move at once (then STOP and DETACH)
+        names = {k.channel: k.name for k in profile.knobs}
+        look = s.look()
+
+        def live() -> str:
+            return "; ".join(look(ch) for ch in pulses if ch in names) if look else ""
+
+        reached = run_watched(partial(s.rig.move, pulses, stop=stop), sys.stdin, stop, live)
         st = rig_status(profile, s.rig, s.port, s.bench)
         st.update(moved={"knobs": knobs, "switches": switches}, pulses_us=reached)
         if args.json:

@@ -171,7 +171,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 def _specs(session: dict[str, Any], dataset: dict[str, Any] | None) -> list[ParamSpec]:
     plan = session.get("plan") or {}
-    rig = session.get("rig") or {}
+    rig = session.get("rig_profile") if isinstance(session.get("rig_profile"), dict) else {}
     src = dataset if dataset and ("knobs" in dataset or "switches" in dataset) else plan
     knobs = src.get("knobs") or rig.get("knobs") or []
     switches = src.get("switches") or rig.get("switches") or []
@@ -219,21 +219,30 @@ def _status(session: dict[str, Any], sid: str) -> str:
     return str(value or "")
 
 
-def _roles(path: Path, session: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str, str]:
+def _roles(session: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str, str]:
+    planned = session.get("schedule") or (session.get("plan") or {}).get("settings") or []
+    roles = {str(s["id"]): str(s.get("role", "train")) for s in planned}
     if dataset is not None:
-        roles: dict[str, str] = {}
+        # The export decides: what it listed is used in its list's role, and what it left
+        # out (with its reason) stays in the report.
+        listed: dict[str, str] = {}
         for key, role in (("train", "train"), ("validation", "holdout")):
             for entry in dataset.get(key) or []:
-                roles[Path(entry["y_path"]).parent.name] = role
-        return roles
-    settings = (session.get("plan") or {}).get("settings") or []
-    return {str(s["id"]): str(s.get("role", "train")) for s in settings}
+                listed[str(entry.get("id") or Path(entry["y_path"]).parent.name)] = role
+        for gone in dataset.get("left_out") or []:
+            sid = str(gone.get("id"))
+            if sid not in listed and roles.get(sid) in ("train", "holdout"):
+                listed[sid] = roles[sid]
+        return listed
+    return roles
 
 
 def _exclusion(session: dict[str, Any], sid: str, folder: Path) -> tuple[str | None, dict]:
     status = _status(session, sid).lower()
-    if any(word in status for word in ("fail", "suspect", "drift")):
+    if any(word in status for word in ("fail", "suspect", "drift", "skip")):
         return f"the sweep marked it {status}", {}
+    if sid in (session.get("suspect") or []):
+        return "the sweep marked it suspect (drift)", {}
     if not (folder / "capture.json").is_file() or not (folder / "output.wav").is_file():
         return "not captured (no capture.json or output.wav)", {}
     try:
@@ -280,12 +289,17 @@ def load_sweep(path: Path) -> Sweep:
             )
     specs = _specs(session, dataset)
     plan_settings = {str(s["id"]): s for s in (session.get("plan") or {}).get("settings") or []}
+    left_out = {
+        str(e.get("id")): str(e.get("reason")) for e in (dataset or {}).get("left_out") or []
+    }
     settings: list[Setting] = []
-    for sid, role in sorted(_roles(path, session, dataset).items()):
+    for sid, role in sorted(_roles(session, dataset).items()):
         if role not in ("train", "holdout"):
             continue  # drift anchors repeat a setting; they judge the sweep, not the model
         folder = path / sid
         excluded, meta = _exclusion(session, sid, folder)
+        if sid in left_out and excluded is None:
+            excluded = f"the export left it out ({left_out[sid]})"
         planned = plan_settings.get(sid, {})
         knobs = dict(meta.get("knobs") or planned.get("knobs") or {})
         switches = dict(meta.get("switches") or planned.get("switches") or {})

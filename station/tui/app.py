@@ -101,6 +101,8 @@ class StationApp(App[None]):
                 "A measurement is running: press Escape to stop it first.", severity="warning"
             )
             return
+        while getattr(self.screen, "overlay", False):  # a result screen: leave it first
+            self.pop_screen()
         self.switch_screen(screens[name]())
 
 

@@ -268,7 +268,7 @@ class CalibrateScreen(Screen[None]):
             path = save_profile(
                 app.home, to_profile(name, bench.interface, settings.spec, result, note)
             )
-            app.call_from_thread(self.show_result, result, str(path))
+            app.call_from_thread(self.show_result, result, str(path), name)
         except Stopped:
             app.call_from_thread(self.notify, "Stopped: the tone is off, nothing was saved.")
         except StationError as exc:
@@ -276,13 +276,13 @@ class CalibrateScreen(Screen[None]):
         finally:
             app.call_from_thread(self.set_busy, False)
 
-    def show_result(self, result: Any, path: str) -> None:
-        """The measured profile, with uncertainties."""
+    def show_result(self, result: Any, path: str, name: str = "") -> None:
+        """The measured profile, with uncertainties: on a screen of its own, and below the form."""
         self.measured_return = result.return_dbu_at_0dbfs
         self.query_one("#instruction", Static).update(
             "Done. Press F4 to capture with this profile."
         )
-        self.query_one("#result", Static).update(
+        text = (
             f"[b]Saved {path}[/b]\n"
             f"send   {result.send_dbu_at_0dbfs:+.2f} dBu at 0 dBFS "
             f"(± {result.send_uncertainty_db:.2f} dB)\n"
@@ -298,4 +298,8 @@ class CalibrateScreen(Screen[None]):
                 else ""
             )
         )
+        self.query_one("#result", Static).update(text)
         self._compare_spec()
+        from .results import CalibrationResultScreen
+
+        self.app.push_screen(CalibrationResultScreen(name, text))

@@ -425,6 +425,9 @@ class CaptureScreen(Screen[None]):
         self.query_one("#plots", Static).update(capture_plots(result))
         self.set_busy(False)
         self.show_results_area()
+        from .results import VerdictScreen
+
+        self.app.push_screen(VerdictScreen(result.capture_dir, result.record, result))
 
     def show_results_area(self) -> None:
         """Scroll so the status, progress, meter and verdict fill the view."""

@@ -65,11 +65,21 @@ class HomeScreen(Screen[None]):
             yield Static("", id="welcome", classes="big")
             yield Static("Interface profiles", classes="title")
             yield DataTable(id="profiles", cursor_type="row")
-            yield Static("Recent captures", classes="title")
+            yield Static("Recent captures (Enter opens the verdict)", classes="title")
             yield DataTable(id="captures", cursor_type="row")
             yield Static("Models", classes="title")
             yield DataTable(id="models", cursor_type="row")
         yield Footer()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a capture opens its verdict."""
+        if event.data_table.id != "captures" or event.row_key.value is None:
+            return
+        from .results import VerdictScreen
+
+        name = str(event.row_key.value)
+        folder = self.app.home / "captures" / name  # type: ignore[attr-defined]
+        self.app.push_screen(VerdictScreen(folder, self.capture_metas.get(name, {})))
 
     def on_mount(self) -> None:
         """Fill the tables from the station home."""
@@ -105,15 +115,19 @@ class HomeScreen(Screen[None]):
         captures = self.query_one("#captures", DataTable)
         captures.add_columns("capture", "verdict", "input dBu", "output dBu", "finished")
         caps = list_captures(home)
+        self.capture_metas = dict(caps)
         for name, meta in caps[:20]:
             verdict = "[green]passed[/green]" if meta.get("passed") else "[red]failed[/red]"
             captures.add_row(
                 name,
                 verdict,
-                f"{meta.get('input_level_dbu', 0):g}",
-                f"{meta.get('output_level_dbu', 0):.2f}",
+                _dbu(meta.get("input_level_dbu"), "{:+.2f}"),
+                _dbu(meta.get("output_level_dbu"), "{:+.2f}"),
                 str(meta.get("finished", ""))[:16].replace("T", " "),
+                key=name,
             )
+        if caps:
+            captures.focus()  # Enter opens the newest verdict at once
         models = self.query_one("#models", DataTable)
         models.add_columns("model", "folder")
         for path in list_models(home):
@@ -136,6 +150,10 @@ class HomeScreen(Screen[None]):
         if app.demo:  # type: ignore[attr-defined]
             text = "[b]Demo on the virtual rig[/b] — no hardware needed. " + text
         self.query_one("#welcome", Static).update(text)
+
+
+def _dbu(value: object, fmt: str) -> str:
+    return fmt.format(value) if isinstance(value, int | float) else "-"
 
 
 def _present_devices() -> set[str]:
