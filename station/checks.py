@@ -170,14 +170,14 @@ def check_latency_agreement(
     """
     found = independent_estimates(estimates)
     if len(found) < 2:
-        only = found[0] if found else "none"
+        what = f"only one latency estimate ({found[0]})" if found else "no latency estimate"
         return Check(
             "latency_agreement",
             "fail" if required else "n/a",
             len(found),
             "≥ 2 estimates",
-            f"only one latency estimate ({only}): the blips and cross-correlation found "
-            "nothing in the return to cross-check it with",
+            f"{what}: the blips and cross-correlation found nothing in the return to "
+            "cross-check it with",
         )
     worst = float(disagreement_samples)
     status = "pass" if worst <= latency.AGREEMENT_SAMPLES and agree is not False else "warn"
@@ -375,13 +375,21 @@ def check_return_signal(
     if level is None:
         return Check("return_signal", "n/a", None, None, "the input never plays")
     if level <= limit:
+        if level <= analysis.DIGITAL_SILENCE_DBFS:
+            seen = "the return is digital silence while the input plays"
+        elif noise_dbfs is None:
+            seen = f"the return stays at {level:.1f} dBFS while the input plays"
+        else:
+            seen = (
+                f"the return stays at {level:.1f} dBFS while the input plays, noise floor "
+                f"{floor:.1f} dBFS"
+            )
         return Check(
             "return_signal",
             "fail",
             round(level, 1),
             round(limit, 1),
-            f"no signal came back: is the gear connected and switched on? (the return "
-            f"stays at {level:.1f} dBFS while the input plays, noise floor {floor:.1f} dBFS)",
+            f"no signal came back: is the gear connected and switched on? ({seen})",
         )
     return Check(
         "return_signal",
