@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,29 @@ def test_the_linkage_is_not_the_identity() -> None:
         a, b = knob.true_pulse_us(0), knob.true_pulse_us(10)
         miss = max(abs(a + (b - a) * v / 10 - knob.true_pulse_us(v)) for v in range(11))
         assert miss > 30
+
+
+def test_knobs_set_by_one_run_are_heard_by_the_next(home: Path) -> None:
+    from station.drivers.pedal import virtual_bench_path
+
+    r = open_rig(
+        "virtual",
+        twin_kw={"bench": ServoBench(state_path=virtual_bench_path(home)), "speedup": 50.0},
+    )
+    try:
+        r.set_speed(3000)
+        r.move(
+            {2: round(OD_KNOBS[2].true_pulse_us(8.0)), 3: round(OD_SWITCHES[0].true_pulse_us("on"))}
+        )
+        r.detach()
+    finally:
+        r.close()
+    # A later capture on the virtual rig (another process, as 'station capture' is) plays
+    # through the pedal with the knobs where the rig left them.
+    later = VirtualRig(speed=None)
+    later.use_gear("od")
+    later.keep_servos_in(home)
+    knobs, switches = later.gear.settings()  # type: ignore[union-attr]
+    assert knobs["level"] == pytest.approx(8.0, abs=0.01)
+    assert switches["boost"] == "on"
+    assert later.gear.servos is later.servos  # type: ignore[union-attr]

@@ -18,7 +18,6 @@ from station.events import Warning_
 from station.plan import KnobRange, PlanRequest, SwitchChoice, make_plan
 from station.plan_motion import rig_model
 from station.reamp import md5_of_file, read_mono
-from station.sweep.drift import matched
 from station.sweep.export import export_session
 from station.sweep.journal import Journal, read_events
 from station.sweep.positioner import RigPositioner
@@ -81,7 +80,7 @@ class Bench:
         )
         self.warnings: list[str] = []
 
-    def runner(self, rig: FakeKnobRig | None = None) -> SweepRunner:
+    def runner(self, rig: FakeKnobRig | None = None, confirm=None) -> SweepRunner:  # type: ignore[no-untyped-def]
         """A runner on the (possibly new) rig, reopening the session from disk."""
         if rig is not None:
             self.rig = rig
@@ -99,7 +98,7 @@ class Bench:
             RigPositioner(self.rig, self.rig_profile),
             self.signal,
             emit=emit,
-            confirm=self.vrig.act_on,
+            confirm=confirm or self.vrig.act_on,
         )
 
     def events(self, kind: str) -> list[dict]:
@@ -133,9 +132,11 @@ def test_sweep_moves_detaches_captures_and_exports(home: Path, short_signal: Pat
     outs = {s.id: read_mono(b.session.folder / s.id / "output.wav")[0] for s in sched}
     trains = [s.id for s in sched if s.role == "train"]
     assert esr(outs[trains[0]], outs[trains[1]]) > 0.01
-    # Each take's stream has its own latency fraction: compare anchors as the drift check does.
-    assert esr(matched(outs["a02"], outs["a01"], 48000), outs["a01"]) < 1e-3
-    assert [e["drifted"] for e in b.events("anchor_compared")] == [False, False]
+    # Anchors of steady gear agree once aligned to a fraction of a sample (the virtual
+    # interface's latency wobbles from stream to stream, as real ones can).
+    compared = b.events("anchor_compared")
+    assert [e["drifted"] for e in compared] == [False, False]
+    assert all(e["esr"] < 1e-4 and abs(e["level_change_db"]) < 0.01 for e in compared)
 
     result = export_session(open_session(b.session.folder))
     data = json.loads(result.dataset_path.read_text())
@@ -317,3 +318,44 @@ def test_journal_skips_a_torn_last_line(tmp_path: Path) -> None:
         fh.write('{"event": "captured", "id": "s0')  # a crash mid-line
     j.append("moved", id="s001")
     assert [e["event"] for e in j.read()] == ["started", "moved"]
+
+
+def test_drift_can_pause_for_the_user(home: Path, short_signal: Path) -> None:
+    b = Bench(
+        home,
+        short_signal,
+        gear="drifting",
+        settings=2,
+        holdout=0,
+        anchor_every=2,
+        options=SweepOptions(reamp_dbu=12.0, on_drift="pause"),
+    )
+    prompts = []
+
+    def confirm(prompt) -> None:
+        prompts.append(prompt)
+        b.vrig.act_on(prompt)
+
+    b.runner(confirm=confirm).run()
+    paused = [p for p in prompts if p.kind == "drift_pause"]
+    assert len(paused) == 1 and "dB since the first anchor" in paused[0].text
+    # Paused, not recaptured: every setting was captured once.
+    assert Counter(e["id"] for e in b.events("captured")) == Counter(
+        s.id for s in b.session.schedule
+    )
+
+
+def test_anchor_alignment_removes_a_fractional_shift() -> None:
+    import numpy as np
+    import scipy.fft
+
+    from station.sweep.drift import align_to
+
+    rng = np.random.default_rng(4)
+    ref = scipy.signal.lfilter([1.0], [1.0, -0.5], rng.normal(0, 0.1, 96000))
+    m = scipy.fft.next_fast_len(len(ref) + 200)
+    f = scipy.fft.rfftfreq(m)
+    late = scipy.fft.irfft(scipy.fft.rfft(ref, m) * np.exp(-2j * np.pi * f * 2.37), m)[: len(ref)]
+    core = slice(200, len(ref) - 200)
+    assert esr(late[core], ref[core]) > 0.1  # 2.37 samples late: far from the reference
+    assert esr(align_to(ref, late, 48000)[core], ref[core]) < 1e-6

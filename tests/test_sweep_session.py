@@ -135,3 +135,27 @@ def test_one_line_without_the_train_extra(signal: Path, tmp_path: Path) -> None:
     assert res.returncode == 1
     assert "neural-amp-modeler" in res.stderr and "pip install" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_what_station_sweep_export_writes(signal: Path, tmp_path: Path) -> None:
+    # The export's own shape: ids on entries, switch indices, left_out, a suspect list.
+    session = write_session(tmp_path / "s", signal)
+    data = json.loads((session / "session.json").read_text())
+    data["schedule"] = data["plan"]["settings"]
+    data["suspect"] = ["s003"]
+    data["rig"] = "vpedal"  # the rig's name; its profile is under rig_profile
+    (session / "session.json").write_text(json.dumps(data))
+    ds = json.loads((session / "dataset.json").read_text())
+    for entry in ds["train"] + ds["validation"]:
+        entry["id"] = Path(entry["y_path"]).parent.name
+        entry["params"]["boost"] = float(entry["params"]["boost"] == "on")
+    ds["train"] = [e for e in ds["train"] if e["id"] not in ("s003", "s004")]
+    ds["left_out"] = [
+        {"id": "s003", "reason": "suspect (drift)"},
+        {"id": "s004", "reason": "failed"},
+    ]
+    (session / "dataset.json").write_text(json.dumps(ds))
+    sweep = load_sweep(session)
+    reasons = {s.id: s.excluded for s in sweep.excluded}
+    assert "suspect" in reasons["s003"] and "failed" in reasons["s004"]
+    assert len(sweep.used("train")) == 6 and len(sweep.used("holdout")) == 3

@@ -130,13 +130,17 @@ def test_timing_reference_from_the_screens(tmp_path: Path, short_signal: Path) -
             )
             assert "timing reference output 3" in str(app.screen.query_one("#result").render())
             await capture(pilot, app, short_signal)
-            await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
-            assert "output 3 → input 4" in str(app.screen.query_one("#timing_info").render())
+            from station.tui.results import VerdictScreen
+
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
             latency = app.screen.result.record["latency"]
             assert latency["used"] == "reference"
             assert latency["latency_samples"] == pytest.approx(
                 rig.streams[-1].latency_samples, abs=0.1
             )
+            await pilot.press("escape")  # back to the capture form
+            await until(pilot, lambda: type(app.screen).__name__ == "CaptureScreen")
+            assert "output 3 → input 4" in str(app.screen.query_one("#timing_info").render())
 
     asyncio.run(run())
 

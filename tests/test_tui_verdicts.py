@@ -12,6 +12,7 @@ from station.errors import StationError
 from station.tui.app import StationApp
 from station.tui.form import error_text
 from station.tui.modals import ConfirmModal, QuestionModal
+from station.tui.results import VerdictScreen
 from tests.test_tui import calibrate_with_typed_reading, capture, set_input, until
 
 
@@ -33,7 +34,9 @@ def test_replacing_a_capture_needs_a_confirmation(tmp_path: Path, short_signal: 
         async with app.run_test(size=(80, 24)) as pilot:
             await calibrate_with_typed_reading(pilot, app, rig)
             await capture(pilot, app, short_signal, name="first")
-            await until(pilot, lambda: getattr(app.screen, "result", None) is not None)
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+            await pilot.press("escape")  # back from the verdict to the capture form
+            await until(pilot, lambda: type(app.screen).__name__ == "CaptureScreen")
             screen = app.screen
             shutil.copytree(tmp_path / "captures" / "first", other)
             stamp = (other / "capture.json").read_text()
@@ -57,7 +60,8 @@ def test_replacing_a_capture_needs_a_confirmation(tmp_path: Path, short_signal: 
             await pilot.click("#yes")
             await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
             await pilot.press("enter")
-            await until(pilot, lambda: app.screen is screen and screen.result is not None)
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+            await pilot.pause()
             assert screen.result.capture_dir == other
             assert not any("--" in n.message for n in app._notifications)
 
@@ -115,7 +119,7 @@ def test_results_fit_80x24_and_home_reopens_verdicts(tmp_path: Path, short_signa
     from textual.containers import VerticalScroll
     from textual.widgets import DataTable, Select
 
-    from station.tui.results import CalibrationResultScreen, VerdictScreen
+    from station.tui.results import CalibrationResultScreen
 
     rig = VirtualRig(speed=None)
     # A driver whose latency holds still: the noisy amp's own warnings are what must fit.
@@ -130,7 +134,7 @@ def test_results_fit_80x24_and_home_reopens_verdicts(tmp_path: Path, short_signa
             await calibrate_with_typed_reading(pilot, app, rig)
             await until(pilot, lambda: isinstance(app.screen, CalibrationResultScreen))
             await pilot.pause()
-            head = str(app.screen.query_one("#head").render())
+            head = str(app.screen.query_one("#result").render())
             assert "demo.toml" in head
             assert f"{rig.truth.send_dbu_at_0dbfs:+.2f} dBu" in head and fits(app.screen)
             await pilot.press("f4")

@@ -208,3 +208,13 @@ def test_silent_output_never_shows_nan(virtual_capture: Path, tmp_path: Path) ->
 def test_to_json_marks_not_applicable_as_null() -> None:
     row = checks.Check("x", "n/a", math.nan, None, "why").to_json()
     assert row["passed"] is None and row["value"] is None
+
+
+def test_estimates_reading_the_same_evidence_count_once() -> None:
+    est = {"loopback": 300.0, "reference": 300.5, "blip": None, "trainer_blips": None}
+    # the reference stands for the calibrated latency it moves
+    assert checks.independent_estimates(est) == ["reference"]
+    both = checks.check_latency_agreement(est, 0.5, "only the interface's estimates")
+    assert both.status == "fail"
+    est.update(blip=301.0, trainer_blips=301.0, xcorr=300.8)
+    assert checks.independent_estimates(est) == ["reference", "blip", "xcorr"]

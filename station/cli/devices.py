@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             f"  {d['index']!s:>7}  {d['name']}  [{d['host_api']}]  "
             f"in {d['inputs']} / out {d['outputs']}"
         )
-    print("Serial ports:")
+    print("Serial ports (servo rig: --port PORT, or 'virtual' for the simulated rig):")
     for s in found["serial"] or [{"device": "(none)", "description": ""}]:
         print(f"  {s['device']}  {s['description']}")
     print("VISA resources (use --meter scpi:RESOURCE):")

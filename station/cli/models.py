@@ -67,6 +67,9 @@ def run_info(args: argparse.Namespace) -> int:
     infos = [model_info(read_model(p)) for p in args.models]
     if args.json:
         console.print_json(infos if len(infos) > 1 else infos[0])
+        for i in infos:
+            if i["player_warning"]:
+                print(f"warning: {Path(i['path']).name}: {i['player_warning']}", file=sys.stderr)
         return 0
     if len(infos) == 1:
         i = infos[0]

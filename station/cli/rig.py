@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import RigError, StationError, Stopped
 from ..events import StopFlag
 from ..rigcal import parse_settings, rig_status
-from ..rigs import RigProfile, load_rig, save_rig
+from ..rigs import RigProfile, list_rigs, load_rig, save_rig
 from . import home_of
 from .console import print_json
 from .keys import command_lines, run_watched
@@ -131,6 +131,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
             return look(cal.current.channel) if look and cal.current else ""
 
         print("type 'help' for the commands; 'save' writes the profile", file=sys.stderr)
+        if args.name in list_rigs(home):
+            print(f"note: a rig profile {args.name!r} exists; 'save' replaces it", file=sys.stderr)
         for line in command_lines(sys.stdin, prompt="rig> "):
             try:
                 text, action = run_watched(partial(cal.execute, line), sys.stdin, stop, live)

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.fft
 
 from ..analysis import esr, estimate_delay, rms_dbfs
 from ..errors import SignalError
 from ..reamp import read_mono
 
-MATCH_S = 10.0  # the stretch, from the middle of the take, that times one take against another
+ALIGN_WINDOW_S = 10  # seconds of each output used to measure their relative delay
+ALIGN_GUARD = 64  # samples: the most two takes' alignments can differ by
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,27 @@ class DriftResult:
         )
 
 
+def align_to(reference: np.ndarray, y: np.ndarray, samplerate: int) -> np.ndarray:
+    """`y` shifted (by a fraction of a sample too) to line up with `reference`.
+
+    Two takes of the same setting differ by the interface's stream-to-stream
+    latency wobble, which whole-sample alignment leaves as a fraction; uncorrected,
+    a fraction of a sample reads as an ESR of several hundredths on bright gear.
+    """
+    n = min(len(reference), len(y))
+    seg = min(n, ALIGN_WINDOW_S * samplerate)
+    pad = np.concatenate([np.zeros(ALIGN_GUARD), np.asarray(y[:seg], dtype=np.float64)])
+    try:
+        est = estimate_delay(reference[:seg], pad, samplerate, max_delay_samples=2 * ALIGN_GUARD)
+    except SignalError:
+        return np.asarray(y[:n], dtype=np.float64)  # silence or noise: nothing to align
+    delay = est.delay_samples - ALIGN_GUARD
+    m = scipy.fft.next_fast_len(n + 2 * ALIGN_GUARD)
+    freqs = scipy.fft.rfftfreq(m)
+    shifted = scipy.fft.irfft(scipy.fft.rfft(y[:n], m) * np.exp(2j * np.pi * freqs * delay), m)
+    return shifted[:n]
+
+
 def compare_anchor(
     session: Path,
     anchor_id: str,
@@ -51,37 +74,16 @@ def compare_anchor(
     esr_max: float,
     level_db_max: float,
 ) -> DriftResult:
-    """Compare SESSION/<anchor_id>/output.wav with SESSION/<reference_id>/output.wav."""
+    """Compare SESSION/<anchor_id>/output.wav with SESSION/<reference_id>/output.wav: ESR
+    after aligning them to a fraction of a sample, and the level change in dB."""
     y, sr, _ = read_mono(Path(session) / anchor_id / "output.wav")
     ref, _, _ = read_mono(Path(session) / reference_id / "output.wav")
     n = min(len(y), len(ref))
-    y = matched(y[:n], ref[:n], sr)
-    change_db = rms_dbfs(y) - rms_dbfs(ref[:n])
-    return DriftResult(anchor_id, reference_id, esr(y, ref[:n]), change_db, esr_max, level_db_max)
-
-
-def matched(y: np.ndarray, ref: np.ndarray, samplerate: int, most_samples: int = 4) -> np.ndarray:
-    """`y` moved by the fraction of a sample (up to `most_samples`) that best lines it up with
-    `ref`. Two takes aligned to the whole sample can sit up to a sample apart, since each
-    stream's latency has its own fraction; that is timing, not the gear drifting."""
-    mid = len(y) // 2
-    lo, hi = mid - int(MATCH_S * samplerate) // 2, mid + int(MATCH_S * samplerate) // 2
-    if lo < most_samples:
-        return np.asarray(y, dtype=np.float64)
-    try:
-        d = (
-            estimate_delay(
-                ref[lo:hi],
-                y[lo - most_samples : hi + most_samples],
-                samplerate,
-                max_delay_samples=2 * most_samples,
-            ).delay_samples
-            - most_samples
-        )
-    except SignalError:
-        return np.asarray(y, dtype=np.float64)
-    if abs(d) > most_samples:
-        return np.asarray(y, dtype=np.float64)
-    spectrum = np.fft.rfft(np.asarray(y, dtype=np.float64))
-    spectrum *= np.exp(2j * np.pi * np.fft.rfftfreq(len(y)) * d)
-    return np.fft.irfft(spectrum, len(y))
+    ref64 = np.asarray(ref[:n], dtype=np.float64)
+    aligned = align_to(ref64, y[:n], sr)
+    # Compare away from the ends, where the circular shift wraps a few samples around.
+    core = slice(ALIGN_GUARD, n - ALIGN_GUARD)
+    change_db = rms_dbfs(y[:n]) - rms_dbfs(ref64)
+    return DriftResult(
+        anchor_id, reference_id, esr(aligned[core], ref64[core]), change_db, esr_max, level_db_max
+    )

@@ -7,6 +7,7 @@ taken twice. The bench is left safe (servos detached) on every way out.
 
 from __future__ import annotations
 
+import errno
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -124,10 +125,10 @@ class SweepRunner:
         )
         for name in gone:
             self.log("discarded", folder=name)
-        self._recover()
-        self.positioner.check(s.schedule)
-        # Settings given up on in an earlier run get a fresh set of retakes now.
         try:
+            self._recover()
+            self.positioner.check(s.schedule)
+            # Settings given up on in an earlier run get a fresh set of retakes now.
             for index, setting in enumerate(s.schedule):
                 if self.state.status[setting.id] == "done":
                     continue
@@ -150,9 +151,10 @@ class SweepRunner:
             except OSError:
                 pass  # the disk is full: the journal already holds every finished step
             if isinstance(exc, OSError):
+                fix = "free some disk space" if exc.errno == errno.ENOSPC else "fix the folder"
                 raise StationError(
                     f"the sweep stopped: {reason}; the capture in progress was discarded",
-                    f"free some disk space, then 'station sweep resume {s.name}'",
+                    f"{fix}, then 'station sweep resume {s.name}'",
                 ) from None
             if isinstance(exc, StationError) and not isinstance(exc, Stopped):
                 exc.hint = (exc.hint + "; " if exc.hint else "") + (

@@ -282,7 +282,7 @@ class CalibrateScreen(Screen[None]):
         self.query_one("#instruction", Static).update(
             "Done. Press F4 to capture with this profile."
         )
-        self.query_one("#result", Static).update(
+        text = (
             f"[b]Saved {path}[/b]\n"
             f"send   {result.send_dbu_at_0dbfs:+.2f} dBu at 0 dBFS "
             f"(± {result.send_uncertainty_db:.2f} dB)\n"
@@ -298,7 +298,8 @@ class CalibrateScreen(Screen[None]):
                 else ""
             )
         )
+        self.query_one("#result", Static).update(text)
         self._compare_spec()
         from .results import CalibrationResultScreen
 
-        self.app.push_screen(CalibrationResultScreen(result, path, name))
+        self.app.push_screen(CalibrationResultScreen(name, text))

@@ -133,34 +133,21 @@ def verdict_head(folder: Path, record: dict[str, Any]) -> str:
 
 
 class CalibrationResultScreen(ResultScreen):
-    """What a calibration measured and where the profile went."""
+    """What a calibration measured and where the profile went (the form's own result text)."""
 
-    def __init__(self, result: Any, path: str, name: str) -> None:
+    def __init__(self, name: str, text: str) -> None:
         super().__init__()
-        self.result = result
-        self.path = path
-        self.name_ = name
+        self.profile_name = name
+        self.text = text
 
     def compose(self) -> ComposeResult:
-        r = self.result
-        spread = getattr(r, "latency_spread_samples", None)
-        spread_text = f", spread {spread:.2f} samples across streams" if spread is not None else ""
         yield Header()
         with VerticalScroll():
+            yield Static(f"[b green]Calibrated[/b green] — profile [b]{self.profile_name}[/b]")
+            yield Static(self.text, id="result")
             yield Static(
-                f"[b green]Calibrated[/b green] — profile [b]{self.name_}[/b]\n\n"
-                f"send    {r.send_dbu_at_0dbfs:+.2f} dBu at 0 dBFS (± {r.send_uncertainty_db:.2f}"
-                " dB)\n"
-                f"return  {r.return_dbu_at_0dbfs:+.2f} dBu at 0 dBFS "
-                f"(± {r.return_uncertainty_db:.2f} dB)\n"
-                f"latency {r.latency_samples:.2f} samples "
-                f"(± {r.latency_uncertainty_samples:.2f}){spread_text}\n"
-                f"noise   {r.return_noise_floor_dbfs:.1f} dBFS at the return\n"
-                f"meter   {r.meter.vrms:g} V for a {r.tone_hz:g} Hz tone at "
-                f"{r.tone_dbfs:g} dBFS\n\n"
-                f"Saved {self.path}\n\n"
-                "Next: F4 to capture with this profile. Esc goes back to the form "
+                "\nNext: F4 to capture with this profile. Esc goes back to the form "
                 "(compare with a published spec there).",
-                id="head",
+                id="next",
             )
         yield Footer()
