@@ -176,6 +176,24 @@ class JackGear:
         self.rewires += 1
 
 
+def wait_for_a_quiet_server(timeout_s: float = 300.0) -> None:
+    """Wait until no other test's gear or station is on the JACK server: on a server shared
+    by several test runs, gears matching 'PortAudio*' ports would wire each other's streams."""
+    import os
+    import subprocess
+    import time
+
+    env = dict(os.environ, JACK_NO_START_SERVER="1")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ports = subprocess.run(
+            ["jack_lsp"], env=env, capture_output=True, text=True, timeout=10
+        ).stdout.split()
+        if not any(p.startswith(("station-test-gear", "PortAudio")) for p in ports):
+            return
+        time.sleep(1.0)
+
+
 class GearProcess:
     """Runs JackGear in its own small process, so the test runner's garbage collector
     and threads cannot stall its JACK callback; `set_gain` changes it between takes."""
@@ -189,6 +207,7 @@ class GearProcess:
         import sys
         from pathlib import Path
 
+        wait_for_a_quiet_server()
         root = Path(__file__).resolve().parent.parent
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.jack_gear", *self._args],
