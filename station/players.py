@@ -39,8 +39,25 @@ def parse_version(version: Any) -> tuple[int, int, int] | None:
     return (int(m[1]), int(m[2]), int(m[3])) if m else None
 
 
-def support(version: Any) -> list[PlayerSupport]:
-    """How the newest tagged plugin and the core on main treat a file of this `version`."""
+def knob_conditioned(model: dict[str, Any] | None) -> bool:
+    """True for a knob-conditioned (parametric) model: more inputs than the plugin's one."""
+    if not isinstance(model, dict):
+        return False
+    config = model.get("config")
+    return model.get("architecture") == "ConditionedWaveNet" or (
+        isinstance(config, dict) and "parametric" in config
+    )
+
+
+def support(version: Any, model: dict[str, Any] | None = None) -> list[PlayerSupport]:
+    """How the newest tagged plugin and the core on main treat a file of this `version`
+    (and, given the whole `model`, whether it is a knob-conditioned one no stock player runs)."""
+    if knob_conditioned(model):
+        why = (
+            "a knob-conditioned model takes the knobs as extra inputs; stock NAM players load "
+            "only one-input models (it runs in NAM's Python code and custom plugins)"
+        )
+        return [PlayerSupport(NEWEST_TAGGED_PLUGIN, "no", why), PlayerSupport(CORE_MAIN, "no", why)]
     v = parse_version(version)
     if v is None:
         why = f"version {version!r} is not three numbers X.Y.Z: the core refuses it"
@@ -66,11 +83,13 @@ def support(version: Any) -> list[PlayerSupport]:
     return [tagged, main]
 
 
-def warning(version: Any) -> str | None:
+def warning(version: Any, model: dict[str, Any] | None = None) -> str | None:
     """A sentence for creators when the newest tagged plugin cannot load the file, else None."""
-    tagged = support(version)[0]
+    tagged = support(version, model)[0]
     if tagged.loads == "yes":
         return None
+    if knob_conditioned(model):
+        return f"no stock NAM player can load this model: {tagged.reason}"
     return (
         f"players on the newest tagged NAM plugin release ({NEWEST_TAGGED_PLUGIN}) cannot "
         f"load this model: {tagged.reason}; they need a plugin built from the current core"

@@ -72,3 +72,14 @@ def test_tag_never_leaves_text_or_null_where_the_core_reads_numbers(tmp_path: Pa
     raw = json.loads(path.read_text())["metadata"]
     assert raw["input_level_dbu"] == 3.0 and raw["output_level_dbu"] == 4.0
     assert not any(isinstance(raw[k], str) for k in ("input_level_dbu", "output_level_dbu"))
+
+
+def test_a_knob_conditioned_model_loads_in_no_stock_player() -> None:
+    # The version alone would say the current core loads it; the extra knob inputs say no.
+    model = {"version": "0.5.4", "architecture": "ConditionedWaveNet", "config": {}}
+    assert [p.loads for p in players.support("0.5.4")] == ["yes", "yes"]
+    assert [p.loads for p in players.support("0.5.4", model)] == ["no", "no"]
+    tagged_wavenet = {"version": "0.5.4", "architecture": "WaveNet", "config": {"parametric": {}}}
+    assert [p.loads for p in players.support("0.5.4", tagged_wavenet)] == ["no", "no"]
+    warning = players.warning("0.5.4", model)
+    assert warning is not None and "no stock NAM player" in warning
