@@ -21,9 +21,9 @@ from station.plan import (
     _min_distance,
     _unit_points,
     make_plan,
-    plan_from_json,
     with_anchors,
 )
+from station.plan_file import plan_from_json
 from station.plan_motion import MotionModel, nominal_model
 
 from .conftest import run_station

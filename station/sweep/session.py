@@ -17,7 +17,8 @@ from typing import Any
 
 from ..capture_io import json_safe, read_capture_meta, write_json
 from ..errors import StationError
-from ..plan import Plan, Setting, plan_from_json, with_anchors
+from ..plan import Plan, Setting, with_anchors
+from ..plan_file import plan_from_json
 from .journal import SweepState
 
 SCHEMA_VERSION = 1
