@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DeviceError, Stopped, StreamError
 from ..events import StopFlag
-from .base import BlockSink, BlockSource, StreamSpec, StreamStats
+from .base import BlockSink, BlockSource, StreamSpec, StreamStats, check_channels
 
 WATCHDOG_S = 3.0  # no callback for this long means the device has gone away
 # Streams glitch while they start (drivers priming buffers, JACK re-sorting its graph as
@@ -117,16 +117,7 @@ class SoundDeviceInterface:
     def validate(self, spec: StreamSpec) -> None:
         """Check channels against the device and the rate against PortAudio."""
         sd = _sd()
-        for role, channels, count, kind in (
-            ("send", spec.sends, self._outputs, "outputs"),
-            ("return", spec.returns, self._inputs, "inputs"),
-        ):
-            for ch in channels:
-                if not 1 <= ch <= count:
-                    raise DeviceError(
-                        f"{role} channel {ch} does not exist on {self.name}",
-                        f"it has {kind} 1 to {count}",
-                    )
+        check_channels(spec, self.name, self._outputs, self._inputs)
         try:
             sd.check_output_settings(
                 self.index, channels=max(spec.sends), samplerate=spec.samplerate, dtype="float32"

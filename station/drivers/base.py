@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import DeviceError
 from ..events import StopFlag
 
 
@@ -39,6 +40,20 @@ class StreamSpec:
     def mono(self) -> StreamSpec:
         """The same stream with only the send and the return."""
         return StreamSpec(self.samplerate, self.send_channel, self.return_channel, self.blocksize)
+
+
+def check_channels(spec: StreamSpec, device: str, outputs: int, inputs: int) -> None:
+    """Raise DeviceError when a channel of `spec` is not among the device's 1-based channels."""
+    for role, channels, count, kind in (
+        ("send", spec.sends, outputs, "outputs"),
+        ("return", spec.returns, inputs, "inputs"),
+    ):
+        for ch in channels:
+            if not 1 <= ch <= count:
+                raise DeviceError(
+                    f"{role} channel {ch} does not exist on {device}",
+                    f"{kind} are numbered 1 to {count}",
+                )
 
 
 class BlockSource(Protocol):

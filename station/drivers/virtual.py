@@ -17,7 +17,14 @@ import numpy as np
 from ..errors import DeviceError, Stopped
 from ..events import Prompt, StopFlag
 from ..levels import SQRT2, vrms_from_dbu
-from .base import BlockSink, BlockSource, MeterReading, StreamSpec, StreamStats
+from .base import (
+    BlockSink,
+    BlockSource,
+    MeterReading,
+    StreamSpec,
+    StreamStats,
+    check_channels,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -179,16 +186,8 @@ class VirtualInterface:
             raise DeviceError(
                 f"{self.name} does not support {spec.samplerate} Hz", f"supported rates: {rates}"
             )
-        for role, channels, count, kind in (
-            ("send", spec.sends, t.outputs, "outputs"),
-            ("return", spec.returns, t.inputs, "inputs"),
-        ):
-            for ch in channels:
-                if not 1 <= ch <= count:
-                    raise DeviceError(
-                        f"{role} channel {ch} does not exist on {self.name}",
-                        f"{kind} are numbered 1 to {count}",
-                    )
+        check_channels(spec, self.name, t.outputs, t.inputs)
+        for channels, kind in ((spec.sends, "outputs"), (spec.returns, "inputs")):
             if len(set(channels)) != len(channels):
                 raise DeviceError(
                     f"a stream cannot use {kind[:-1]} {channels} twice",
