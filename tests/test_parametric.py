@@ -183,34 +183,49 @@ def test_stop_flag_ends_training_between_epochs(
     assert result.models[0].is_file()  # the best model so far is kept
 
 
-def test_cli_parametric_and_snapshots(
+def test_cli_parametric_and_snapshots_one_level_at_a_time(
     signal: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = [p for p in default_plan() if p.id in ("s002", "s005", "h002")]
-    session = write_session(tmp_path / "cli", signal, plan)
+    loud = [
+        PlannedSetting(p.id.replace("0", "1", 1), p.role, p.knobs, p.switches,
+                       extra={"input_level_dbu": INPUT_DBU + 6})
+        for p in plan
+    ]  # fmt: skip
+    session = write_session(tmp_path / "cli", signal, plan + loud)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    res = run_station("train", str(session), "--parametric", home=tmp_path)
+    assert res.returncode == 1 and "several reamp levels" in res.stderr
+    assert f"--level {INPUT_DBU:g}" in res.stderr and "Traceback" not in res.stderr
     res = run_station(
-        "train", str(session), "--parametric", "--architecture", "tiny", "--epochs", "1",
-        "--accelerator", "cpu", "--devices", "1", "--json", home=tmp_path,
+        "train", str(session), "--parametric", "--level", f"{INPUT_DBU:g}", "--architecture",
+        "tiny", "--epochs", "1", "--accelerator", "cpu", "--devices", "1", "--json", home=tmp_path,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout)
-    assert Path(out["model_path"]).is_file() and out["holdout"][0]["id"] == "h002"
+    assert Path(out["model_path"]).name == f"parametric-{INPUT_DBU:g}dBu.nam"
+    assert [r["id"] for r in out["holdout"]] == ["h002"]
+    assert [r["id"] for r in out["train"]] == ["s002", "s005"]
+    assert out["levels_dbu"] == [INPUT_DBU, INPUT_DBU + 6] and out["other_level_settings"] == 3
+    assert read_model(Path(out["model_path"])).metadata["input_level_dbu"] == INPUT_DBU
     assert "epoch 1/1" in res.stderr and "left" in res.stderr
     res = run_station(
-        "train", str(session), "--snapshots", "--architecture", "nano", "--epochs", "1",
-        "--json", home=tmp_path,
+        "train", str(session), "--snapshots", "--level", f"{INPUT_DBU + 6:g}", "--architecture",
+        "nano", "--epochs", "1", "--json", home=tmp_path,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     snaps = json.loads(res.stdout)["snapshots"]
-    assert [s["id"] for s in snaps] == ["s002", "s005", "h002"]
+    assert [s["id"] for s in snaps] == ["s102", "s105", "h102"]
     for s in snaps:
         meta = read_model(Path(s["model_path"])).metadata
-        assert meta["input_level_dbu"] == INPUT_DBU and meta["output_level_dbu"] == OUTPUT_DBU
+        assert meta["input_level_dbu"] == INPUT_DBU + 6 and meta["output_level_dbu"] == OUTPUT_DBU
         assert f"drive={s['knobs']['drive']:g}" in meta["name"]
         assert f"boost={s['switches']['boost']}" in meta["name"]
+        assert f"at {INPUT_DBU + 6:g} dBu" in meta["name"]
+    # verify takes the level from the model: the loud snapshot is judged at the loud holdout
     res = run_station(
         "verify", snaps[0]["model_path"], "--session", str(session), "--json", home=tmp_path
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    assert json.loads(res.stdout)["parametric"] is False
+    verdict = json.loads(res.stdout)
+    assert verdict["parametric"] is False and [r["id"] for r in verdict["settings"]] == ["h102"]

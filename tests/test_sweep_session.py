@@ -117,8 +117,50 @@ def test_session_without_a_mode_and_not_a_session(signal: Path, tmp_path: Path) 
 def test_settings_at_different_reamp_levels_are_refused(signal: Path, tmp_path: Path) -> None:
     plan = default_plan()
     plan[1].extra = {"input_level_dbu": 2.0}
-    with pytest.raises(StationError, match="several reamp levels"):
+    with pytest.raises(StationError, match="several reamp levels") as caught:
         load_sweep(write_session(tmp_path / "s", signal, plan))
+    assert "--level 2" in (caught.value.hint or "")
+
+
+def _two_levels(signal: Path, folder: Path) -> Path:
+    """default_plan() at 8 dBu, and the same settings again at 14 dBu (one of them failed)."""
+    loud = [
+        PlannedSetting(p.id.replace("0", "1", 1), p.role, p.knobs, p.switches,
+                       extra={"input_level_dbu": 14.0}, fail=p.id == "s003")
+        for p in default_plan()
+    ]  # fmt: skip
+    return write_session(folder, signal, default_plan() + loud)
+
+
+def test_one_level_out_of_a_multi_level_session(signal: Path, tmp_path: Path) -> None:
+    session = _two_levels(signal, tmp_path / "s")
+    loud = load_sweep(session, 14.0)
+    assert loud.input_level_dbu == 14.0 and loud.levels_dbu == [8.0, 14.0]
+    assert loud.multi_level and loud.level_tag == "-14dBu" and loud.other_levels == 11
+    assert {s.id for s in loud.used("train")} == {f"s1{i:02d}" for i in range(1, 9)} - {"s103"}
+    assert {s.id for s in loud.used("holdout")} == {"h101", "h102", "h103"}
+    assert [s.id for s in loud.excluded] == ["s103"] and any("s103" in w for w in loud.warnings)
+    quiet = load_sweep(session, 8.0)
+    assert {s.id for s in quiet.used("train") + quiet.used("holdout")} == {
+        p.id for p in default_plan()
+    }
+    assert quiet.excluded == [] and quiet.warnings == []  # s103's failure is not this level's
+    assert load_sweep(session, default_level=8.0).input_level_dbu == 8.0
+    assert load_sweep(session, 14.0, default_level=8.0).input_level_dbu == 14.0
+    with pytest.raises(StationError, match="no usable settings captured at 10 dBu") as caught:
+        load_sweep(session, 10.0)
+    assert "8, 14 dBu" in (caught.value.hint or "")
+    single = load_sweep(write_session(tmp_path / "one", signal), default_level=14.0)
+    assert single.input_level_dbu == 8.0 and not single.multi_level and single.level_tag == ""
+
+
+def test_level_is_for_sessions_only(signal: Path, tmp_path: Path) -> None:
+    session = _two_levels(signal, tmp_path / "s")
+    res = run_station("train", str(session), "--snapshots", "--level", "11", home=tmp_path)
+    assert res.returncode == 1 and "11 dBu" in res.stderr and "8, 14 dBu" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = run_station("train", str(session / "s001"), "--level", "8", home=tmp_path)
+    assert res.returncode == 1 and "--level" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_one_line_without_the_train_extra(signal: Path, tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
                 trainer_options=trainer_options,
                 stop=stop,
                 emit=console.emit,
+                level=args.level,
             )
         else:
             result = train_snapshots(
@@ -70,6 +71,7 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
                 trainer_options=trainer_options,
                 stop=stop,
                 emit=console.emit,
+                level=args.level,
             )
     report = result.report
     if args.json:
@@ -93,17 +95,32 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
             print(f"  {r['model_path']}  ESR {r['validation_esr']:.4f}  {r['setting']}")
     for r in report["excluded"]:
         print(f"  left out {r['id']} ({r['role']}): {r['reason']}")
+    levels = report.get("levels_dbu") or []
+    of_levels = (
+        f" (one of the session's levels {', '.join(f'{v:g}' for v in levels)} dBu; train "
+        "the others with --level)"
+        if len(levels) > 1
+        else ""
+    )
     print(
         f"  calibrated: input {report['input_level_dbu']:g} dBu, output "
-        f"{report['output_level_dbu']:.2f} dBu"
+        f"{report['output_level_dbu']:.2f} dBu{of_levels}"
     )
     print(f"  report: {result.report_path}")
     return 0
 
 
+def model_level(model: Path) -> float | None:
+    """The input level a model says it was made at, or None (uncalibrated)."""
+    from ..namfile import read_model
+
+    model_file = read_model(Path(model))
+    return float(model_file.metadata["input_level_dbu"]) if model_file.calibrated else None
+
+
 def run_sweep_verify(args: argparse.Namespace) -> int:
     """Score a model at every held-out setting of a session (its knobs from the session)."""
-    sweep = load_sweep(Path(args.session))
+    sweep = load_sweep(Path(args.session), args.level, default_level=model_level(args.model))
     for text in sweep.warnings:
         print(f"warning: {text}", file=sys.stderr)
     holdout = sweep.used("holdout")

@@ -43,6 +43,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     kind.add_argument(
         "--snapshots", action="store_true", help="one standard model per setting of the sweep"
     )
+    p.add_argument(
+        "--level",
+        type=float,
+        default=None,
+        metavar="DBU",
+        help="a session captured at several reamp levels: train the captures at this one",
+    )
     lightning = p.add_argument_group("PyTorch Lightning, passed through unchanged")
     lightning.add_argument("--accelerator", default=None, help="cpu, gpu, mps, auto, ...")
     lightning.add_argument("--devices", default=None, help="how many, or which: 1, 2, '0,1', auto")
@@ -56,6 +63,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=None, help="interface profile for --di")
     p.add_argument(
         "--session", type=Path, default=None, help="a sweep session: judge every held-out setting"
+    )
+    p.add_argument(
+        "--level",
+        type=float,
+        default=None,
+        metavar="DBU",
+        help="with --session: the reamp level to judge at (default: the model's input level)",
     )
     p.set_defaults(handler=run_verify)
 
@@ -75,6 +89,11 @@ def run_train(args: argparse.Namespace) -> int:
         raise StationError(
             f"{args.capture_dir} is a sweep session",
             "add --parametric (one knob-aware model) or --snapshots (one model per setting)",
+        )
+    if args.level is not None:
+        raise StationError(
+            "--level chooses a reamp level of a sweep session",
+            "a single capture has one level already; drop --level",
         )
     result = train_capture(
         args.capture_dir,
@@ -146,6 +165,8 @@ def run_verify(args: argparse.Namespace) -> int:
     """Print ESR and level difference between the model and the gear."""
     if args.session is not None:
         return sweep_cli.run_sweep_verify(args)
+    if args.level is not None:
+        raise StationError("--level goes with --session", "drop --level, or add --session SESSION")
     if args.di is not None:
         result, extra = _verify_di(args)
     elif args.capture is not None:

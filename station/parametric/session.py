@@ -109,6 +109,7 @@ class Setting:
     switches: dict[str, str]
     excluded: str | None = None  # why it is left out
     meta: dict[str, Any] = field(default_factory=dict)
+    reamp_dbu: float | None = None  # the level it was captured (or planned) at
 
     def values(self) -> dict[str, Any]:
         """Knob values and switch positions together, by name."""
@@ -134,6 +135,18 @@ class Sweep:
     output_level_dbu: float
     x_path: Path
     warnings: list[str] = field(default_factory=list)
+    levels_dbu: list[float] = field(default_factory=list)  # every level the session holds
+    other_levels: int = 0  # settings captured at a level this training does not use
+
+    @property
+    def multi_level(self) -> bool:
+        """True when the session holds captures at several reamp levels."""
+        return len(self.levels_dbu) > 1
+
+    @property
+    def level_tag(self) -> str:
+        """`-6dBu` for a level chosen out of several (file names), else empty."""
+        return f"-{self.input_level_dbu:g}dBu" if self.multi_level else ""
 
     @property
     def name(self) -> str:
@@ -257,11 +270,15 @@ def _exclusion(session: dict[str, Any], sid: str, folder: Path) -> tuple[str | N
     return None, meta
 
 
-def load_sweep(path: Path) -> Sweep:
+def load_sweep(
+    path: Path, level: float | None = None, *, default_level: float | None = None
+) -> Sweep:
     """Read a sweep session for training; StationError for anything unusable.
 
     Failed or suspect settings are kept in `settings` with `excluded` set (and a
-    warning), never silently dropped.
+    warning), never silently dropped. A session captured at several reamp levels
+    needs `level` (dBu): a model carries one input level, so one trains per level.
+    `default_level` is the level to take from such a session when `level` is None.
     """
     path = Path(path)
     if not (path / "session.json").is_file():
@@ -303,7 +320,9 @@ def load_sweep(path: Path) -> Sweep:
         planned = plan_settings.get(sid, {})
         knobs = dict(meta.get("knobs") or planned.get("knobs") or {})
         switches = dict(meta.get("switches") or planned.get("switches") or {})
-        setting = Setting(sid, role, folder, knobs, switches, excluded, meta)
+        captured = meta.get("input_level_dbu", planned.get("reamp_dbu"))
+        reamp = float(captured) if isinstance(captured, int | float) else None
+        setting = Setting(sid, role, folder, knobs, switches, excluded, meta, reamp)
         if excluded is None:
             missing = [p.name for p in specs if p.name not in setting.values()]
             try:
@@ -317,22 +336,65 @@ def load_sweep(path: Path) -> Sweep:
         if setting.excluded is not None:
             warnings.append(f"leaving out {sid} ({role}): {setting.excluded}")
         settings.append(setting)
-    return _finish(path, specs, settings, warnings)
+    return _finish(path, specs, settings, warnings, level, default_level)
+
+
+def _dbu(levels: list[float]) -> str:
+    return ", ".join(f"{v:g}" for v in levels) + " dBu"
+
+
+def _one_level(
+    path: Path,
+    settings: list[Setting],
+    warnings: list[str],
+    level: float | None,
+    default_level: float | None,
+) -> tuple[list[Setting], list[str], list[float]]:
+    """The settings at the chosen level (all of them when the session has one level)."""
+    levels = sorted(
+        {round(s.reamp_dbu, 6) for s in settings if s.excluded is None and s.reamp_dbu is not None}
+    )
+    if level is None and len(levels) > 1:
+        level = default_level
+    if level is None:
+        if len(levels) > 1:
+            raise StationError(
+                f"the settings were captured at several reamp levels ({_dbu(levels)})",
+                "a model carries one input level: train one level at a time, e.g. "
+                f"--level {levels[0]:g}",
+            )
+        return settings, warnings, levels
+    if not any(abs(v - level) <= LEVEL_TOLERANCE_DB for v in levels):
+        raise StationError(
+            f"{path.name} has no usable settings captured at {level:g} dBu",
+            f"its levels: {_dbu(levels)}" if levels else "run the sweep first",
+        )
+
+    def elsewhere(s: Setting) -> bool:
+        return s.reamp_dbu is not None and abs(s.reamp_dbu - level) > LEVEL_TOLERANCE_DB
+
+    kept = [s for s in settings if not elsewhere(s)]
+    gone = {s.id for s in settings if elsewhere(s)}
+    # A failed setting at another level is not this model's business: no warning for it.
+    notes = [w for w in warnings if not any(w.startswith(f"leaving out {i} ") for i in gone)]
+    return kept, notes, levels
 
 
 def _finish(
-    path: Path, specs: list[ParamSpec], settings: list[Setting], warnings: list[str]
+    path: Path,
+    specs: list[ParamSpec],
+    settings: list[Setting],
+    warnings: list[str],
+    level: float | None = None,
+    default_level: float | None = None,
 ) -> Sweep:
+    every = len(settings)
+    settings, warnings, levels = _one_level(path, settings, warnings, level, default_level)
     used = [s for s in settings if s.excluded is None]
     if not used:
         raise StationError(f"{path.name} has no usable captured settings", "run the sweep first")
     ins = {round(float(s.meta["input_level_dbu"]), 6) for s in used}
     outs = [float(s.meta["output_level_dbu"]) for s in used]
-    if len(ins) > 1:
-        raise StationError(
-            f"the settings were captured at several reamp levels ({sorted(ins)} dBu)",
-            "a model carries one input level: train from settings of one level",
-        )
     if max(outs) - min(outs) > LEVEL_TOLERANCE_DB:
         raise StationError(
             "the settings were recorded with different return calibrations",
@@ -345,4 +407,6 @@ def _finish(
             "a parametric model needs every setting captured from the same input",
         )
     x_path = used[0].folder / "input.wav"
-    return Sweep(path, specs, settings, ins.pop(), outs[0], x_path, warnings)
+    return Sweep(
+        path, specs, settings, ins.pop(), outs[0], x_path, warnings, levels, every - len(settings)
+    )

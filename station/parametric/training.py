@@ -39,11 +39,24 @@ class SweepModels:
     warnings: list[str] = field(default_factory=list)
 
 
-def _open(session: Path, emit: Emit) -> Sweep:
-    sweep = load_sweep(session)
+def _open(session: Path, emit: Emit, level: float | None) -> Sweep:
+    sweep = load_sweep(session, level)
     for text in sweep.warnings:
         emit(Warning_(text))
+    if sweep.multi_level:
+        emit(
+            Step(
+                "level",
+                f"Using the {sweep.input_level_dbu:g} dBu captures of {sweep.name} "
+                f"(levels {', '.join(f'{v:g}' for v in sweep.levels_dbu)} dBu; "
+                f"{sweep.other_levels} setting(s) at other levels not used)",
+            )
+        )
     return sweep
+
+
+def _levels_json(sweep: Sweep) -> dict[str, Any]:
+    return {"levels_dbu": sweep.levels_dbu, "other_level_settings": sweep.other_levels}
 
 
 def _check_request(architecture: str, epochs: int) -> None:
@@ -86,15 +99,18 @@ def train_parametric(
     trainer_options: dict[str, Any] | None = None,
     stop: StopFlag | None = None,
     emit: Emit = ignore,
+    level: float | None = None,
 ) -> SweepModels:
     """Train one model conditioned on the session's knobs; export, tag and judge it.
+
+    `level` (dBu) picks one reamp level out of a multi-level session.
 
     Raises StationError for a session it cannot learn from (fewer than two
     training settings, no holdout, clashing knob names) and Stopped when a
     stop was asked for before the first epoch ended.
     """
     _check_request(architecture, epochs)
-    sweep = _open(Path(session), emit)
+    sweep = _open(Path(session), emit, level)
     train, holdout = sweep.used("train"), sweep.used("holdout")
     if len(train) < 2:
         raise StationError(
@@ -142,20 +158,23 @@ def train_parametric(
         raise StationError("the trainer finished without exporting a model", f"see {work}")
     models = sweep.path / "models"
     models.mkdir(exist_ok=True)
-    target = Path(out) if out is not None else models / "parametric.nam"
+    target = Path(out) if out is not None else models / f"parametric{sweep.level_tag}.nam"
     shutil.copyfile(model_file, target)
     fields = _fields(sweep)
-    fields["name"] = f"{sweep.name} (parametric: {', '.join(p.name for p in sweep.specs)})"
+    fields["name"] = (
+        f"{sweep.name}{sweep.level_tag} (parametric: {', '.join(p.name for p in sweep.specs)})"
+    )
     tag_model(target, fields)
     emit(Step("judge", f"Scoring the model at {len(holdout)} held-out and {len(train)} "
                        "training settings"))  # fmt: skip
     scores = score_settings(target, sweep, holdout)
     seen = score_settings(target, sweep, train)
     report = _parametric_report(sweep, target, architecture, epochs, scores, seen, stop)
-    report_path = models / "parametric-report.json"
+    stem = f"parametric{sweep.level_tag}-report"
+    report_path = models / f"{stem}.json"
     from .report import write_plot
 
-    report["plot"] = str(write_plot(models / "parametric-report.png", sweep, scores, seen))
+    report["plot"] = str(write_plot(models / f"{stem}.png", sweep, scores, seen))
     write_json(report_path, report)
     return SweepModels("parametric", [target], report_path, report, list(sweep.warnings))
 
@@ -185,6 +204,7 @@ def _parametric_report(
         "stopped_early": bool(stop is not None and stop.is_set()),
         "input_level_dbu": sweep.input_level_dbu,
         "output_level_dbu": sweep.output_level_dbu,
+        **_levels_json(sweep),
         "controls": sweep.parametric_block(),
         "holdout": [s.to_json() for s in scores],
         **worst,
@@ -204,8 +224,12 @@ def train_snapshots(
     trainer_options: dict[str, Any] | None = None,
     stop: StopFlag | None = None,
     emit: Emit = ignore,
+    level: float | None = None,
 ) -> SweepModels:
-    """Train one standard model per usable setting, each named after its knob values."""
+    """Train one standard model per usable setting, each named after its knob values.
+
+    `level` (dBu) picks one reamp level out of a multi-level session.
+    """
     from ..train import ARCHITECTURES, train_capture
 
     if architecture not in ARCHITECTURES:
@@ -213,7 +237,7 @@ def train_snapshots(
             f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
         )
     _check_request(architecture, epochs)
-    sweep = _open(Path(session), emit)
+    sweep = _open(Path(session), emit, level)
     settings = sweep.used("train") + sweep.used("holdout")
     require_nam()
     folder = sweep.path / "models" / "snapshots"
@@ -234,7 +258,9 @@ def train_snapshots(
             trainer_options=trainer_options,
             stop=stop,
         )
-        name = f"{sweep.name} {s.label()}"
+        name = f"{sweep.name} {s.label()}" + (
+            f" at {sweep.input_level_dbu:g} dBu" if sweep.multi_level else ""
+        )
         tag_model(result.model_path, {"name": name})
         models.append(result.model_path)
         rows.append(
@@ -257,11 +283,12 @@ def train_snapshots(
         "epochs": epochs,
         "input_level_dbu": sweep.input_level_dbu,
         "output_level_dbu": sweep.output_level_dbu,
+        **_levels_json(sweep),
         "snapshots": rows,
         "excluded": _excluded_json(sweep),
         "warnings": list(sweep.warnings),
         "trained": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-    report_path = sweep.path / "models" / "snapshots.json"
+    report_path = sweep.path / "models" / f"snapshots{sweep.level_tag}.json"
     write_json(report_path, report)
     return SweepModels("snapshots", models, report_path, report, list(sweep.warnings))
