@@ -33,6 +33,18 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class EpochProgress(Progress):
+    """Training ended an epoch of model `model` of `models`; the message says it in words."""
+
+    epoch: int = 0
+    epochs: int = 0
+    esr: float | None = None  # validation ESR after this epoch
+    best_esr: float | None = None  # the lowest so far: the model training keeps
+    model: int = 1
+    models: int = 1
+
+
+@dataclass(frozen=True)
 class LevelReading:
     """A live level: what a meter or a return read, with units in the field name."""
 

@@ -23,7 +23,7 @@ from typing import Any
 from . import reamp
 from .capture_io import read_capture_meta, write_json
 from .errors import StationError
-from .events import Emit, Progress, Step, StopFlag, Warning_, ignore
+from .events import Emit, EpochProgress, Progress, Step, StopFlag, Warning_, ignore
 from .namfile import fields_from_capture, tag_model
 
 ARCHITECTURES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4}  # WaveNet channels
@@ -143,6 +143,11 @@ def epoch_reports(
 
     class Report(pl.Callback):
         started = time.monotonic()
+        best: float | None = None
+
+        def on_train_epoch_start(self, trainer: Any, _module: Any) -> None:
+            if trainer.current_epoch == 0:
+                emit(Progress(0.0, f"epoch 1/{epochs} running; time left shows after it"))
 
         def on_train_epoch_end(self, trainer: Any, _module: Any) -> None:
             if stop is not None and stop.is_set():
@@ -155,12 +160,26 @@ def epoch_reports(
             done = trainer.current_epoch + 1
             elapsed = time.monotonic() - self.started
             remaining = elapsed / done * max(0, epochs - done)
+            esr = float(m["ESR"]) if "ESR" in m else None
+            if esr is not None and (self.best is None or esr < self.best):
+                self.best = esr
             parts = [f"epoch {done}/{epochs}"]
             for key in ("train_loss", "val_loss", "ESR"):
                 if key in m:
                     parts.append(f"{key} {float(m[key]):.4g}")
-            parts.append(f"{_clock(remaining)} left")
-            emit(Progress(min(1.0, done / epochs), ", ".join(parts), elapsed, remaining))
+            parts.append(f"{clock(remaining)} left")
+            emit(
+                EpochProgress(
+                    min(1.0, done / epochs),
+                    ", ".join(parts),
+                    elapsed,
+                    remaining,
+                    epoch=done,
+                    epochs=epochs,
+                    esr=esr,
+                    best_esr=self.best,
+                )
+            )
 
     original = getattr(module, attr)
 
@@ -174,7 +193,55 @@ def epoch_reports(
         setattr(module, attr, original)
 
 
-def _clock(seconds: float) -> str:
+@contextlib.contextmanager
+def fitted_data(module: Any, emit: Emit) -> Iterator[None]:
+    """Training data NAM can learn from, in what `module` builds: clear errors, fitted batches.
+
+    NAM drops an incomplete last batch, so a short custom capture with fewer
+    examples than the batch size would train on nothing and still export an
+    (untrained) model: the batch shrinks to the examples there are. A recording
+    too short for one example fails NAM's dataset asserts: a clear error instead.
+    """
+    original_loader, original_init = module._DataLoader, module._init_dataset
+    too_short = StationError(
+        "the training part of the recording is shorter than one training example",
+        "use a longer reamp file (NAM's v3 file, or 'station signal', is 3 minutes)",
+        tui_hint="use a longer reamp file (NAM's v3 file, or the station's signal)",
+    )
+
+    def init_dataset(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_init(*args, **kwargs)
+        except AssertionError as exc:  # NAM asserts ny <= len(y) - nx + 1
+            raise too_short from exc
+        except RuntimeError as exc:
+            if "receptive field" not in str(exc):  # e.g. a damaged file: not a length problem
+                raise
+            raise too_short from exc
+
+    def loader(dataset: Any, **kwargs: Any) -> Any:
+        size = int(kwargs.get("batch_size") or 1)
+        if kwargs.get("drop_last") and len(dataset) < size:
+            if len(dataset) == 0:
+                raise too_short
+            emit(
+                Warning_(
+                    f"the training part holds {len(dataset)} example(s): training in batches "
+                    f"of {len(dataset)} instead of {size} (a longer reamp file trains better)"
+                )
+            )
+            kwargs["batch_size"] = len(dataset)
+        return original_loader(dataset, **kwargs)
+
+    module._DataLoader, module._init_dataset = loader, init_dataset
+    try:
+        yield
+    finally:
+        module._DataLoader, module._init_dataset = original_loader, original_init
+
+
+def clock(seconds: float) -> str:
+    """`1:05` or `1:02:03`: a duration as a clock shows it."""
     m, s = divmod(round(seconds), 60)
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
@@ -258,7 +325,7 @@ def _train_configurable(
 ) -> Path:
     import nam.train.full as full
 
-    with epoch_reports(full, "_create_callbacks", epochs, emit, stop):
+    with epoch_reports(full, "_create_callbacks", epochs, emit, stop), fitted_data(full, emit):
         full.main(
             _data_config(folder, info, ny),
             _model_config(architecture),

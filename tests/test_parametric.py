@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from station import reamp
-from station.events import Progress, StopFlag, Warning_
+from station.events import EpochProgress, Progress, StopFlag, Warning_
 from station.namfile import read_model
 from station.parametric.session import load_sweep
 from station.parametric.training import train_parametric
@@ -141,11 +141,17 @@ def test_report_lists_what_was_left_out_and_the_plot(trained: tuple) -> None:
 
 def test_progress_says_epoch_esr_and_time_left(trained: tuple) -> None:
     _, events = trained
-    progress = [e for e in events if isinstance(e, Progress)]
-    assert len(progress) == 12
+    progress = [e for e in events if isinstance(e, EpochProgress)]
+    assert [e.epoch for e in progress] == list(range(1, 13)) and progress[0].epochs == 12
     assert progress[0].message.startswith("epoch 1/12") and "ESR" in progress[0].message
     assert progress[-1].fraction == 1.0 and progress[-1].remaining_s == 0.0
     assert progress[0].remaining_s is not None and progress[0].remaining_s > 0
+    esrs = [e.esr for e in progress]
+    assert all(e is not None and e > 0 for e in esrs)
+    assert [e.best_esr for e in progress] == [min(esrs[: i + 1]) for i in range(12)]
+    # Before the first epoch ends, a line says training runs (time left comes after it).
+    first = next(e for e in events if isinstance(e, Progress))
+    assert not isinstance(first, EpochProgress) and "epoch 1/12 running" in first.message
 
 
 def test_verify_against_the_session(
@@ -171,10 +177,10 @@ def test_stop_flag_ends_training_between_epochs(
     plan = [p for p in default_plan() if p.id in ("s001", "s002", "h001")]
     session = write_session(tmp_path / "small", signal, plan)
     stop = StopFlag()
-    seen: list[Progress] = []
+    seen: list[EpochProgress] = []
 
     def emit(event: object) -> None:
-        if isinstance(event, Progress):
+        if isinstance(event, EpochProgress):
             seen.append(event)
             stop.set()  # as the TUI's Escape would, after the first epoch
 
@@ -229,3 +235,30 @@ def test_cli_parametric_and_snapshots_one_level_at_a_time(
     assert res.returncode == 0, res.stderr[-2000:]
     verdict = json.loads(res.stdout)
     assert verdict["parametric"] is False and [r["id"] for r in verdict["settings"]] == ["h102"]
+
+
+def test_a_short_capture_trains_every_epoch_in_smaller_batches(
+    session: Path, tmp_path: Path, one_thread: object
+) -> None:
+    from station.train import train_capture
+
+    events: list[object] = []
+    folder = session / "s001"  # 3 s: 13 examples of 8192 samples, fewer than a batch of 16
+    result = train_capture(
+        folder, architecture="nano", epochs=2, out=tmp_path / "m.nam", emit=events.append
+    )
+    assert [e.epoch for e in events if isinstance(e, EpochProgress)] == [1, 2]
+    assert any(isinstance(e, Warning_) and "batches of 13" in e.text for e in events)
+    assert result.model_path.is_file()
+
+
+def test_a_capture_too_short_for_one_example_is_refused(tmp_path: Path) -> None:
+    from station.errors import StationError
+    from station.train import train_capture
+
+    tiny = short_input(tmp_path / "tiny.wav", duration_s=0.2)
+    plan = [p for p in default_plan() if p.id == "s001"]
+    folder = write_session(tmp_path / "short", tiny, plan) / "s001"
+    with pytest.raises(StationError, match="shorter than one training example"):
+        train_capture(folder, architecture="nano", epochs=1, out=tmp_path / "m.nam")
+    assert not (tmp_path / "m.nam").exists()

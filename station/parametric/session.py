@@ -281,6 +281,23 @@ def load_sweep(
     `default_level` is the level to take from such a session when `level` is None.
     """
     path = Path(path)
+    specs, settings, warnings = _read(path)
+    return _finish(path, specs, settings, warnings, level, default_level)
+
+
+def sweep_levels(path: Path) -> list[float]:
+    """The reamp levels (dBu) of the session's usable settings, lowest first."""
+    return _levels(_read(Path(path))[1])
+
+
+def _levels(settings: list[Setting]) -> list[float]:
+    return sorted(
+        {round(s.reamp_dbu, 6) for s in settings if s.excluded is None and s.reamp_dbu is not None}
+    )
+
+
+def _read(path: Path) -> tuple[list[ParamSpec], list[Setting], list[str]]:
+    """Specs, every planned setting (excluded ones with their reason) and warnings."""
     if not (path / "session.json").is_file():
         raise StationError(
             f"{path} is not a sweep session (no session.json)",
@@ -336,7 +353,7 @@ def load_sweep(
         if setting.excluded is not None:
             warnings.append(f"leaving out {sid} ({role}): {setting.excluded}")
         settings.append(setting)
-    return _finish(path, specs, settings, warnings, level, default_level)
+    return specs, settings, warnings
 
 
 def _dbu(levels: list[float]) -> str:
@@ -351,9 +368,7 @@ def _one_level(
     default_level: float | None,
 ) -> tuple[list[Setting], list[str], list[float]]:
     """The settings at the chosen level (all of them when the session has one level)."""
-    levels = sorted(
-        {round(s.reamp_dbu, 6) for s in settings if s.excluded is None and s.reamp_dbu is not None}
-    )
+    levels = _levels(settings)
     if level is None and len(levels) > 1:
         level = default_level
     if level is None:
@@ -362,6 +377,7 @@ def _one_level(
                 f"the settings were captured at several reamp levels ({_dbu(levels)})",
                 "a model carries one input level: train one level at a time, e.g. "
                 f"--level {levels[0]:g}",
+                tui_hint="choose the Reamp level to train: a model carries one input level",
             )
         return settings, warnings, levels
     if not any(abs(v - level) <= LEVEL_TOLERANCE_DB for v in levels):

@@ -9,9 +9,11 @@ NAM's `delay` is 0 for every entry.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,17 @@ from typing import Any
 from .. import reamp
 from ..capture_io import write_json
 from ..errors import StationError, Stopped
-from ..events import Emit, Step, StopFlag, Warning_, ignore
+from ..events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_, ignore
 from ..namfile import fields_from_capture, tag_model
-from ..train import epoch_reports, esr_verdict, learning_config, require_nam, split_ranges
+from ..train import (
+    clock,
+    epoch_reports,
+    esr_verdict,
+    fitted_data,
+    learning_config,
+    require_nam,
+    split_ranges,
+)
 from .session import Sweep, load_sweep
 from .verify import SettingScore, score_settings, summary
 
@@ -142,6 +152,7 @@ def train_parametric(
     with (
         contextlib.redirect_stdout(sys.stderr),
         epoch_reports(full, "_create_callbacks", epochs, emit, stop),
+        fitted_data(full, emit),
     ):
         full.main(
             data_config(sweep, ny),
@@ -216,6 +227,31 @@ def _parametric_report(
     }
 
 
+def _in_bank(emit: Emit, model: int, models: int, started: float) -> Emit:
+    """Epoch reports of model `model` of `models`, with the fraction and time left of the bank."""
+
+    def bank(event: Event) -> None:
+        if isinstance(event, EpochProgress) and event.epochs:
+            done = (model - 1 + event.epoch / event.epochs) / models
+            elapsed = time.monotonic() - started
+            remaining = elapsed / done * (1 - done) if done > 0 else None
+            left = f", {clock(remaining)} left in all" if remaining is not None else ""
+            event = dataclasses.replace(
+                event,
+                fraction=done,
+                message=f"model {model}/{models}: {event.message}{left}",
+                elapsed_s=elapsed,
+                remaining_s=remaining,
+                model=model,
+                models=models,
+            )
+        elif isinstance(event, Progress):
+            event = dataclasses.replace(event, message=f"model {model}/{models}: {event.message}")
+        emit(event)
+
+    return bank
+
+
 def train_snapshots(
     session: Path,
     *,
@@ -244,6 +280,7 @@ def train_snapshots(
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     models: list[Path] = []
+    started = time.monotonic()
     for i, s in enumerate(settings):
         if stop is not None and stop.is_set():
             emit(Warning_(f"stopped: {len(settings) - i} setting(s) not trained"))
@@ -254,7 +291,7 @@ def train_snapshots(
             architecture=architecture,
             epochs=epochs,
             out=folder / f"{s.id}.nam",
-            emit=emit,
+            emit=_in_bank(emit, i + 1, len(settings), started),
             trainer_options=trainer_options,
             stop=stop,
         )
@@ -285,6 +322,7 @@ def train_snapshots(
         "output_level_dbu": sweep.output_level_dbu,
         **_levels_json(sweep),
         "snapshots": rows,
+        "stopped_early": bool(stop is not None and stop.is_set()),
         "excluded": _excluded_json(sweep),
         "warnings": list(sweep.warnings),
         "trained": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

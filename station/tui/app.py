@@ -74,6 +74,13 @@ class StationApp(App[None]):
         for text in self.startup_warnings:
             self.notify(text, severity="warning", timeout=12)
 
+    async def action_quit(self) -> None:
+        """Quit; a training screen first stops after its epoch, so nothing is lost."""
+        wait = getattr(self.screen, "stop_before_quit", None)
+        if wait is not None and wait():
+            return
+        self.exit()
+
     def action_go(self, name: str) -> None:
         """Switch to a screen by name."""
         from .calibrate import CalibrateScreen

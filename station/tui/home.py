@@ -38,6 +38,12 @@ def list_captures(home: Path) -> list[tuple[str, dict]]:
     return sorted(found, key=lambda item: item[1].get("finished", ""), reverse=True)
 
 
+def list_sessions(home: Path) -> list[str]:
+    """Names of the sweep sessions under home's captures folder, newest first."""
+    found = (Path(home) / "captures").glob("*/session.json")
+    return [p.parent.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
 def list_models(home: Path) -> list[Path]:
     """.nam files in the home's captures and models folders."""
     home = Path(home)

@@ -6,22 +6,27 @@ import json
 from pathlib import Path
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, ProgressBar, Select, Static
+from textual.widgets import Button, Footer, Header, Input, Select, Static
 
 from ..capture_io import read_capture_meta, refuse_failed
 from ..errors import StationError
-from ..events import Event, Progress, Step
 from ..fsutil import atomic_write_text
 from ..namfile import fields_from_capture, model_info, read_model, tag_model
-from ..train import ARCHITECTURES, train_capture
-from .bridge import Bridge
+from ..parametric.session import sweep_levels
+from ..parametric.training import SIZES
+from ..train import ARCHITECTURES
 from .form import error_text, number, row
-from .home import list_captures, list_models
+from .home import list_captures, list_models, list_sessions
+from .train_jobs import capture_job, sweep_job
+from .training import TrainingJob, TrainingScreen
+
+SWEEP_KINDS = [
+    ("Parametric: one model, knobs as inputs", "parametric"),
+    ("Snapshots: one standard model per setting", "snapshots"),
+]
 
 # An identity model (one tap of 1.0): a valid .nam to practise tagging in the demo.
 PRACTICE_MODEL = {
@@ -35,15 +40,12 @@ PRACTICE_MODEL = {
 
 
 class ModelsScreen(Screen[None]):
-    """Tag and train calibrated models."""
-
-    BINDINGS = [Binding("escape", "stop", "Stop")]
+    """Tag and train calibrated models, from a capture or a sweep session."""
 
     def __init__(self, capture: Path | None = None) -> None:
         super().__init__()
         self.capture = capture
-        self.busy = False
-        self.bridge: Bridge | None = None
+        self.levels: list[float] = []  # the chosen session's reamp levels
 
     def compose(self) -> ComposeResult:
         app: Any = self.app
@@ -89,14 +91,56 @@ class ModelsScreen(Screen[None]):
             yield row("Epochs", Input("100", id="epochs"))
             with Horizontal(classes="buttons"):
                 yield Button("Train", id="train", compact=True)
-            yield ProgressBar(total=1.0, show_eta=False, id="progress")
-            yield Static("", id="train_status")
+            yield Static("Train from a sweep session", classes="title")
+            sessions = list_sessions(app.home)
+            yield row(
+                "Session",
+                Select(
+                    [(name, name) for name in sessions],
+                    id="session",
+                    value=sessions[0] if sessions else Select.NULL,
+                    prompt="a sweep session",
+                ),
+            )
+            yield row("Make", Select(SWEEP_KINDS, value="parametric", allow_blank=False, id="kind"))
+            yield row("Reamp level", Select([], id="level", prompt="the session's only level"))
+            yield row(
+                "Size",
+                Select([(a, a) for a in SIZES], value="standard", allow_blank=False, id="size"),
+            )
+            yield row("Epochs", Input("100", id="sweep_epochs"))
+            with Horizontal(classes="buttons"):
+                yield Button("Train from the sweep", id="train_sweep", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        """Show the first model, if any."""
+        """Show the first model, if any, and the first session's levels."""
         if self.query_one("#model", Input).value:
             self.show_model()
+        self.show_levels()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """A new session: offer its reamp levels."""
+        if event.select.id == "session":
+            self.show_levels()
+
+    def _session_dir(self) -> Path:
+        name = self.query_one("#session", Select).value
+        if not isinstance(name, str):
+            raise StationError("choose a sweep session", "run a sweep first (F11)")
+        return Path(self.app.home) / "captures" / name  # type: ignore[attr-defined]
+
+    def show_levels(self) -> None:
+        """The level choice lists the session's levels; one level needs no choice."""
+        select = self.query_one("#level", Select)
+        try:
+            levels = sweep_levels(self._session_dir())
+        except StationError:
+            levels = []  # training says why, when asked for
+        self.levels = levels
+        options = [(f"{v:g} dBu", v) for v in levels] if len(levels) > 1 else []
+        select.set_options(options)
+        select.prompt = "choose a level" if options else "the session's only level"
 
     def _model_path(self) -> Path:
         text = self.query_one("#model", Input).value.strip()
@@ -142,6 +186,7 @@ class ModelsScreen(Screen[None]):
                 "tag_capture": self.tag_from_capture,
                 "tag_typed": self.tag_typed,
                 "train": self.start_training,
+                "train_sweep": self.start_sweep_training,
             }[str(event.button.id)]()
         except StationError as exc:
             self.notify(error_text(exc), severity="error", timeout=10)
@@ -208,51 +253,44 @@ class ModelsScreen(Screen[None]):
         self.notify("Tagged: " + ", ".join(f"{k}={v}" for k, v in written.items()))
 
     def start_training(self) -> None:
-        """Train in a worker with progress."""
-        if self.busy:
-            return
+        """Train from the chosen capture on a training screen."""
         folder = self._capture_dir()
         epochs = int(number(self, "#epochs", "Epochs", integer=True))
-        self.busy = True
-        self.run_training(folder, str(self.query_one("#arch", Select).value), epochs)
+        if epochs < 1:
+            raise StationError("Epochs must be at least 1")
+        job = capture_job(folder, str(self.query_one("#arch", Select).value), epochs)
+        self._train(job)
 
-    def action_stop(self) -> None:
-        """Training stops at the end of the current epoch only (NAM cannot stop sooner)."""
-        if self.busy:
-            self.notify(
-                "Training cannot be interrupted mid-epoch; it will finish its epochs.",
-                severity="warning",
+    def start_sweep_training(self) -> None:
+        """Train a parametric model or snapshots from the chosen session."""
+        session = self._session_dir()
+        epochs = int(number(self, "#sweep_epochs", "Epochs", integer=True))
+        if epochs < 1:
+            raise StationError("Epochs must be at least 1")
+        kind = str(self.query_one("#kind", Select).value)
+        size = str(self.query_one("#size", Select).value)
+        if kind == "snapshots" and size not in ARCHITECTURES:
+            raise StationError(f"snapshots come in {', '.join(ARCHITECTURES)} sizes, not {size}")
+        level_select = self.query_one("#level", Select)
+        level = level_select.value if isinstance(level_select.value, float) else None
+        if level is None and len(self.levels) > 1:
+            raise StationError(
+                f"{session.name} was captured at several reamp levels",
+                "choose the Reamp level to train: a model carries one input level",
             )
+        job = sweep_job(session, kind, level, size, epochs)
+        self._train(job)
 
-    def on_station_event(self, event: Event) -> None:
-        """Epoch progress."""
-        status = self.query_one("#train_status", Static)
-        if isinstance(event, Progress):
-            if event.fraction is not None:
-                self.query_one("#progress", ProgressBar).update(progress=event.fraction)
-            status.update(event.message)
-        elif isinstance(event, Step):
-            status.update(event.text)
+    def _train(self, job: TrainingJob) -> None:
+        self.app.clear_notifications()  # an old error would cover the progress
+        self.app.push_screen(TrainingScreen(job), self.trained)
 
-    @work(thread=True, exclusive=True)
-    def run_training(self, folder: Path, architecture: str, epochs: int) -> None:
-        """Train off the UI thread."""
-        app: Any = self.app
-        bridge = Bridge(app, self.on_station_event, None)
-        try:
-            result = train_capture(
-                folder, architecture=architecture, epochs=epochs, emit=bridge.emit
-            )
-            app.call_from_thread(self.trained, result)
-        except StationError as exc:
-            app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
-        finally:
-            self.busy = False
-
-    def trained(self, result: Any) -> None:
-        """Show the new model."""
-        self.query_one("#model", Input).value = str(result.model_path)
-        self.query_one("#train_status", Static).update(
-            f"validation ESR {result.validation_esr:.4f} ({result.verdict})"
-        )
+    def trained(self, model: Path | None) -> None:
+        """Back from training: show the new model."""
+        if model is None:
+            return
+        field = self.query_one("#model", Input)
+        field.value = str(model)
         self.show_model()
+        field.focus()
+        self.query_one(VerticalScroll).scroll_home(animate=False)

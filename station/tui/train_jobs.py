@@ -1,0 +1,114 @@
+"""The TUI's training jobs: a model from a capture; a parametric model or snapshots from a sweep.
+
+Each job runs a core procedure with the screen's emitter and stop flag, and
+says what came of it in a few lines that fit under the progress at 80×24.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from ..capture_io import read_capture_meta
+from ..events import Emit, StopFlag
+from ..parametric.training import SweepModels, train_parametric, train_snapshots
+from ..train import TrainResult, train_capture
+from .training import TrainingJob
+
+SHOWN_SETTINGS = 4  # the worst few held-out settings; the rest are in the report
+PLAYER_NOTE = (
+    "[dim]A knob-conditioned model runs in NAM's Python code and custom players, not in "
+    "the stock NAM plugin; snapshots make models every player loads.[/dim]"
+)
+
+
+def capture_job(folder: Path, architecture: str, epochs: int) -> TrainingJob:
+    """Train a calibrated model from one capture folder."""
+
+    def run(emit: Emit, stop: StopFlag) -> TrainResult:
+        return train_capture(folder, architecture=architecture, epochs=epochs, emit=emit, stop=stop)
+
+    def summary(result: TrainResult) -> str:
+        meta = read_capture_meta(folder)
+        return (
+            f"[green]Model written:[/green] {result.model_path}\n"
+            f"Validation ESR [b]{result.validation_esr:.4f}[/b] ({result.verdict})\n"
+            f"Calibrated: input {meta['input_level_dbu']:g} dBu, output "
+            f"{meta['output_level_dbu']:.2f} dBu"
+        )
+
+    return TrainingJob(
+        f"Training a {architecture} model from {folder.name}, {epochs} epoch(s)",
+        run,
+        summary,
+        lambda result: result.model_path,
+    )
+
+
+def sweep_job(
+    session: Path, kind: str, level: float | None, architecture: str, epochs: int
+) -> TrainingJob:
+    """Train a parametric model ("parametric") or a bank of snapshots from a sweep session."""
+    at = f" at {level:g} dBu" if level is not None else ""
+
+    def run(emit: Emit, stop: StopFlag) -> SweepModels:
+        train = train_parametric if kind == "parametric" else train_snapshots
+        return train(
+            session,
+            architecture=architecture,
+            epochs=epochs,
+            emit=emit,
+            stop=stop,
+            level=level,
+        )
+
+    what = "a parametric model" if kind == "parametric" else "snapshots"
+    return TrainingJob(
+        f"Training {what} ({architecture}) from sweep {session.name}{at}, {epochs} epoch(s)",
+        run,
+        parametric_summary if kind == "parametric" else snapshots_summary,
+        lambda result: result.models[0] if result.models else None,
+    )
+
+
+def _left_out(report: dict[str, Any]) -> str:
+    gone = report.get("excluded") or []
+    if not gone:
+        return ""
+    return "[yellow]Left out:[/yellow] " + "; ".join(f"{r['id']} ({r['reason']})" for r in gone)
+
+
+def parametric_summary(result: SweepModels) -> str:
+    """Worst and median held-out ESR, the worst settings, what was left out, the plot."""
+    r = result.report
+    rows = sorted(r["holdout"], key=lambda h: h["esr"], reverse=True)
+    lines = [
+        f"[green]Parametric model:[/green] {r['model_path']}",
+        f"Held-out settings: worst ESR [b]{r['esr_worst']:.4f}[/b], median "
+        f"{r['esr_median']:.4f} ({r['verdict']})",
+        *(f"  {h['id']:<6} ESR {h['esr']:.4f}  {h['setting']}" for h in rows[:SHOWN_SETTINGS]),
+    ]
+    if len(rows) > SHOWN_SETTINGS:
+        lines.append(f"  … {len(rows) - SHOWN_SETTINGS} more in the report")
+    lines += [_left_out(r), f"Plot: {r['plot']}", PLAYER_NOTE]
+    return "\n".join(line for line in lines if line)
+
+
+def snapshots_summary(result: SweepModels) -> str:
+    """How many snapshots, their worst and median validation ESR, what was left out."""
+    r = result.report
+    rows = r["snapshots"]
+    if not rows:
+        return "[yellow]No snapshot was trained.[/yellow]\n" + _left_out(r)
+    worst = max(rows, key=lambda s: s["validation_esr"])
+    median = statistics.median(s["validation_esr"] for s in rows)
+    folder = Path(rows[0]["model_path"]).parent
+    lines = [
+        f"[green]{len(rows)} snapshot model(s)[/green] in {folder}",
+        f"Validation ESR: worst [b]{worst['validation_esr']:.4f}[/b] ({worst['id']}: "
+        f"{worst['setting']}), median {median:.4f}",
+        _left_out(r),
+        f"Report: {result.report_path}",
+    ]
+    return "\n".join(line for line in lines if line)

@@ -1,0 +1,186 @@
+"""Training on a screen of its own: epochs, ESR so far and time left; Escape stops after the epoch.
+
+NAM trains in Lightning epochs and can only stop between them, so Escape asks
+for a stop and the screen says it will come at the end of the current epoch;
+NAM then exports the best model so far. The screen stays until the training
+has ended (the app will not switch away from a busy screen), then shows what
+came of it, whole, at 80×24.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
+
+from ..errors import StationError, Stopped
+from ..events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_
+from ..train import clock
+from .bridge import Bridge
+from .form import error_text
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What to train, and how to say what came of it."""
+
+    title: str
+    run: Callable[[Emit, StopFlag], Any]  # runs in a worker thread; returns the result
+    summary: Callable[[Any], str]  # the result in a few lines of markup
+    model_of: Callable[[Any], Path | None]  # the model to open afterwards, if one
+
+
+def epoch_line(event: EpochProgress) -> str:
+    """`Epoch 12 of 100 · ESR 0.0453 (best 0.0311) · 7:40 left`, with the bank's model if any."""
+    parts = [f"Epoch [b]{event.epoch}[/b] of {event.epochs}"]
+    if event.models > 1:
+        parts.insert(0, f"Model [b]{event.model}[/b] of {event.models}")
+    if event.esr is not None:
+        best = f" (best {event.best_esr:.4f})" if event.best_esr is not None else ""
+        parts.append(f"ESR [b]{event.esr:.4f}[/b]{best}")
+    parts.append(f"{clock(event.elapsed_s)} gone")
+    if event.remaining_s is not None:
+        parts.append(f"[b]{clock(event.remaining_s)}[/b] left")
+    return " · ".join(parts)
+
+
+class TrainingScreen(Screen[Path | None]):
+    """One training run: live progress, Escape to stop between epochs, then its result."""
+
+    overlay = True  # once finished, switching screens leaves it
+    BINDINGS = [
+        Binding("escape", "stop", "Stop after this epoch"),
+        Binding("escape", "back", "Back"),
+        Binding("enter", "back", "Back", show=False),
+    ]
+    DEFAULT_CSS = """
+    TrainingScreen Vertical { padding: 0 1; }
+    TrainingScreen #what { height: auto; margin: 0 0 1 0; }
+    TrainingScreen ProgressBar { margin: 0 0 1 0; }
+    TrainingScreen #epoch, TrainingScreen #note { height: auto; }
+    TrainingScreen RichLog { height: 1fr; max-height: 10; }
+    TrainingScreen #result { height: auto; }
+    """
+
+    def __init__(self, job: TrainingJob) -> None:
+        super().__init__()
+        self.job = job
+        self.busy = True
+        self.stopping = False
+        self.quit_after = False
+        self.result: Any = None
+        self.last_epoch: EpochProgress | None = None
+        self.bridge: Bridge | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical():
+            yield Static(f"[b]{self.job.title}[/b]", id="what")
+            yield ProgressBar(total=1.0, show_eta=False, id="bar")
+            yield Static("Preparing the data and the model…", id="epoch")
+            yield Static("", id="note")
+            yield RichLog(id="log", wrap=True, markup=True)
+            yield Static("", id="result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start training at once."""
+        self.query_one("#result").display = False
+        self.train()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape stops while training and goes back afterwards."""
+        if action == "stop":
+            return self.busy
+        if action == "back":
+            return not self.busy
+        return True
+
+    def action_stop(self) -> None:
+        """Ask for a stop at the end of the current epoch (NAM cannot stop sooner)."""
+        if self.bridge is None or self.stopping:
+            return
+        self.bridge.stop.set()
+        self.stopping = True
+        self.query_one("#note", Static).update(
+            "[yellow]Stopping at the end of this epoch; the best model so far is kept.[/yellow]"
+        )
+
+    def stop_before_quit(self) -> bool:
+        """Quitting mid-training: stop after this epoch, then quit. True when quitting waits."""
+        if not self.busy:
+            return False
+        self.quit_after = True
+        self.action_stop()
+        self.notify("Quitting after this epoch, once the model so far is saved.", timeout=10)
+        return True
+
+    def action_back(self) -> None:
+        """Return to the screen underneath, with the new model if there is one."""
+        self.dismiss(self.job.model_of(self.result) if self.result is not None else None)
+
+    def on_station_event(self, event: Event) -> None:
+        """Epochs on the bar and the epoch line; steps and warnings in the log."""
+        if isinstance(event, EpochProgress):
+            self.last_epoch = event
+            self.query_one("#epoch", Static).update(epoch_line(event))
+            self.query_one("#bar", ProgressBar).update(progress=event.fraction or 0.0)
+        elif isinstance(event, Progress):
+            self.query_one("#epoch", Static).update(event.message[:1].upper() + event.message[1:])
+        elif isinstance(event, Step):
+            self.query_one("#log", RichLog).write(event.text)
+        elif isinstance(event, Warning_):
+            self.query_one("#log", RichLog).write(f"[yellow]{event.text}[/yellow]")
+
+    @work(thread=True, exclusive=True)
+    def train(self) -> None:
+        """Run the job off the UI thread."""
+        app: Any = self.app
+        self.bridge = bridge = Bridge(app, self.on_station_event, None)
+        try:
+            result = self.job.run(bridge.emit, bridge.stop)
+            app.call_from_thread(self.finished, result, None)
+        except Stopped:
+            app.call_from_thread(
+                self.finished, None, "Stopped before the first epoch ended: no model was made."
+            )
+        except StationError as exc:
+            app.call_from_thread(self.finished, None, f"Not trained: {error_text(exc)}")
+        except Exception as exc:  # the trainer's own failures: shown, not a crashed TUI
+            app.call_from_thread(
+                self.finished, None, f"The trainer failed: {type(exc).__name__}: {exc}"
+            )
+
+    def finished(self, result: Any, failure: str | None) -> None:
+        """Show what came of it in place of the log; Escape now goes back."""
+        self.busy = False
+        self.result = result
+        self.query_one("#log").display = False
+        box = self.query_one("#result", Static)
+        box.display = True
+        if failure is not None:
+            box.update(f"[b red]{failure}[/b red]")
+        else:
+            stopped = ""
+            if self.stopping and self.last_epoch is not None:
+                e = self.last_epoch
+                stopped = (
+                    f"[yellow]Stopped after epoch {e.epoch} of {e.epochs}"
+                    + (f" of model {e.model} of {e.models}" if e.models > 1 else "")
+                    + ": the best model so far was kept.[/yellow]\n"
+                )
+            if not self.stopping:
+                self.query_one("#bar", ProgressBar).update(progress=1.0)
+            box.update(stopped + self.job.summary(result))
+        self.query_one("#note", Static).update("")
+        self.refresh_bindings()
+        if self.quit_after:
+            self.app.exit()
