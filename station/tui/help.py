@@ -47,6 +47,13 @@ between; `done`, then `save`. `move drive=5 boost=on` turns them; Esc stops and 
 **Sweep** (F11): the settings of a plan (`station plan`) captured one after another: the
 rig turns the knobs (or you do, with rig `none`), every take is checked and journalled.
 F5 starts, Esc stops (the session is kept), F8 resumes it at the first setting not done.
+
+**Models from a sweep** (F6, *Train from a sweep session*): *Parametric* trains one model
+that takes the knobs as inputs, judged on the held-out settings it never saw; it runs in
+NAM's Python code and custom players, not in the stock NAM plugin. *Snapshots* trains one
+standard model per setting, which every player loads. A session captured at several reamp
+levels trains one level at a time. Training shows each epoch, the ESR so far and the time
+left; Esc stops at the end of the current epoch and keeps the best model so far.
 """
 
 

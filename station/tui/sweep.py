@@ -266,8 +266,8 @@ class SweepScreen(Screen[None]):
                 self.finished,
                 summary,
                 f"Sweep {summary.session.name}: {len(summary.done)} done, {len(summary.failed)} "
-                f"failed, {len(summary.suspect)} suspect. Export it with "
-                f"'station sweep export {summary.session.name}'.",
+                f"failed, {len(summary.suspect)} suspect. Train models from it on the "
+                "Models screen (F6).",
             )
         except Stopped:
             app.call_from_thread(
