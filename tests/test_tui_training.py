@@ -77,6 +77,7 @@ def test_training_screen_shows_progress_and_escape_stops_after_the_epoch(tmp_pat
             await pilot.press("f2")  # the app will not leave a training run
             await pilot.pause()
             assert app.screen is screen and screen.busy
+            assert any("Training is running" in n.message for n in app._notifications)
             await pilot.press("escape")
             await until(pilot, lambda: not screen.busy)
             assert stop_seen.is_set()

@@ -104,8 +104,10 @@ class StationApp(App[None]):
         }
         current = self.screen
         if getattr(current, "busy", False):
+            note = getattr(current, "busy_note", "")
             self.notify(
-                "A measurement is running: press Escape to stop it first.", severity="warning"
+                note or "A measurement is running: press Escape to stop it first.",
+                severity="warning",
             )
             return
         while getattr(self.screen, "overlay", False):  # a result screen: leave it first

@@ -56,6 +56,7 @@ class TrainingScreen(Screen[Path | None]):
     """One training run: live progress, Escape to stop between epochs, then its result."""
 
     overlay = True  # once finished, switching screens leaves it
+    busy_note = "Training is running: Escape stops it at the end of this epoch."
     BINDINGS = [
         Binding("escape", "stop", "Stop after this epoch"),
         Binding("escape", "back", "Back"),
@@ -94,7 +95,8 @@ class TrainingScreen(Screen[Path | None]):
     def on_mount(self) -> None:
         """Start training at once."""
         self.query_one("#result").display = False
-        self.train()
+        self.bridge = Bridge(self.app, self.on_station_event, None)
+        self.train(self.bridge)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Escape stops while training and goes back afterwards."""
@@ -141,10 +143,9 @@ class TrainingScreen(Screen[Path | None]):
             self.query_one("#log", RichLog).write(f"[yellow]{event.text}[/yellow]")
 
     @work(thread=True, exclusive=True)
-    def train(self) -> None:
+    def train(self, bridge: Bridge) -> None:
         """Run the job off the UI thread."""
         app: Any = self.app
-        self.bridge = bridge = Bridge(app, self.on_station_event, None)
         try:
             result = self.job.run(bridge.emit, bridge.stop)
             app.call_from_thread(self.finished, result, None)
