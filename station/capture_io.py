@@ -95,6 +95,44 @@ def find_capture(home: Path, given: Path) -> Path:
     return given
 
 
+def pack_levels(folder: Path) -> dict[float, Path]:
+    """A level pack's captures by input level (dBu): `capture --reamp-dbu A,B` made one each.
+
+    Empty for anything else (a capture, a sweep session, a plain folder).
+    """
+    folder = Path(folder)
+    if (folder / "capture.json").is_file() or (folder / "session.json").is_file():
+        return {}
+    levels: dict[float, Path] = {}
+    for meta_path in sorted(folder.glob("*/capture.json")):
+        try:
+            level = json.loads(meta_path.read_text(encoding="utf-8")).get("input_level_dbu")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(level, int | float):
+            levels[float(level)] = meta_path.parent
+    return dict(sorted(levels.items()))
+
+
+def pack_capture(folder: Path, level: float | None) -> Path:
+    """The capture of one level of a pack; StationError naming the levels when none is chosen."""
+    levels = pack_levels(folder)
+    listed = ", ".join(f"{v:g}" for v in levels) + " dBu"
+    if level is None:
+        raise StationError(
+            f"{Path(folder).name} is a level pack, one capture per level ({listed})",
+            f"choose one with --level {next(iter(levels)):g}, or give its folder, e.g. "
+            f"{Path(folder) / next(iter(levels.values())).name}",
+            tui_hint=f"choose one of its levels: {Path(folder).name}/…",
+        )
+    for value, path in levels.items():
+        if abs(value - level) <= 0.01:
+            return path
+    raise StationError(
+        f"{Path(folder).name} has no capture at {level:g} dBu", f"its levels: {listed}"
+    )
+
+
 def failed_checks(meta: dict[str, Any]) -> list[str]:
     """Names of the checks a capture.json records as failed."""
     return [c.get("name", "?") for c in meta.get("checks", []) if c.get("passed") is False]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import time
@@ -256,8 +257,13 @@ def train_capture(
     emit: Emit = ignore,
     trainer_options: dict[str, Any] | None = None,
     stop: StopFlag | None = None,
+    name: str | None = None,
 ) -> TrainResult:
-    """Train on `folder`'s pair and write a calibrated .nam; records it in capture.json."""
+    """Train on `folder`'s pair and write a calibrated .nam; records it in capture.json.
+
+    `name` goes into the model's metadata. A model already at the target is kept
+    as `<stem>.previous.nam`, never silently replaced.
+    """
     require_nam()
     folder = Path(folder)
     meta_path = folder / "capture.json"
@@ -292,9 +298,11 @@ def train_capture(
                 folder, work, info, architecture, epochs, ny, emit, trainer_options, stop
             )
             used = "nam-configurable"
+    if name is not None:
+        fields = {**fields, "name": name}
     tag_model(model_file, fields)
     target = Path(out) if out is not None else folder / "model.nam"
-    shutil.copyfile(model_file, target)
+    install_model(model_file, target, emit)
     from .verify import validation_esr
 
     esr = validation_esr(target, folder)
@@ -310,6 +318,17 @@ def train_capture(
     }
     write_json(meta_path, meta)
     return TrainResult(target, esr, used, verdict)
+
+
+def install_model(source: Path, target: Path, emit: Emit) -> None:
+    """Copy a finished model to `target`, keeping one already there as `<stem>.previous.nam`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_file():
+        previous = target.with_name(f"{target.stem}.previous{target.suffix}")
+        os.replace(target, previous)
+        emit(Warning_(f"the earlier {target.name} is kept as {previous.name}"))
+    shutil.copyfile(source, target)
 
 
 def _train_configurable(

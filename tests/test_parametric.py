@@ -222,6 +222,7 @@ def test_cli_parametric_and_snapshots_one_level_at_a_time(
     assert res.returncode == 0, res.stderr[-3000:]
     snaps = json.loads(res.stdout)["snapshots"]
     assert [s["id"] for s in snaps] == ["s102", "s105", "h102"]
+    assert not list(Path(snaps[0]["model_path"]).parent.glob("*.bak"))  # tagged before it lands
     for s in snaps:
         meta = read_model(Path(s["model_path"])).metadata
         assert meta["input_level_dbu"] == INPUT_DBU + 6 and meta["output_level_dbu"] == OUTPUT_DBU

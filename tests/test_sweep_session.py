@@ -201,3 +201,44 @@ def test_what_station_sweep_export_writes(signal: Path, tmp_path: Path) -> None:
     reasons = {s.id: s.excluded for s in sweep.excluded}
     assert "suspect" in reasons["s003"] and "failed" in reasons["s004"]
     assert len(sweep.used("train")) == 6 and len(sweep.used("holdout")) == 3
+
+
+def test_a_new_model_never_silently_replaces_the_last(tmp_path: Path) -> None:
+    from station.events import Warning_
+    from station.train import install_model
+
+    said: list[object] = []
+    first, second = tmp_path / "first.nam", tmp_path / "second.nam"
+    first.write_text('{"a": 1}')
+    second.write_text('{"a": 2}')
+    target = tmp_path / "models" / "parametric.nam"
+    install_model(first, target, said.append)
+    assert target.read_text() == '{"a": 1}' and said == []
+    install_model(second, target, said.append)
+    assert target.read_text() == '{"a": 2}'
+    assert (tmp_path / "models" / "parametric.previous.nam").read_text() == '{"a": 1}'
+    assert isinstance(said[0], Warning_) and "parametric.previous.nam" in said[0].text
+
+
+def test_a_level_pack_trains_one_level(signal: Path, tmp_path: Path) -> None:
+    from station.capture_io import pack_capture, pack_levels
+
+    plan = [p for p in default_plan() if p.id == "s001"]
+    quiet = write_session(tmp_path / "q", signal, plan) / "s001"
+    pack = tmp_path / "home" / "captures" / "pack"
+    pack.mkdir(parents=True)
+    quiet.rename(pack / "8dBu")
+    loud = json.loads((pack / "8dBu" / "capture.json").read_text())
+    (pack / "14dBu").mkdir()
+    for f in ("input.wav", "output.wav"):
+        (pack / "14dBu" / f).write_bytes((pack / "8dBu" / f).read_bytes())
+    (pack / "14dBu" / "capture.json").write_text(json.dumps({**loud, "input_level_dbu": 14.0}))
+    assert pack_levels(pack) == {8.0: pack / "8dBu", 14.0: pack / "14dBu"}
+    assert pack_levels(pack / "8dBu") == {} and pack_capture(pack, 14) == pack / "14dBu"
+    res = run_station("train", str(pack), home=tmp_path / "home")
+    assert res.returncode == 1 and "level pack" in res.stderr and "--level 8" in res.stderr
+    res = run_station("train", str(pack), "--level", "10", home=tmp_path / "home")
+    assert res.returncode == 1 and "8, 14 dBu" in res.stderr and "Traceback" not in res.stderr
+    from station.tui.home import list_captures
+
+    assert sorted(n for n, _ in list_captures(tmp_path / "home")) == ["pack/14dBu", "pack/8dBu"]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, RichLog, Select
+from textual.widgets import Input, Select
 
 from station.events import EpochProgress, Step, Warning_
 from station.tui.app import StationApp
@@ -71,8 +72,7 @@ def test_training_screen_shows_progress_and_escape_stops_after_the_epoch(tmp_pat
             await until(pilot, lambda: "Epoch 1 of 100" in _text(app, "#epoch"))
             line = _text(app, "#epoch")
             assert "ESR 0.5000" in line and "16:30 left" in line and "0:10 gone" in line
-            log = app.screen.query_one("#log", RichLog)
-            logged = "\n".join("".join(seg.text for seg in line) for line in log.lines)
+            logged = _text(app, "#log")
             assert "Training a scripted model" in logged and "failed checks" in logged
             await pilot.press("f2")  # the app will not leave a training run
             await pilot.pause()
@@ -196,15 +196,18 @@ def test_stopping_snapshots_of_one_level_from_the_screen(home_with_sessions: Pat
             await press_button(pilot, app, "#train_sweep")
             await until(pilot, lambda: isinstance(app.screen, TrainingScreen))
             screen = app.screen
-            await until(pilot, lambda: "Epoch 1 of 50" in _text(app, "#epoch"), timeout_s=120)
-            assert "Model 1 of 4" in _text(app, "#epoch")
+            await until(pilot, lambda: "Model 1 of 4 · Epoch" in _text(app, "#epoch"), 120)
             await pilot.press("escape")
             await until(pilot, lambda: not screen.busy, timeout_s=120)
             result = _text(app, "#result")
-            assert "Stopped after epoch" in result and "of model 1 of 4" in result
-            assert "1 snapshot model(s)" in result and _on_screen(app, "#result")
+            stopped = re.search(r"Stopped after epoch (\d+) of 50 of model (\d) of 4", result)
+            assert stopped and int(stopped[1]) < 50, result
+            made.append(int(stopped[2]))  # a loaded machine may finish model 1 first
+            assert f"{made[0]} snapshot model(s)" in result and _on_screen(app, "#result")
 
+    made: list[int] = []
     asyncio.run(run())
     report = json.loads((home / "captures/twolevels/models/snapshots-14dBu.json").read_text())
-    assert report["stopped_early"] and [s["id"] for s in report["snapshots"]] == ["s101"]
+    assert report["stopped_early"] and made[0] < 4
+    assert [s["id"] for s in report["snapshots"]] == ["s101", "s102", "s105"][: made[0]]
     assert report["input_level_dbu"] == 14.0

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="NAM Capture Station: calibrated captures for Neural Amp Modeler.",
     )
     parser.add_argument("--version", action="version", version=f"station {__version__}")
+    # Also before the command (`station --home H train ...`); the command's own wins.
+    parser.add_argument("--home", dest="top_home", type=Path, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common()
     commands = (devices, calibrate, capture, check, signal, models, train, rig, plan, sweep, demo)
@@ -45,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def home_of(args: argparse.Namespace) -> Path:
     """The station home: --home, else $STATION_HOME, else the current directory."""
-    if getattr(args, "home", None) is not None:
-        return Path(args.home)
+    for given in (getattr(args, "home", None), getattr(args, "top_home", None)):
+        if given is not None:
+            return Path(given)
     return Path(os.environ.get("STATION_HOME") or ".")
 
 

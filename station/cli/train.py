@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..capture import CaptureRequest, run_capture
-from ..capture_io import read_capture_meta
+from ..capture_io import pack_capture, pack_levels, read_capture_meta
 from ..drivers.factory import open_bench
 from ..errors import StationError
 from ..namfile import model_info, read_model
@@ -90,20 +90,23 @@ def run_train(args: argparse.Namespace) -> int:
             f"{args.capture_dir} is a sweep session",
             "add --parametric (one knob-aware model) or --snapshots (one model per setting)",
         )
-    if args.level is not None:
+    folder = Path(args.capture_dir)
+    if pack_levels(folder):
+        folder = pack_capture(folder, args.level)
+    elif args.level is not None:
         raise StationError(
-            "--level chooses a reamp level of a sweep session",
+            "--level chooses a reamp level of a sweep session or a level pack",
             "a single capture has one level already; drop --level",
         )
     result = train_capture(
-        args.capture_dir,
+        folder,
         architecture=args.architecture,
         epochs=args.epochs,
         out=args.out,
         emit=console.emit,
         trainer_options=_trainer_options(args),
     )
-    meta = read_capture_meta(args.capture_dir)
+    meta = read_capture_meta(folder)
     info = model_info(read_model(result.model_path))
     out = {
         "model_path": str(result.model_path.resolve()),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from ..train import (
     epoch_reports,
     esr_verdict,
     fitted_data,
+    install_model,
     learning_config,
     require_nam,
     split_ranges,
@@ -145,7 +145,8 @@ def train_parametric(
         Step(
             "train",
             f"Training a {architecture} conditioned WaveNet on {len(train)} settings, "
-            f"validating on {len(holdout)} held-out settings, {epochs} epoch(s)",
+            f"validating on {len(holdout)} held-out setting{'s' * (len(holdout) != 1)}, "
+            f"{epochs} epoch(s)",
         )
     )
     model_config = nam_ext.model_config(architecture, sweep.parametric_block())
@@ -170,12 +171,12 @@ def train_parametric(
     models = sweep.path / "models"
     models.mkdir(exist_ok=True)
     target = Path(out) if out is not None else models / f"parametric{sweep.level_tag}.nam"
-    shutil.copyfile(model_file, target)
     fields = _fields(sweep)
     fields["name"] = (
         f"{sweep.name}{sweep.level_tag} (parametric: {', '.join(p.name for p in sweep.specs)})"
     )
-    tag_model(target, fields)
+    tag_model(model_file, fields)
+    install_model(model_file, target, emit)
     emit(Step("judge", f"Scoring the model at {len(holdout)} held-out and {len(train)} "
                        "training settings"))  # fmt: skip
     scores = score_settings(target, sweep, holdout)
@@ -269,8 +270,13 @@ def train_snapshots(
     from ..train import ARCHITECTURES, train_capture
 
     if architecture not in ARCHITECTURES:
+        sizes = ", ".join(ARCHITECTURES)
         raise StationError(
-            f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
+            f"snapshots come in {sizes} sizes, not {architecture!r}"
+            if architecture in SIZES
+            else f"unknown architecture {architecture!r}",
+            f"choose one of {sizes} ('tiny' is for quick --parametric trials)",
+            tui_hint=f"choose one of {sizes}",
         )
     _check_request(architecture, epochs)
     sweep = _open(Path(session), emit, level)
@@ -286,6 +292,9 @@ def train_snapshots(
             emit(Warning_(f"stopped: {len(settings) - i} setting(s) not trained"))
             break
         emit(Step("snapshot", f"Snapshot {i + 1}/{len(settings)}: {s.id} ({s.label()})"))
+        name = f"{sweep.name} {s.label()}" + (
+            f" at {sweep.input_level_dbu:g} dBu" if sweep.multi_level else ""
+        )
         result = train_capture(
             s.folder,
             architecture=architecture,
@@ -294,11 +303,8 @@ def train_snapshots(
             emit=_in_bank(emit, i + 1, len(settings), started),
             trainer_options=trainer_options,
             stop=stop,
+            name=name,
         )
-        name = f"{sweep.name} {s.label()}" + (
-            f" at {sweep.input_level_dbu:g} dBu" if sweep.multi_level else ""
-        )
-        tag_model(result.model_path, {"name": name})
         models.append(result.model_path)
         rows.append(
             {

@@ -27,12 +27,20 @@ def _age_days(created: str) -> float | None:
 
 
 def list_captures(home: Path) -> list[tuple[str, dict]]:
-    """(name, capture.json) for each capture folder under home, newest first."""
+    """(name, capture.json) for each capture under home, newest first.
+
+    A level pack's captures are named `pack/12dBu`; a sweep's settings are not
+    listed (the sweep screen and the session's training show them).
+    """
     folder = Path(home) / "captures"
+    paths = [*folder.glob("*/capture.json"), *folder.glob("*/*/capture.json")]
     found = []
-    for meta_path in folder.glob("*/capture.json") if folder.is_dir() else []:
+    for meta_path in paths if folder.is_dir() else []:
+        if (meta_path.parent.parent / "session.json").is_file():
+            continue
         try:
-            found.append((meta_path.parent.name, json.loads(meta_path.read_text())))
+            name = meta_path.parent.relative_to(folder).as_posix()
+            found.append((name, json.loads(meta_path.read_text())))
         except (OSError, json.JSONDecodeError):
             continue
     return sorted(found, key=lambda item: item[1].get("finished", ""), reverse=True)
@@ -45,9 +53,16 @@ def list_sessions(home: Path) -> list[str]:
 
 
 def list_models(home: Path) -> list[Path]:
-    """.nam files in the home's captures and models folders."""
+    """.nam files in the home's captures (level packs and sweeps' models too) and models."""
     home = Path(home)
-    return sorted([*home.glob("captures/*/*.nam"), *home.glob("models/*.nam")])
+    return sorted(
+        [
+            *home.glob("captures/*/*.nam"),
+            *home.glob("captures/*/*/*.nam"),  # a pack's level; a sweep's parametric model
+            *home.glob("captures/*/models/snapshots/*.nam"),
+            *home.glob("models/*.nam"),
+        ]
+    )
 
 
 class HomeScreen(Screen[None]):
@@ -137,7 +152,7 @@ class HomeScreen(Screen[None]):
         models = self.query_one("#models", DataTable)
         models.add_columns("model", "folder")
         for path in list_models(home):
-            models.add_row(path.name, str(path.parent.name))
+            models.add_row(path.name, _folder(path.parent, Path(home)))
         if not names:
             text = (
                 "Welcome. First measure your interface: press [b]c[/b] (or F3) to "
@@ -156,6 +171,13 @@ class HomeScreen(Screen[None]):
         if app.demo:  # type: ignore[attr-defined]
             text = "[b]Demo on the virtual rig[/b] — no hardware needed. " + text
         self.query_one("#welcome", Static).update(text)
+
+
+def _folder(folder: Path, home: Path) -> str:
+    try:
+        return folder.relative_to(home).as_posix()
+    except ValueError:
+        return str(folder)
 
 
 def _dbu(value: object, fmt: str) -> str:

@@ -81,7 +81,9 @@ class ModelsScreen(Screen[None]):
             with Horizontal(classes="buttons"):
                 yield Button("Tag from capture", variant="primary", id="tag_capture", compact=True)
                 yield Button("Tag with typed levels", id="tag_typed", compact=True)
-            yield Static("Train from the capture (needs the train extra)", classes="title")
+            yield Static(
+                "Train from the capture chosen above (needs the train extra)", classes="title"
+            )
             yield row(
                 "Architecture",
                 Select(
@@ -120,14 +122,24 @@ class ModelsScreen(Screen[None]):
         self.show_levels()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        """A new session: offer its reamp levels."""
+        """A new session: offer its reamp levels; snapshots and parametric come in own sizes."""
         if event.select.id == "session":
             self.show_levels()
+        elif event.select.id == "kind":
+            size = self.query_one("#size", Select)
+            sizes = SIZES if event.value == "parametric" else tuple(ARCHITECTURES)
+            keep = size.value if size.value in sizes else "standard"
+            size.set_options([(a, a) for a in sizes])
+            size.value = keep
 
     def _session_dir(self) -> Path:
         name = self.query_one("#session", Select).value
         if not isinstance(name, str):
-            raise StationError("choose a sweep session", "run a sweep first (F11)")
+            there = list_sessions(self.app.home)  # type: ignore[attr-defined]
+            raise StationError(
+                "choose a sweep session",
+                f"in Session: {', '.join(there[:3])}" if there else "run a sweep first (F11)",
+            )
         return Path(self.app.home) / "captures" / name  # type: ignore[attr-defined]
 
     def show_levels(self) -> None:
@@ -203,7 +215,13 @@ class ModelsScreen(Screen[None]):
     def _capture_dir(self) -> Path:
         name = self.query_one("#capture", Select).value
         if not isinstance(name, str):
-            raise StationError("choose a capture", "capture first (F4)")
+            there = [n for n, _ in list_captures(self.app.home)]  # type: ignore[attr-defined]
+            raise StationError(
+                "choose a capture",
+                f"in From capture (under Tag it): {', '.join(there[:3])}"
+                if there
+                else "capture first (F4)",
+            )
         return Path(self.app.home) / "captures" / name  # type: ignore[attr-defined]
 
     def tag_from_capture(self) -> None:

@@ -225,6 +225,7 @@ class SweepScreen(Screen[None]):
         self.set_busy(False)
         self.refresh_statuses()
         self.query_one("#status", Static).update(message)
+        self.query_one("#take", Static).update("")  # no take runs any more
 
     @work(thread=True, exclusive=True)
     def run_sweep(self, form: dict[str, Any], *, resume: bool) -> None:

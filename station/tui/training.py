@@ -14,18 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
+from textual.widgets import Footer, Header, ProgressBar, Static
 
 from ..errors import StationError, Stopped
 from ..events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_
 from ..train import clock
 from .bridge import Bridge
 from .form import error_text
+
+LOG_LINES = 4  # steps and warnings shown under the progress
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ class TrainingScreen(Screen[Path | None]):
     TrainingScreen #what { height: auto; margin: 0 0 1 0; }
     TrainingScreen ProgressBar { margin: 0 0 1 0; }
     TrainingScreen #epoch, TrainingScreen #note { height: auto; }
-    TrainingScreen RichLog { height: 1fr; max-height: 10; }
+    TrainingScreen #log {
+        height: auto; max-height: 10; border: round $primary-darken-2; padding: 0 1;
+    }
     TrainingScreen #result { height: auto; }
     """
 
@@ -79,6 +84,7 @@ class TrainingScreen(Screen[Path | None]):
         self.quit_after = False
         self.result: Any = None
         self.last_epoch: EpochProgress | None = None
+        self.log_lines: list[str] = []
         self.bridge: Bridge | None = None
 
     def compose(self) -> ComposeResult:
@@ -88,7 +94,7 @@ class TrainingScreen(Screen[Path | None]):
             yield ProgressBar(total=1.0, show_eta=False, id="bar")
             yield Static("Preparing the data and the model…", id="epoch")
             yield Static("", id="note")
-            yield RichLog(id="log", wrap=True, markup=True)
+            yield Static("", id="log")
             yield Static("", id="result")
         yield Footer()
 
@@ -137,10 +143,11 @@ class TrainingScreen(Screen[Path | None]):
             self.query_one("#bar", ProgressBar).update(progress=event.fraction or 0.0)
         elif isinstance(event, Progress):
             self.query_one("#epoch", Static).update(event.message[:1].upper() + event.message[1:])
-        elif isinstance(event, Step):
-            self.query_one("#log", RichLog).write(event.text)
-        elif isinstance(event, Warning_):
-            self.query_one("#log", RichLog).write(f"[yellow]{event.text}[/yellow]")
+        elif isinstance(event, Step | Warning_):
+            text = escape(event.text)
+            self.log_lines.append(text if isinstance(event, Step) else f"[yellow]{text}[/]")
+            # The latest lines; Static wraps them to the width it really has.
+            self.query_one("#log", Static).update("\n".join(self.log_lines[-LOG_LINES:]))
 
     @work(thread=True, exclusive=True)
     def train(self, bridge: Bridge) -> None:
@@ -168,7 +175,7 @@ class TrainingScreen(Screen[Path | None]):
         box = self.query_one("#result", Static)
         box.display = True
         if failure is not None:
-            box.update(f"[b red]{failure}[/b red]")
+            box.update(f"[b red]{escape(failure)}[/b red]")
         else:
             stopped = ""
             if self.stopping and self.last_epoch is not None:
