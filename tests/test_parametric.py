@@ -229,13 +229,21 @@ def test_cli_parametric_and_snapshots_one_level_at_a_time(
         assert f"drive={s['knobs']['drive']:g}" in meta["name"]
         assert f"boost={s['switches']['boost']}" in meta["name"]
         assert f"at {INPUT_DBU + 6:g} dBu" in meta["name"]
-    # verify takes the level from the model: the loud snapshot is judged at the loud holdout
+    # verify takes the level from the model, and judges a snapshot at its own setting
     res = run_station(
         "verify", snaps[0]["model_path"], "--session", str(session), "--json", home=tmp_path
     )
     assert res.returncode == 0, res.stderr[-2000:]
     verdict = json.loads(res.stdout)
-    assert verdict["parametric"] is False and [r["id"] for r in verdict["settings"]] == ["h102"]
+    assert verdict["parametric"] is False and verdict["snapshot_of"] == "s102"
+    assert [r["id"] for r in verdict["settings"]] == ["s102"]
+    # any other standard model at that level is judged at the level's held-out settings
+    other = tmp_path / "other.nam"
+    other.write_bytes(Path(snaps[0]["model_path"]).read_bytes())
+    res = run_station("verify", str(other), "--session", str(session), "--json", home=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    verdict = json.loads(res.stdout)
+    assert verdict["snapshot_of"] is None and [r["id"] for r in verdict["settings"]] == ["h102"]
 
 
 def test_a_short_capture_trains_every_epoch_in_smaller_batches(

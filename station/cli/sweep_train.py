@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import StationError
 from ..events import Step, StopFlag
-from ..parametric.session import load_sweep
+from ..parametric.session import Setting, Sweep, load_sweep
 from ..parametric.training import train_parametric, train_snapshots
 from ..parametric.verify import is_parametric, score_settings, summary
 from . import console
@@ -118,30 +120,55 @@ def model_level(model: Path) -> float | None:
     return float(model_file.metadata["input_level_dbu"]) if model_file.calibrated else None
 
 
+def snapshot_setting(model: Path, sweep: Sweep) -> Setting | None:
+    """The setting a snapshot model was trained on, when the session's snapshot report lists it."""
+    target = Path(model).resolve()
+    for report in sorted(sweep.path.glob("models/snapshots*.json")):
+        try:
+            rows = json.loads(report.read_text(encoding="utf-8")).get("snapshots") or []
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            continue  # a damaged report: judge the model as any standard one
+        for row in rows:
+            if isinstance(row, dict) and Path(str(row.get("model_path"))).resolve() == target:
+                return next((s for s in sweep.settings if s.id == row.get("id")), None)
+    return None
+
+
 def run_sweep_verify(args: argparse.Namespace) -> int:
-    """Score a model at every held-out setting of a session (its knobs from the session)."""
+    """Score a model at every held-out setting of a session (its knobs from the session);
+    a snapshot the session made is judged at its own setting."""
     sweep = load_sweep(Path(args.session), args.level, default_level=model_level(args.model))
     for text in sweep.warnings:
         print(f"warning: {text}", file=sys.stderr)
-    holdout = sweep.used("holdout")
-    if not holdout:
-        from ..errors import StationError
-
+    own = snapshot_setting(args.model, sweep)
+    if own is not None and own.excluded is not None:
+        own = None  # its capture is not usable any more: judge it on the held-out settings
+    settings = [own] if own is not None else sweep.used("holdout")
+    if not settings:
         raise StationError(f"{sweep.name} has no usable held-out setting", "plan with --holdout K")
-    console.emit(Step("verify", f"Running {args.model} at {len(holdout)} held-out setting(s)"))
-    scores = score_settings(args.model, sweep, holdout, whole=True)
+    where = (
+        f"its own setting {own.id}" if own is not None else f"{len(settings)} held-out setting(s)"
+    )
+    console.emit(Step("verify", f"Running {args.model} at {where}"))
+    scores = score_settings(args.model, sweep, settings, whole=True)
     out = {
         "model": str(args.model),
         "session": str(sweep.path),
         "parametric": is_parametric(args.model),
+        "snapshot_of": own.id if own is not None else None,
         "settings": [s.to_json() for s in scores],
         **summary(scores),
     }
     if args.json:
         console.print_json(out)
         return 0
-    kind = "knob-conditioned" if out["parametric"] else "standard (the same for every setting)"
-    print(f"{args.model}: {kind}, against the gear at {len(scores)} held-out setting(s)")
+    if own is not None:
+        kind = f"the snapshot of {own.id} ({own.label()})"
+    elif out["parametric"]:
+        kind = "knob-conditioned"
+    else:
+        kind = "standard (the same for every setting)"
+    print(f"{args.model}: {kind}, against the gear at {where}")
     _print_scores(out["settings"])
     print(
         f"  worst ESR {out['esr_worst']:.4f}, median {out['esr_median']:.4f}, "
