@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,11 @@ def find_capture(home: Path, given: Path) -> Path:
     return given
 
 
+def dbu_list(levels: Iterable[float]) -> str:
+    """`6, 12 dBu`: reamp levels as the station names them in messages."""
+    return ", ".join(f"{v:g}" for v in levels) + " dBu"
+
+
 def pack_levels(folder: Path) -> dict[float, Path]:
     """A level pack's captures by input level (dBu): `capture --reamp-dbu A,B` made one each.
 
@@ -117,7 +122,7 @@ def pack_levels(folder: Path) -> dict[float, Path]:
 def pack_capture(folder: Path, level: float | None) -> Path:
     """The capture of one level of a pack; StationError naming the levels when none is chosen."""
     levels = pack_levels(folder)
-    listed = ", ".join(f"{v:g}" for v in levels) + " dBu"
+    listed = dbu_list(levels)
     if level is None:
         raise StationError(
             f"{Path(folder).name} is a level pack, one capture per level ({listed})",

@@ -187,11 +187,21 @@ def epoch_reports(
     def with_report(*args: Any, **kwargs: Any) -> list[Any]:
         return [*original(*args, **kwargs), Report()]
 
-    setattr(module, attr, with_report)
+    with replaced(module, **{attr: with_report}):
+        yield
+
+
+@contextlib.contextmanager
+def replaced(module: Any, **names: Any) -> Iterator[None]:
+    """Swap `module`'s attributes for the block (NAM's trainer looks them up when it runs)."""
+    originals = {name: getattr(module, name) for name in names}
+    for name, value in names.items():
+        setattr(module, name, value)
     try:
         yield
     finally:
-        setattr(module, attr, original)
+        for name, value in originals.items():
+            setattr(module, name, value)
 
 
 @contextlib.contextmanager
@@ -234,11 +244,8 @@ def fitted_data(module: Any, emit: Emit) -> Iterator[None]:
             kwargs["batch_size"] = len(dataset)
         return original_loader(dataset, **kwargs)
 
-    module._DataLoader, module._init_dataset = loader, init_dataset
-    try:
+    with replaced(module, _DataLoader=loader, _init_dataset=init_dataset):
         yield
-    finally:
-        module._DataLoader, module._init_dataset = original_loader, original_init
 
 
 def clock(seconds: float) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..capture_io import dbu_list
 from ..errors import StationError
 from ..events import Step, StopFlag
 from ..parametric.session import Setting, Sweep, load_sweep
@@ -54,27 +55,18 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
     """Train from a sweep session and print its report."""
     stop = StopFlag()
     with stop_on_ctrl_c(stop):
+        options: dict[str, Any] = {
+            "architecture": args.architecture,
+            "epochs": args.epochs,
+            "trainer_options": trainer_options,
+            "stop": stop,
+            "emit": console.emit,
+            "level": args.level,
+        }
         if args.parametric:
-            result = train_parametric(
-                args.capture_dir,
-                architecture=args.architecture,
-                epochs=args.epochs,
-                out=args.out,
-                trainer_options=trainer_options,
-                stop=stop,
-                emit=console.emit,
-                level=args.level,
-            )
+            result = train_parametric(args.capture_dir, out=args.out, **options)
         else:
-            result = train_snapshots(
-                args.capture_dir,
-                architecture=args.architecture,
-                epochs=args.epochs,
-                trainer_options=trainer_options,
-                stop=stop,
-                emit=console.emit,
-                level=args.level,
-            )
+            result = train_snapshots(args.capture_dir, **options)
     report = result.report
     if args.json:
         console.print_json({**report, "report_path": str(result.report_path)})
@@ -99,8 +91,7 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
         print(f"  left out {r['id']} ({r['role']}): {r['reason']}")
     levels = report.get("levels_dbu") or []
     of_levels = (
-        f" (one of the session's levels {', '.join(f'{v:g}' for v in levels)} dBu; train "
-        "the others with --level)"
+        f" (one of the session's levels {dbu_list(levels)}; train the others with --level)"
         if len(levels) > 1
         else ""
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import read_capture_meta
+from ..capture_io import dbu_list, read_capture_meta
 from ..errors import StationError
 
 ENCODING = (
@@ -297,7 +297,8 @@ def _levels(settings: list[Setting]) -> list[float]:
 
 
 def _read(path: Path) -> tuple[list[ParamSpec], list[Setting], list[str]]:
-    """Specs, every planned setting (excluded ones with their reason) and warnings."""
+    """Specs, every planned setting (excluded ones with their reason) and the session's
+    own warnings (a setting left out is said when a level's settings are chosen)."""
     if not (path / "session.json").is_file():
         raise StationError(
             f"{path} is not a sweep session (no session.json)",
@@ -350,23 +351,13 @@ def _read(path: Path) -> tuple[list[ParamSpec], list[Setting], list[str]]:
                 setting.excluded = exc.message
             if missing:
                 setting.excluded = f"its capture does not say {', '.join(missing)}"
-        if setting.excluded is not None:
-            warnings.append(f"leaving out {sid} ({role}): {setting.excluded}")
         settings.append(setting)
     return specs, settings, warnings
 
 
-def _dbu(levels: list[float]) -> str:
-    return ", ".join(f"{v:g}" for v in levels) + " dBu"
-
-
 def _one_level(
-    path: Path,
-    settings: list[Setting],
-    warnings: list[str],
-    level: float | None,
-    default_level: float | None,
-) -> tuple[list[Setting], list[str], list[float]]:
+    path: Path, settings: list[Setting], level: float | None, default_level: float | None
+) -> tuple[list[Setting], list[float]]:
     """The settings at the chosen level (all of them when the session has one level)."""
     levels = _levels(settings)
     if level is None and len(levels) > 1:
@@ -374,26 +365,22 @@ def _one_level(
     if level is None:
         if len(levels) > 1:
             raise StationError(
-                f"the settings were captured at several reamp levels ({_dbu(levels)})",
+                f"the settings were captured at several reamp levels ({dbu_list(levels)})",
                 "a model carries one input level: train one level at a time, e.g. "
                 f"--level {levels[0]:g}",
                 tui_hint="choose the Reamp level to train: a model carries one input level",
             )
-        return settings, warnings, levels
+        return settings, levels
     if not any(abs(v - level) <= LEVEL_TOLERANCE_DB for v in levels):
         raise StationError(
             f"{path.name} has no usable settings captured at {level:g} dBu",
-            f"its levels: {_dbu(levels)}" if levels else "run the sweep first",
+            f"its levels: {dbu_list(levels)}" if levels else "run the sweep first",
         )
 
     def elsewhere(s: Setting) -> bool:
         return s.reamp_dbu is not None and abs(s.reamp_dbu - level) > LEVEL_TOLERANCE_DB
 
-    kept = [s for s in settings if not elsewhere(s)]
-    gone = {s.id for s in settings if elsewhere(s)}
-    # A failed setting at another level is not this model's business: no warning for it.
-    notes = [w for w in warnings if not any(w.startswith(f"leaving out {i} ") for i in gone)]
-    return kept, notes, levels
+    return [s for s in settings if not elsewhere(s)], levels
 
 
 def _finish(
@@ -405,7 +392,11 @@ def _finish(
     default_level: float | None = None,
 ) -> Sweep:
     every = len(settings)
-    settings, warnings, levels = _one_level(path, settings, warnings, level, default_level)
+    settings, levels = _one_level(path, settings, level, default_level)
+    # Only this level's settings: a failed setting at another level is not this model's business.
+    warnings = warnings + [
+        f"leaving out {s.id} ({s.role}): {s.excluded}" for s in settings if s.excluded is not None
+    ]
     used = [s for s in settings if s.excluded is None]
     if not used:
         raise StationError(f"{path.name} has no usable captured settings", "run the sweep first")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import reamp
-from ..capture_io import write_json
+from ..capture_io import dbu_list, write_json
 from ..errors import StationError, Stopped
 from ..events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_, ignore
 from ..namfile import fields_from_capture, tag_model
@@ -58,7 +58,7 @@ def _open(session: Path, emit: Emit, level: float | None) -> Sweep:
             Step(
                 "level",
                 f"Using the {sweep.input_level_dbu:g} dBu captures of {sweep.name} "
-                f"(levels {', '.join(f'{v:g}' for v in sweep.levels_dbu)} dBu; "
+                f"(levels {dbu_list(sweep.levels_dbu)}; "
                 f"{sweep.other_levels} setting(s) at other levels not used)",
             )
         )
