@@ -15,7 +15,7 @@ from ..capture_io import read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..fsutil import atomic_write_text
 from ..namfile import fields_from_capture, model_info, read_model, tag_model
-from ..parametric.session import sweep_levels
+from ..parametric.session import load_sweep, sweep_levels
 from ..parametric.training import SIZES
 from ..train import ARCHITECTURES
 from .form import error_text, number, row
@@ -45,7 +45,6 @@ class ModelsScreen(Screen[None]):
     def __init__(self, capture: Path | None = None) -> None:
         super().__init__()
         self.capture = capture
-        self.levels: list[float] = []  # the chosen session's reamp levels
 
     def compose(self) -> ComposeResult:
         app: Any = self.app
@@ -149,9 +148,11 @@ class ModelsScreen(Screen[None]):
             levels = sweep_levels(self._session_dir())
         except StationError:
             levels = []  # training says why, when asked for
-        self.levels = levels
         options = [(f"{v:g} dBu", v) for v in levels] if len(levels) > 1 else []
-        select.set_options(options)
+        chosen = select.value
+        select.set_options(options)  # this clears the choice...
+        if chosen in levels:
+            select.value = chosen  # ...which the same session's levels keep
         select.prompt = "choose a level" if options else "the session's only level"
 
     def _model_path(self) -> Path:
@@ -273,31 +274,26 @@ class ModelsScreen(Screen[None]):
     def start_training(self) -> None:
         """Train from the chosen capture on a training screen."""
         folder = self._capture_dir()
-        epochs = int(number(self, "#epochs", "Epochs", integer=True))
-        if epochs < 1:
-            raise StationError("Epochs must be at least 1")
+        epochs = self._epochs("#epochs")
         job = capture_job(folder, str(self.query_one("#arch", Select).value), epochs)
         self._train(job)
 
     def start_sweep_training(self) -> None:
         """Train a parametric model or snapshots from the chosen session."""
         session = self._session_dir()
-        epochs = int(number(self, "#sweep_epochs", "Epochs", integer=True))
+        epochs = self._epochs("#sweep_epochs")
+        chosen = self.query_one("#level", Select).value
+        level = chosen if isinstance(chosen, float) else None
+        load_sweep(session, level)  # the session's own refusals (no level chosen...) stay here
+        kind = str(self.query_one("#kind", Select).value)
+        job = sweep_job(session, kind, level, str(self.query_one("#size", Select).value), epochs)
+        self._train(job)
+
+    def _epochs(self, selector: str) -> int:
+        epochs = int(number(self, selector, "Epochs", integer=True))
         if epochs < 1:
             raise StationError("Epochs must be at least 1")
-        kind = str(self.query_one("#kind", Select).value)
-        size = str(self.query_one("#size", Select).value)
-        if kind == "snapshots" and size not in ARCHITECTURES:
-            raise StationError(f"snapshots come in {', '.join(ARCHITECTURES)} sizes, not {size}")
-        level_select = self.query_one("#level", Select)
-        level = level_select.value if isinstance(level_select.value, float) else None
-        if level is None and len(self.levels) > 1:
-            raise StationError(
-                f"{session.name} was captured at several reamp levels",
-                "choose the Reamp level to train: a model carries one input level",
-            )
-        job = sweep_job(session, kind, level, size, epochs)
-        self._train(job)
+        return epochs
 
     def _train(self, job: TrainingJob) -> None:
         self.app.clear_notifications()  # an old error would cover the progress
