@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from virtual_bench import calibrated_profile
 
-from station.capture import CaptureRequest, run_capture
-from station.drivers.gear import catalogue
-from station.drivers.virtual import VirtualInterfaceTruth, VirtualRig
-from station.reamp import write_station_signal
+from station.capture.run import CaptureRequest, run_capture
+from station.reamp.generate import write_station_signal
+from station.virtual.catalogue import catalogue
+from station.virtual.rig import VirtualInterfaceTruth, VirtualRig
 
 TRAINER_SAFETY = 1
 MODES = ("reference", "none")

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from station.calibrate import LATENCY_STREAMS, CalibrationSettings, calibrate
 from station.drivers.base import StreamSpec
-from station.drivers.virtual import random_rig
+from station.interface.calibrate import LATENCY_STREAMS, CalibrationSettings, calibrate
+from station.virtual.rig import random_rig
 
 
 @dataclass(frozen=True)

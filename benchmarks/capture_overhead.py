@@ -18,10 +18,10 @@ from pathlib import Path
 
 from virtual_bench import calibrated_profile
 
-from station.capture import CaptureRequest, run_capture
-from station.drivers.virtual import VirtualRig
+from station.capture.run import CaptureRequest, run_capture
 from station.events import Event, Step
-from station.reamp import write_station_signal
+from station.reamp.generate import write_station_signal
+from station.virtual.rig import VirtualRig
 
 
 def main() -> None:

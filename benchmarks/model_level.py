@@ -16,11 +16,11 @@ from pathlib import Path
 
 from virtual_bench import calibrated_profile
 
-from station.capture import CaptureRequest, run_capture
-from station.drivers.virtual import VirtualRig
-from station.reamp import write_station_signal
-from station.train import train_capture
-from station.verify import verify_capture
+from station.capture.run import CaptureRequest, run_capture
+from station.models.train import train_capture
+from station.models.verify import verify_capture
+from station.reamp.generate import write_station_signal
+from station.virtual.rig import VirtualRig
 
 
 def main() -> None:

@@ -1,13 +1,13 @@
 """What a plan buys: held-out ESR of a knob-conditioned model per method and reamp budget.
 
 On the virtual knobbed overdrive (knobs drive and tone, switches boost and clip),
-plans of 8, 16 and 32 settings by `grid`, `random` and `maximin-lhs` (station.plan)
+plans of 8, 16 and 32 settings by `grid`, `random` and `maximin-lhs` (station.plan.design)
 are "captured" straight through the pedal's model, and the same small conditioned
 WaveNet is trained on each for the same number of optimiser steps. Every plan is
 judged on one fixed set of 8 held-out settings, on the signal's second validation
 copy (no setting trained on it): worst and median ESR. The capture time each plan
 would cost on a real rig (the full v3 file, servo motion, station overhead) is
-station.plan's own estimate.
+station.plan.design's own estimate.
 
     python benchmarks/plan_budget.py --quick   # shortened v3-layout signal; < 40 min, 2 cores
     python benchmarks/plan_budget.py           # the 190 s signal, 8000 steps: hours on a CPU
@@ -31,13 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from station.capture_io import write_pcm24
-from station.drivers.pedal import KnobbedOverdrive
+from station.capture.folder import write_pcm24
 from station.errors import StationError
-from station.levels import vrms_from_dbu
-from station.plan import KnobRange, PlanRequest, SwitchChoice, make_plan
-from station.plan_motion import nominal_model
-from station.reamp import RATE, md5_of_file, write_station_signal
+from station.plan.design import KnobRange, PlanRequest, SwitchChoice, make_plan
+from station.reamp.files import RATE, md5_of_file
+from station.reamp.generate import write_station_signal
+from station.rig.motion import nominal_model
+from station.signal.levels import vrms_from_dbu
+from station.virtual.pedal import KnobbedOverdrive
 
 KNOBS = (KnobRange("drive", 0.0, 10.0), KnobRange("tone", 0.0, 10.0))
 # Clip's third position ("off") is left out so grids of 16 can exist (2² × 4 combinations).
@@ -136,17 +137,17 @@ def run_one(
     ]
     folder = work / f"{method}-{budget}"
     write_session(folder, x_path, train, holdout)
-    from station.parametric.training import train_parametric
+    from station.models.parametric.training import Recipe, train_parametric
 
     started = time.monotonic()
-    result = train_parametric(
-        folder,
-        architecture="tiny",
+    recipe = Recipe(
+        "tiny",
         epochs=10_000,  # the step budget ends training, the same for every plan
         ny=args.ny,
         batch_size=args.batch,
         trainer_options={"accelerator": "cpu", "max_steps": args.steps},
     )
+    result = train_parametric(folder, recipe)
     esrs = [h["esr"] for h in result.report["holdout"]]
     out = {
         "method": method,

@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 
-from station.drivers.pedal import OD_KNOBS, ServoBench
-from station.drivers.rig import open_rig, slew_time_s
-from station.rigs import KnobSpec
+from station.devices import open_rig
+from station.drivers.rig import slew_time_s
+from station.rig.profiles import KnobSpec
+from station.virtual.pedal import OD_KNOBS, ServoBench
 
 MARK_SETS = ([0, 10], [0, 5, 10], [0, 3, 5, 7, 10], [0, 2, 4, 6, 8, 10], list(range(11)))
 

@@ -22,16 +22,17 @@ from pathlib import Path
 
 from virtual_bench import calibrated_profile
 
-from station.capture import NOISE_S, PREROLL_S, TAIL_S
-from station.drivers.rig import open_rig
-from station.drivers.virtual import VirtualRig
-from station.plan import KnobRange, PlanRequest, SwitchChoice, make_plan
-from station.plan_motion import SETTLE_S, rig_model
-from station.reamp import md5_of_file, read_mono, write_station_signal
+from station.capture.run import NOISE_S, PREROLL_S, TAIL_S
+from station.devices import open_rig
+from station.plan.design import KnobRange, PlanRequest, SwitchChoice, make_plan
+from station.reamp.files import md5_of_file, read_mono
+from station.reamp.generate import write_station_signal
+from station.rig.motion import SETTLE_S, rig_model
 from station.sweep.positioner import RigPositioner
 from station.sweep.run import SweepRunner
 from station.sweep.session import SweepOptions, create_session
-from station.sweep.start import virtual_pedal_rig
+from station.virtual.pedal import virtual_pedal_rig
+from station.virtual.rig import VirtualRig
 
 
 class TimedInterface:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from station.calibrate import CalibrationSettings, calibrate, to_profile
 from station.drivers.base import StreamSpec
-from station.drivers.virtual import VirtualRig
-from station.profiles import Profile
+from station.interface.calibrate import CalibrationSettings, calibrate, to_profile
+from station.interface.profiles import Profile
+from station.virtual.rig import VirtualRig
 
 
 def calibrated_profile(

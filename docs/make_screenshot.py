@@ -11,11 +11,11 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from station.drivers.virtual import VirtualRig
-from station.levels import vrms_from_dbu
-from station.reamp import write_station_signal
+from station.reamp.generate import write_station_signal
+from station.signal.levels import vrms_from_dbu
 from station.tui.app import StationApp
 from station.tui.modals import ConfirmModal, ReadingModal
+from station.virtual.rig import VirtualRig
 
 OUT = Path(__file__).resolve().parent / "capture-verdict.svg"
 

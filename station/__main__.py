@@ -1,7 +1,7 @@
-"""`python -m station` runs the command line."""
+"""`python -m station` runs the `station` command."""
 
 import sys
 
-from .cli import main
+from .main import main
 
 sys.exit(main())

@@ -101,8 +101,15 @@ Event = Step | Instruction | Progress | LevelReading | Result | Warning_ | Promp
 Emit = Callable[[Event], None]
 
 
+Confirm = Callable[[Prompt], None]  # waits until the user did what a Prompt asks
+
+
 def ignore(_event: Event) -> None:
     """An emitter that drops every event."""
+
+
+def confirm_all(_prompt: Prompt) -> None:
+    """Confirm every prompt at once (the `--yes` behaviour)."""
 
 
 @dataclass

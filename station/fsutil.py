@@ -1,11 +1,16 @@
-"""Atomic file writes: a crash never leaves a half-written file under a final name."""
+"""Atomic file writes (a crash never leaves a half-written file under a final name), and JSON."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -31,6 +36,26 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write UTF-8 `text` to `path` atomically (see atomic_write_bytes)."""
     atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write `data` as indented JSON, atomically (non-finite floats become null)."""
+    atomic_write_text(path, json.dumps(json_safe(data), indent=2) + "\n")
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats as None, numpy scalars as Python, paths as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def _fsync_dir(folder: Path) -> None:

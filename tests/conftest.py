@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.virtual_bench import calibrated_profile
-from station.drivers.virtual import VirtualInterfaceTruth, VirtualRig
+from station.virtual.rig import VirtualInterfaceTruth, VirtualRig
 
 __all__ = ["calibrate_virtual", "calibrated_profile", "jack_running", "run_station"]
 
@@ -86,7 +86,7 @@ def jack_running() -> bool:
 @pytest.fixture(scope="session")
 def short_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The station's v3-layout signal with 4 s of training material (31.5 s in all)."""
-    from station.reamp import write_station_signal
+    from station.reamp.generate import write_station_signal
 
     return write_station_signal(
         tmp_path_factory.mktemp("signals") / "station_short.wav", seed=3, training_s=4.0
@@ -96,7 +96,7 @@ def short_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The station's full 190 s v3-layout signal."""
-    from station.reamp import write_station_signal
+    from station.reamp.generate import write_station_signal
 
     return write_station_signal(tmp_path_factory.mktemp("signals") / "station_full.wav")
 
@@ -104,7 +104,7 @@ def full_signal(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def virtual_capture(tmp_path_factory: pytest.TempPathFactory, short_signal: Path) -> Path:
     """A passing capture of the clean virtual amp (short signal), made once per session."""
-    from station.capture import CaptureRequest, run_capture
+    from station.capture.run import CaptureRequest, run_capture
 
     home = tmp_path_factory.mktemp("capture-home")
     rig = VirtualRig(speed=None)

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import scipy.signal
 
-from station.capture_io import write_pcm24
-from station.reamp import RATE, md5_of_file
-from station.synth import guitar_material
+from station.capture.folder import write_pcm24
+from station.reamp.files import RATE, md5_of_file
+from station.signal.synth import guitar_material
 
 KNOBS = [{"name": "drive", "min": 0.0, "max": 10.0}, {"name": "tone", "min": 0.0, "max": 10.0}]
 SWITCHES = [{"name": "boost", "positions": ["off", "on"]}]

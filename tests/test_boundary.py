@@ -8,9 +8,10 @@ import sys
 
 def test_core_does_not_import_textual() -> None:
     code = (
-        "import sys, station, station.levels, station.analysis, station.calibrate, "
-        "station.profiles, station.cli, station.drivers.virtual, station.drivers.factory\n"
-        "station.cli.build_parser()\n"
+        "import sys, station, station.signal.levels, station.signal.analysis, "
+        "station.interface.calibrate, station.interface.profiles, station.cli, "
+        "station.virtual.rig, station.devices\n"
+        "import station.cli.main; station.cli.main.build_parser()\n"
         "bad = [m for m in ('textual', 'sounddevice', 'pyvisa', 'serial') if m in sys.modules]\n"
         "print(bad); sys.exit(1 if bad else 0)"
     )

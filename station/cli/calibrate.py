@@ -6,11 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from ..calibrate import CalibrationSettings, calibrate, to_profile
+from ..devices import open_bench, open_meter
 from ..drivers.base import StreamSpec
-from ..drivers.factory import open_bench, open_meter
-from ..profiles import check_name, profile_path, save_profile
-from . import console, home_of
+from ..home import check_name
+from ..interface.calibrate import CalibrationSettings, calibrate, to_profile
+from ..interface.profiles import profile_path, save_profile
+from . import console
+from .common import home_of
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from ..capture import CaptureRequest, CaptureResult, run_capture
-from ..drivers.factory import open_bench
+from ..capture.run import CaptureRequest, CaptureResult, run_capture
+from ..devices import open_bench
 from ..errors import StationError
-from ..events import Event, Step, Warning_
-from ..profiles import check_name, load_profile
-from ..settings import load_settings, update_settings
-from . import console, home_of
+from ..events import Event, Step
+from ..home import check_name
+from ..interface.profiles import load_profile
+from ..settings import update_settings
+from . import console
+from .common import home_of
 from .plan import parse_levels
-from .signal import default_signal
+from .signal import chosen_reamp_file
 
 GEAR_FIELDS = ("gear_make", "gear_model", "gear_type", "tone_type", "modeled_by")
 
@@ -65,32 +66,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
-def _warn(text: str) -> None:
-    console.emit(Warning_(text))
-
-
-def _reamp_file(args: argparse.Namespace, home: Path) -> tuple[Path, bool]:
-    """The file to play, and whether to remember it once pre-flight accepts it."""
-    if args.input is not None:
-        if not args.input.is_file():
-            raise StationError(
-                f"no reamp file at {args.input}",
-                "download v3_0_0.wav from NAM, or run 'station signal'",
-            )
-        return args.input, True
-    remembered = load_settings(home, _warn).get("reamp_file")
-    if remembered and Path(remembered).is_file():
-        print(f"   reamp file: {remembered} (remembered; --input changes it)", file=sys.stderr)
-        return Path(remembered), False
-    path = default_signal(home)
-    print(
-        f"   reamp file: {path} — the station's own v3-layout signal, not NAM's v3_0_0.wav "
-        "(give --input to use NAM's)",
-        file=sys.stderr,
-    )
-    return path, False
-
-
 def run(args: argparse.Namespace) -> int:
     """Capture, write the folder, print the verdict; exit 1 when a check failed."""
     home = home_of(args)
@@ -101,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
         bench.rig.keep_servos_in(home)  # the knobs 'station rig move --port virtual' turned
         bench.rig.use_gear(args.gear)
     gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
-    reamp_path, remember = _reamp_file(args, home)
+    reamp_path, remember = chosen_reamp_file(args, home)
 
     def emit(event: Event) -> None:
         # Remember the file once pre-flight has accepted it, never a file it refused.
         if remember and isinstance(event, Step) and event.name == "preflight":
-            update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
+            update_settings(home, console.warn, reamp_file=str(reamp_path.resolve()))
         console.emit(event)
 
     levels = parse_levels(args.reamp_dbu, "--reamp-dbu")

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import find_capture
+from ..capture.pair import check_capture_dir, check_pair, summarise
 from ..errors import StationError
-from ..pair_check import check_capture_dir, check_pair, summarise
-from . import console, home_of
+from ..home import find_capture
+from . import console
+from .common import home_of
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

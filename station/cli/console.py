@@ -6,9 +6,9 @@ import json
 import sys
 from typing import Any
 
-from ..capture_io import json_safe
-from ..drivers.virtual import VirtualRig
 from ..events import Event, Instruction, Progress, Prompt, Result, Step, Warning_
+from ..fsutil import json_safe
+from ..virtual.rig import VirtualRig
 
 _last_tenth = [-1]
 
@@ -45,6 +45,11 @@ def emit(event: Event) -> None:
     else:
         return
     print(line, file=sys.stderr, flush=True)
+
+
+def warn(text: str) -> None:
+    """A warning line on stderr."""
+    emit(Warning_(text))
 
 
 def make_ask(rig: VirtualRig | None):

@@ -7,10 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..calibrate import CalibrationSettings, calibrate, to_profile
 from ..drivers.base import StreamSpec
-from ..drivers.virtual import VirtualRig
-from ..profiles import save_profile
+from ..errors import StationError
+from ..interface.calibrate import CalibrationSettings, calibrate, to_profile
+from ..interface.profiles import save_profile
+from ..virtual.rig import VirtualRig
 from . import console
 
 
@@ -31,9 +32,9 @@ def run(args: argparse.Namespace) -> int:
     """The TUI on the virtual rig in a fresh home (or, with --plain, a scripted calibration)."""
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="station-demo-"))
     if not args.plain:
-        from ..tui.app import run_tui
-
-        run_tui(home, rig=VirtualRig(speed=50.0), demo=True)
+        if args.open_tui is None:
+            raise StationError("this station was started without its TUI", "use --plain")
+        args.open_tui(home, rig=VirtualRig(speed=50.0), demo=True)
         print(f"Demo home: {home}")
         return 0
     rig = VirtualRig(speed=20.0)

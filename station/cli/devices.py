@@ -6,8 +6,8 @@ import argparse
 import warnings
 from typing import Any
 
-from ..drivers.virtual import VirtualInterfaceTruth
 from ..errors import DeviceError
+from ..virtual.rig import VirtualInterfaceTruth
 from .console import print_json
 
 

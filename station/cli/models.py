@@ -8,12 +8,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import find_capture, read_capture_meta, refuse_failed
+from ..capture.folder import read_capture_meta, refuse_failed
 from ..errors import StationError
-from ..gainstage import gain_stage
-from ..namfile import GEAR_TYPES, TONE_TYPES, fields_from_capture, model_info, read_model, tag_model
-from ..profiles import load_profile
-from . import console, home_of
+from ..home import find_capture
+from ..interface.profiles import load_profile
+from ..models.namfile import (
+    GEAR_TYPES,
+    TONE_TYPES,
+    fields_from_capture,
+    model_info,
+    read_model,
+    tag_model,
+)
+from ..signal.gainstage import gain_stage
+from . import console
+from .common import home_of
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import StationError
 from ..fsutil import atomic_write_text
-from ..plan import (
+from ..plan.design import (
     DEFAULT_ANCHOR_EVERY,
     DEFAULT_CAPTURE_S,
     METHODS,
@@ -21,8 +21,8 @@ from ..plan import (
     make_plan,
     validate,
 )
-from ..plan_motion import DEFAULT_SLEW_US_PER_S, MotionModel, nominal_model, rig_model
-from . import home_of
+from ..rig.motion import DEFAULT_SLEW_US_PER_S, MotionModel, nominal_model, rig_model
+from .common import home_of
 from .console import print_json
 
 
@@ -146,7 +146,7 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
                 "--switch and --slew go with --knob; a rig profile has its own",
                 "drop them, or plan by hand with --knob",
             )
-        from ..rigs import load_rig
+        from ..rig.profiles import load_rig
 
         rig = load_rig(home_of(args), args.rig)
         req = PlanRequest(

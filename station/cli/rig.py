@@ -18,9 +18,10 @@ from typing import Any
 
 from ..errors import RigError, StationError, Stopped
 from ..events import StopFlag
-from ..rigcal import parse_settings, rig_status
-from ..rigs import RigProfile, list_rigs, load_rig, save_rig
-from . import home_of
+from ..home import list_rigs
+from ..rig.calibrate import parse_settings, rig_status
+from ..rig.profiles import RigProfile, load_rig, save_rig
+from .common import home_of
 from .console import print_json
 from .keys import command_lines, run_watched
 
@@ -58,14 +59,14 @@ class Session:
     """A connected rig plus, on the virtual port, the bench its twin turns."""
 
     def __init__(self, port: str, home: Path) -> None:
-        from ..drivers.rig import open_rig
+        from ..devices import open_rig
 
         self.port = port
         self.bench = None
         kw: dict[str, Any] = {}
         if port.strip().lower() == "virtual":
-            from ..drivers.pedal import ServoBench, virtual_bench_path
-            from ..drivers.twin import speedup_from_env
+            from ..virtual.pedal import ServoBench, virtual_bench_path
+            from ..virtual.twin import speedup_from_env
 
             self.bench = ServoBench(state_path=virtual_bench_path(home))
             kw["twin_kw"] = {"bench": self.bench, "speedup": speedup_from_env()}
@@ -109,8 +110,8 @@ def _run(port: str, home: Path, body: Callable[[Session], int]) -> int:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     """Interactive knob calibration; writes calibration/rigs/NAME.toml on 'save'."""
-    from ..profiles import check_name
-    from ..rigcal import RigCalibration
+    from ..home import check_name
+    from ..rig.calibrate import RigCalibration
 
     home = home_of(args)
     check_name(args.name)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from .. import reamp
 from ..errors import StationError
-from .console import print_json
+from ..home import home_signal_path
+from ..reamp import files as reamp
+from ..reamp.generate import write_station_signal
+from ..settings import load_settings
+from .console import print_json, warn
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -35,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise StationError("--training-s must be between 1 and 600 seconds")
     if args.out.is_dir():
         raise StationError(f"{args.out} is a folder", "give a file name, e.g. station_v3.wav")
-    path = reamp.write_station_signal(args.out, args.seed, args.training_s)
+    path = write_station_signal(args.out, args.seed, args.training_s)
     info = reamp.recognise(path)
     if args.json:
         print_json(
@@ -57,7 +61,29 @@ def run(args: argparse.Namespace) -> int:
 
 def default_signal(home: Path) -> Path:
     """The station signal cached in the home (generated on first use)."""
-    path = reamp.home_signal_path(home)
+    path = home_signal_path(home)
     if not path.is_file():
-        reamp.write_station_signal(path, 1)
+        write_station_signal(path, 1)
     return path
+
+
+def chosen_reamp_file(args: argparse.Namespace, home: Path) -> tuple[Path, bool]:
+    """The file to play, and whether to remember it once pre-flight accepts it."""
+    if args.input is not None:
+        if not args.input.is_file():
+            raise StationError(
+                f"no reamp file at {args.input}",
+                "download v3_0_0.wav from NAM, or run 'station signal'",
+            )
+        return args.input, True
+    remembered = load_settings(home, warn).get("reamp_file")
+    if remembered and Path(remembered).is_file():
+        print(f"   reamp file: {remembered} (remembered; --input changes it)", file=sys.stderr)
+        return Path(remembered), False
+    path = default_signal(home)
+    print(
+        f"   reamp file: {path} — the station's own v3-layout signal, not NAM's v3_0_0.wav "
+        "(give --input to use NAM's)",
+        file=sys.stderr,
+    )
+    return path, False

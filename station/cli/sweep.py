@@ -7,17 +7,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..drivers.factory import Bench, open_bench
-from ..events import Event, SweepProgress
+from ..devices import SweepBench
+from ..events import Confirm, Event, Prompt, SweepProgress
+from ..home import session_folder
 from ..settings import update_settings
 from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
 from ..sweep.run import SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, open_session
-from ..sweep.start import resume_sweep, session_folder, start_sweep
-from . import console, home_of
-from .capture import GEAR_FIELDS, _reamp_file, _warn
+from ..sweep.start import SweepStart, resume_sweep, start_sweep
+from . import console
+from .capture import GEAR_FIELDS
+from .common import home_of
+from .signal import chosen_reamp_file
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -68,18 +71,14 @@ def emit(event: Event) -> None:
         console.emit(event)
 
 
-def _terminal(args: argparse.Namespace) -> tuple[Any, Any]:
-    """A bench opener that remembers the bench, and Enter prompts that use its virtual rig."""
-    boxed: list[Bench] = []
+def _terminal(args: argparse.Namespace) -> tuple[SweepBench, Confirm]:
+    """The sweep's devices, and Enter prompts that use its virtual rig once it is open."""
+    devices = SweepBench(home_of(args))
 
-    def bench_for(device: str) -> Bench:
-        boxed.append(open_bench(device))
-        return boxed[0]
+    def confirm(prompt: Prompt) -> None:
+        console.make_confirm(devices.virtual, args.yes)(prompt)
 
-    def confirm(prompt: Any) -> None:
-        console.make_confirm(boxed[0].rig if boxed else None, args.yes)(prompt)
-
-    return bench_for, confirm
+    return devices, confirm
 
 
 def run_cmd(args: argparse.Namespace) -> int:
@@ -96,24 +95,21 @@ def run_cmd(args: argparse.Namespace) -> int:
         virtual_gear=args.gear,
     )
     options.validate()
-    bench_for, confirm = _terminal(args)
-    reamp_path, remember = _reamp_file(args, home)
-    runner = start_sweep(
-        home,
+    devices, confirm = _terminal(args)
+    reamp_path, remember = chosen_reamp_file(args, home)
+    start = SweepStart(
         plan_path=args.plan,
         profile_name=args.profile,
         rig_name=args.rig,
         out=args.out,
-        options=options,
         reamp_path=reamp_path,
-        open_bench=bench_for,
-        confirm=confirm,
+        options=options,
         port=args.port,
         anchor_every=args.anchor_every,
-        emit=emit,
     )
+    runner = start_sweep(home, start, devices, confirm, emit=emit)
     if remember:  # the session accepted it: next time it is the default
-        update_settings(home, _warn, reamp_file=str(reamp_path.resolve()))
+        update_settings(home, console.warn, reamp_file=str(reamp_path.resolve()))
     print(
         f"Session: {runner.session.folder} ({len(runner.session.schedule)} captures, "
         f"{runner.positioner.label})",
@@ -124,15 +120,8 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 def resume_cmd(args: argparse.Namespace) -> int:
     """Continue a session at the first setting not done (refuses when anything changed)."""
-    bench_for, confirm = _terminal(args)
-    runner = resume_sweep(
-        home_of(args),
-        args.session,
-        open_bench=bench_for,
-        confirm=confirm,
-        port=args.port,
-        emit=emit,
-    )
+    devices, confirm = _terminal(args)
+    runner = resume_sweep(home_of(args), args.session, devices, confirm, port=args.port, emit=emit)
     left = sum(runner.state.status[i] != "done" for i in runner.ids)
     print(
         f"Resuming {runner.session.folder}: {left} of {len(runner.ids)} captures left",

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import dbu_list
 from ..errors import StationError
 from ..events import Step, StopFlag
-from ..parametric.session import Setting, Sweep, load_sweep
-from ..parametric.training import train_parametric, train_snapshots
-from ..parametric.verify import is_parametric, score_settings, summary
+from ..models.parametric.session import Setting, Sweep, load_sweep
+from ..models.parametric.training import Recipe, train_parametric, train_snapshots
+from ..models.parametric.verify import is_parametric, score_settings, summary
+from ..signal.levels import dbu_list
 from . import console
 
 
@@ -55,18 +55,12 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
     """Train from a sweep session and print its report."""
     stop = StopFlag()
     with stop_on_ctrl_c(stop):
-        options: dict[str, Any] = {
-            "architecture": args.architecture,
-            "epochs": args.epochs,
-            "trainer_options": trainer_options,
-            "stop": stop,
-            "emit": console.emit,
-            "level": args.level,
-        }
+        recipe = Recipe(args.architecture, args.epochs, trainer_options=trainer_options)
+        options: dict[str, Any] = {"stop": stop, "emit": console.emit, "level": args.level}
         if args.parametric:
-            result = train_parametric(args.capture_dir, out=args.out, **options)
+            result = train_parametric(args.capture_dir, recipe, out=args.out, **options)
         else:
-            result = train_snapshots(args.capture_dir, **options)
+            result = train_snapshots(args.capture_dir, recipe, **options)
     report = result.report
     if args.json:
         console.print_json({**report, "report_path": str(result.report_path)})
@@ -105,7 +99,7 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
 
 def model_level(model: Path) -> float | None:
     """The input level a model says it was made at, or None (uncalibrated)."""
-    from ..namfile import read_model
+    from ..models.namfile import read_model
 
     model_file = read_model(Path(model))
     return float(model_file.metadata["input_level_dbu"]) if model_file.calibrated else None

@@ -8,17 +8,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..capture import CaptureRequest, run_capture
-from ..capture_io import pack_capture, pack_levels, read_capture_meta
-from ..drivers.factory import open_bench
+from ..capture.folder import read_capture_meta
+from ..capture.run import CaptureRequest, run_capture
+from ..devices import open_bench
 from ..errors import StationError
-from ..namfile import model_info, read_model
-from ..parametric.training import SIZES
-from ..profiles import load_profile
-from ..train import train_capture
-from ..verify import compare, run_model, verify_capture
-from . import console, home_of
+from ..home import pack_capture, pack_levels
+from ..interface.profiles import load_profile
+from ..models.namfile import model_info, read_model
+from ..models.parametric.training import SIZES
+from ..models.train import train_capture
+from ..models.verify import compare, run_model, verify_capture
+from . import console
 from . import sweep_train as sweep_cli
+from .common import home_of
 from .models import print_players
 
 
@@ -156,7 +158,7 @@ def _verify_di(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         take = run_capture(
             bench.interface, req, emit=console.emit, confirm=console.make_confirm(bench.rig, True)
         )
-        from ..reamp import read_mono
+        from ..reamp.files import read_mono
 
         x, _, _ = read_mono(take.capture_dir / "input.wav")
         y, _, _ = read_mono(take.capture_dir / "output.wav")

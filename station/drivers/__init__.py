@@ -1,1 +1,1 @@
-"""Hardware drivers and their simulated twins, behind small Protocols."""
+"""Real drivers behind small Protocols: audio (sounddevice), voltmeters, the serial servo rig."""

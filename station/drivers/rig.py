@@ -467,27 +467,26 @@ def open_serial(port_name: str) -> Any:
         raise RigError(f"cannot open {port_name}: {text}", "check the port name") from None
 
 
-def open_rig(port_name: str, **kw: Any) -> ServoRig:
-    """A connected ServoRig on `port_name`; 'virtual' starts the firmware twin on a pty.
+def connect_rig(
+    port: SerialPort, name: str, on_close: Callable[[], None] | None = None, **kw: Any
+) -> ServoRig:
+    """A ServoRig on an open port, connected (its banner read); the port is closed on failure.
 
-    Keywords go to ServoRig, except `twin_kw` (a dict for the VirtualFirmware on
-    'virtual'). Raises RigError with a hint when the port or the rig fails.
+    Keywords go to ServoRig. Raises RigError with a hint when the rig does not answer.
     """
-    twin_kw = kw.pop("twin_kw", {})
-    on_close: Callable[[], None] | None = None
-    if port_name.strip().lower() == "virtual":
-        from .twin import VirtualFirmware
-
-        twin = VirtualFirmware(**twin_kw)
-        port = open_serial(twin.device)
-        twin.start()  # the host opened the port: the board resets and prints its banner
-        on_close = twin.close
-    else:
-        port = open_serial(port_name)
-    rig = ServoRig(port, name=port_name, on_close=on_close, **kw)
+    rig = ServoRig(port, name=name, on_close=on_close, **kw)
     try:
         rig.connect()
     except BaseException:
         rig.close()
         raise
     return rig
+
+
+def open_rig(port_name: str, **kw: Any) -> ServoRig:
+    """A connected ServoRig on the serial port `port_name` (keywords go to ServoRig).
+
+    Raises RigError with a hint when the port or the rig fails. The virtual
+    rig's twin is opened by station.devices.open_rig.
+    """
+    return connect_rig(open_serial(port_name), port_name, **kw)

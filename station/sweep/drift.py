@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
-from ..analysis import esr, estimate_delay, rms_dbfs
 from ..errors import SignalError
-from ..reamp import read_mono
+from ..reamp.files import read_mono
+from ..signal.analysis import esr, estimate_delay, rms_dbfs
 
 ALIGN_WINDOW_S = 10  # seconds of each output used to measure their relative delay
 ALIGN_GUARD = 64  # samples: the most two takes' alignments can differ by

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import write_json
 from ..errors import StationError
-from ..plan import Setting
+from ..fsutil import write_json
+from ..plan.design import Setting
 from .journal import Journal, replay
 from .session import Session, committed_capture
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import json_safe
 from ..errors import StationError
+from ..fsutil import json_safe
 
 JOURNAL = "journal.jsonl"
 EVENTS = (

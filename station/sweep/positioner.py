@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from ..errors import StationError
 from ..events import Prompt, StopFlag
-from ..plan import Setting
+from ..plan.design import Setting
 
 POSITION_TOLERANCE_US = 1
 

@@ -14,17 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..capture import CaptureRequest, run_capture
+from ..capture.run import CaptureRequest, run_capture
 from ..drivers.base import AudioInterface
 from ..errors import StationError, Stopped, StreamError
-from ..events import Emit, Prompt, StopFlag, SweepProgress, Warning_, ignore
-from ..plan import Setting
+from ..events import Confirm, Emit, Prompt, StopFlag, SweepProgress, Warning_, ignore
+from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
 from .journal import Journal, SweepState, replay
 from .positioner import Positioner, describe
 from .session import Session, committed_capture, discard_partials
-
-Confirm = Any  # Callable[[Prompt], None]
 
 
 @dataclass
@@ -78,7 +76,7 @@ class SweepRunner:
         reamp_path: Path,
         *,
         emit: Emit = ignore,
-        confirm: Confirm = None,
+        confirm: Confirm | None = None,
         stop: StopFlag | None = None,
     ) -> None:
         self.session = session

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import json_safe, read_capture_meta, write_json
+from ..capture.folder import read_capture_meta
 from ..errors import StationError
-from ..plan import Plan, Setting, with_anchors
-from ..plan_file import plan_from_json
+from ..fsutil import json_safe, write_json
+from ..plan.design import Plan, Setting, with_anchors
+from ..plan.file import plan_from_json
 from .journal import SweepState
 
 SCHEMA_VERSION = 1

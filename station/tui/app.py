@@ -8,9 +8,9 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 
-from ..drivers.factory import Bench, open_bench
-from ..drivers.virtual import VirtualRig
+from ..devices import Bench, open_bench
 from ..settings import load_settings, update_settings
+from ..virtual.rig import VirtualRig
 
 
 class StationApp(App[None]):

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..drivers.virtual import VirtualRig
 from ..errors import Stopped
 from ..events import Event, Prompt, StopFlag
+from ..virtual.rig import VirtualRig
 
 if TYPE_CHECKING:
     from textual.app import App

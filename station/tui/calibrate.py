@@ -11,13 +11,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, RichLog, Select, Static
 
-from ..calibrate import CalibrationSettings, calibrate, to_profile
 from ..drivers.base import StreamSpec
 from ..drivers.meter import ManualMeter, open_scpi_meter
 from ..errors import StationError, Stopped
 from ..events import Event, Instruction, Progress, Result, Step, Warning_
-from ..profiles import check_name, save_profile
-from ..specs import load_specs
+from ..home import check_name
+from ..interface.calibrate import CalibrationSettings, calibrate, to_profile
+from ..interface.profiles import save_profile
+from ..interface.specs import load_specs
 from .bridge import Bridge
 from .form import error_text, number, row
 

@@ -14,13 +14,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
-from .. import levels, reamp
-from ..capture import CaptureRequest, CaptureResult, run_capture
-from ..drivers.gear import catalogue
+from ..capture.run import CaptureRequest, CaptureResult, run_capture
 from ..errors import StationError, Stopped
 from ..events import Event, LevelReading, Progress, Result, Step, Warning_
-from ..namfile import GEAR_TYPES, TONE_TYPES
-from ..profiles import check_name, has_timing_reference, list_profiles, load_profile
+from ..home import check_name, home_signal_path, list_profiles
+from ..interface.profiles import has_timing_reference, load_profile
+from ..models.namfile import GEAR_TYPES, TONE_TYPES
+from ..reamp import files as reamp
+from ..reamp.generate import write_station_signal
+from ..signal import levels
+from ..virtual.catalogue import catalogue
 from .bridge import Bridge
 from .form import error_text, number, row
 from .widgets import LevelMeter, fill_checks, text_plot
@@ -80,7 +83,7 @@ class CaptureScreen(Screen[None]):
                 ),
             )
             yield Static("", id="timing_info", classes="muted")
-            reamp_file = s.get("reamp_file") or str(reamp.home_signal_path(app.home))
+            reamp_file = s.get("reamp_file") or str(home_signal_path(app.home))
             yield row("Reamp file", Input(reamp_file, id="file"))
             yield Static("", id="file_info", classes="muted")
             yield row("Reamp dBu", Input(str(s.get("reamp_dbu", 12)), id="dbu"))
@@ -175,7 +178,7 @@ class CaptureScreen(Screen[None]):
         """Recognise the reamp file and measure its true peak, off the UI thread."""
         app: Any = self.app
         path = Path(text.strip()).expanduser()
-        if path == reamp.home_signal_path(app.home) and not path.is_file():
+        if path == home_signal_path(app.home) and not path.is_file():
             app.call_from_thread(
                 self.show_file,
                 "the station's own v3-layout signal (written when you start; not NAM's v3_0_0.wav)",
@@ -366,12 +369,12 @@ class CaptureScreen(Screen[None]):
         """The capture procedure, off the UI thread."""
         app: Any = self.app
         try:
-            if path == reamp.home_signal_path(app.home) and not path.is_file():
+            if path == home_signal_path(app.home) and not path.is_file():
                 app.call_from_thread(
                     self.query_one("#status", Static).update,
                     "Writing the station's v3-layout signal…",
                 )
-                reamp.write_station_signal(path)
+                write_station_signal(path)
             bench = app.bench("virtual" if prof.host_api == "virtual" else prof.device_name)
             if bench.rig is not None:
                 bench.rig.use_gear(virtual_gear)

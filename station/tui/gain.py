@@ -10,9 +10,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
 from ..errors import StationError
-from ..gainstage import gain_stage
-from ..namfile import read_model
-from ..specs import load_specs
+from ..interface.specs import load_specs
+from ..models.namfile import read_model
+from ..signal.gainstage import gain_stage
 from .form import number, row
 
 

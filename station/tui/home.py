@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -13,7 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..errors import StationError
-from ..profiles import list_profiles, load_profile
+from ..home import list_captures, list_models, list_profiles
+from ..interface.profiles import load_profile
 
 OLD_PROFILE_DAYS = 30
 
@@ -24,45 +24,6 @@ def _age_days(created: str) -> float | None:
     except ValueError:
         return None
     return (dt.datetime.now().astimezone() - then).total_seconds() / 86400
-
-
-def list_captures(home: Path) -> list[tuple[str, dict]]:
-    """(name, capture.json) for each capture under home, newest first.
-
-    A level pack's captures are named `pack/12dBu`; a sweep's settings are not
-    listed (the sweep screen and the session's training show them).
-    """
-    folder = Path(home) / "captures"
-    paths = [*folder.glob("*/capture.json"), *folder.glob("*/*/capture.json")]
-    found = []
-    for meta_path in paths if folder.is_dir() else []:
-        if (meta_path.parent.parent / "session.json").is_file():
-            continue
-        try:
-            name = meta_path.parent.relative_to(folder).as_posix()
-            found.append((name, json.loads(meta_path.read_text())))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return sorted(found, key=lambda item: item[1].get("finished", ""), reverse=True)
-
-
-def list_sessions(home: Path) -> list[str]:
-    """Names of the sweep sessions under home's captures folder, newest first."""
-    found = (Path(home) / "captures").glob("*/session.json")
-    return [p.parent.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
-
-
-def list_models(home: Path) -> list[Path]:
-    """.nam files in the home's captures (level packs and sweeps' models too) and models."""
-    home = Path(home)
-    return sorted(
-        [
-            *home.glob("captures/*/*.nam"),
-            *home.glob("captures/*/*/*.nam"),  # a pack's level; a sweep's parametric model
-            *home.glob("captures/*/models/snapshots/*.nam"),
-            *home.glob("models/*.nam"),
-        ]
-    )
 
 
 class HomeScreen(Screen[None]):

@@ -11,15 +11,15 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static
 
-from ..capture_io import read_capture_meta, refuse_failed
+from ..capture.folder import read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..fsutil import atomic_write_text
-from ..namfile import fields_from_capture, model_info, read_model, tag_model
-from ..parametric.session import load_sweep, sweep_levels
-from ..parametric.training import SIZES
-from ..train import ARCHITECTURES
+from ..home import list_captures, list_models, list_sessions
+from ..models.namfile import fields_from_capture, model_info, read_model, tag_model
+from ..models.parametric.session import load_sweep, sweep_levels
+from ..models.parametric.training import SIZES
+from ..models.train import ARCHITECTURES
 from .form import error_text, number, row
-from .home import list_captures, list_models, list_sessions
 from .train_jobs import capture_job, sweep_job
 from .training import TrainingJob, TrainingScreen
 

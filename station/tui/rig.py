@@ -19,8 +19,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, RichLog, Static
 
 from ..errors import StationError, Stopped
-from ..rigcal import RigCalibration, parse_settings, rig_status
-from ..rigs import list_rigs, load_rig, save_rig
+from ..home import list_rigs
+from ..rig.calibrate import RigCalibration, parse_settings, rig_status
+from ..rig.profiles import load_rig, save_rig
 from .form import error_text, row
 
 KEYS = (
@@ -124,13 +125,13 @@ class RigScreen(Screen[None]):
     @work(thread=True, group="rig")
     def connect(self, port: str, name: str) -> None:
         """Connect in a worker: the banner can take seconds."""
-        from ..drivers.rig import open_rig
+        from ..devices import open_rig
 
         app: Any = self.app
         kw: dict[str, Any] = {}
         bench = None
         if port.lower() == "virtual":
-            from ..drivers.twin import speedup_from_env
+            from ..virtual.twin import speedup_from_env
 
             bench = app.bench("virtual").rig.servos  # the knobs the virtual capture hears
             kw["twin_kw"] = {"bench": bench, "speedup": speedup_from_env()}

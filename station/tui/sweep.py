@@ -13,15 +13,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
-from .. import reamp
+from ..devices import SweepBench
 from ..errors import StationError, Stopped
 from ..events import Event, Progress, Step, SweepProgress, Warning_
-from ..profiles import list_profiles
+from ..home import home_signal_path, list_profiles
+from ..reamp.generate import write_station_signal
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
 from ..sweep.run import SweepRunner, SweepSummary, progress_line
 from ..sweep.session import Session, SweepOptions
-from ..sweep.start import resume_sweep, start_sweep
+from ..sweep.start import SweepStart, resume_sweep, start_sweep
 from .bridge import Bridge
 from .form import error_text, number, row
 
@@ -35,10 +36,10 @@ STATUS_STYLE = {
 
 def prepare_demo(home: Path) -> None:
     """In the demo: a rig profile for the virtual pedal and a small plan, if there are none."""
-    from ..plan import KnobRange, PlanRequest, SwitchChoice, make_plan
-    from ..plan_motion import rig_model
-    from ..rigs import rig_path, save_rig
-    from ..sweep.start import virtual_pedal_rig
+    from ..plan.design import KnobRange, PlanRequest, SwitchChoice, make_plan
+    from ..rig.motion import rig_model
+    from ..rig.profiles import rig_path, save_rig
+    from ..virtual.pedal import virtual_pedal_rig
 
     rig = virtual_pedal_rig()
     if not rig_path(home, rig.name).is_file():
@@ -100,7 +101,7 @@ class SweepScreen(Screen[None]):
             yield row("Rig", Input(rig, id="rig"))
             yield row("Session", Input(s.get("sweep_session", "sweep1"), id="session"))
             yield row("Reamp dBu", Input(str(s.get("reamp_dbu", 12)), id="dbu"))
-            reamp_file = s.get("reamp_file") or str(reamp.home_signal_path(app.home))
+            reamp_file = s.get("reamp_file") or str(home_signal_path(app.home))
             yield row("Reamp file", Input(reamp_file, id="file"))
             with Horizontal(classes="buttons"):
                 yield Button("Start (F5)", variant="primary", id="start", compact=True)
@@ -233,32 +234,31 @@ class SweepScreen(Screen[None]):
         app: Any = self.app
         self.bridge = bridge = Bridge(app, self.on_station_event, app.rig)
         runner: SweepRunner | None = None
+        devices = SweepBench(app.home, app.bench)
         try:
             if resume:
                 runner = resume_sweep(
                     app.home,
                     form["session"],
-                    open_bench=app.bench,
-                    confirm=bridge.confirm,
+                    devices,
+                    bridge.confirm,
                     emit=bridge.emit,
                     stop=bridge.stop,
                 )
             else:
                 path = Path(form["file"]).expanduser()
-                if path == reamp.home_signal_path(app.home) and not path.is_file():
-                    reamp.write_station_signal(path)
-                runner = start_sweep(
-                    app.home,
+                if path == home_signal_path(app.home) and not path.is_file():
+                    write_station_signal(path)
+                start = SweepStart(
                     plan_path=Path(form["plan"]).expanduser(),
                     profile_name=form["profile"],
                     rig_name=form["rig"] or "none",
                     out=form["session"],
-                    options=SweepOptions(reamp_dbu=form["dbu"]),
                     reamp_path=path,
-                    open_bench=app.bench,
-                    confirm=bridge.confirm,
-                    emit=bridge.emit,
-                    stop=bridge.stop,
+                    options=SweepOptions(reamp_dbu=form["dbu"]),
+                )
+                runner = start_sweep(
+                    app.home, start, devices, bridge.confirm, emit=bridge.emit, stop=bridge.stop
                 )
             bridge.rig = app.rig  # the bench is open now: the virtual rig does what prompts ask
             app.call_from_thread(self.show_session, runner.session)

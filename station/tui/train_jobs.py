@@ -10,10 +10,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..capture_io import read_capture_meta
+from ..capture.folder import read_capture_meta
 from ..events import Emit, StopFlag
-from ..parametric.training import SweepModels, train_parametric, train_snapshots
-from ..train import TrainResult, train_capture
+from ..models.parametric.training import Recipe, SweepModels, train_parametric, train_snapshots
+from ..models.train import TrainResult, train_capture
 from .training import TrainingJob
 
 SHOWN_SETTINGS = 4  # the worst few held-out settings; the rest are in the report
@@ -54,14 +54,7 @@ def sweep_job(
 
     def run(emit: Emit, stop: StopFlag) -> SweepModels:
         train = train_parametric if kind == "parametric" else train_snapshots
-        return train(
-            session,
-            architecture=architecture,
-            epochs=epochs,
-            emit=emit,
-            stop=stop,
-            level=level,
-        )
+        return train(session, Recipe(architecture, epochs), emit=emit, stop=stop, level=level)
 
     what = "a parametric model" if kind == "parametric" else "snapshots"
     return TrainingJob(

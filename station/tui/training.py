@@ -24,7 +24,7 @@ from textual.widgets import Footer, Header, ProgressBar, Static
 
 from ..errors import StationError, Stopped
 from ..events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_
-from ..train import clock
+from ..models.train import clock
 from .bridge import Bridge
 from .form import error_text
 

@@ -1,0 +1,71 @@
+"""The `station` command line: the parser of every subcommand, and running one (DESIGN §7)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import __version__
+from ..errors import StationError
+from . import (
+    calibrate,
+    capture,
+    check,
+    demo,
+    devices,
+    models,
+    plan,
+    rig,
+    signal,
+    sweep,
+    train,
+)
+from .common import Handler, OpenTui, common_options, home_of
+
+COMMANDS = (devices, calibrate, capture, check, signal, models, train, rig, plan, sweep, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser; each command module adds its own subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="station",
+        description="NAM Capture Station: calibrated captures for Neural Amp Modeler.",
+    )
+    parser.add_argument("--version", action="version", version=f"station {__version__}")
+    # Also before the command (`station --home H train ...`); the command's own wins.
+    parser.add_argument("--home", dest="top_home", type=Path, default=None, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = common_options()
+    for module in COMMANDS:
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, open_tui: OpenTui | None = None) -> int:
+    """Run one command; with none on a terminal, `open_tui` (when given) opens the TUI.
+
+    Returns the exit status: 0, 1 for a StationError (printed as error and hint
+    lines), 130 for Ctrl-C.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.open_tui = open_tui
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        if open_tui is None or not sys.stdin.isatty() or not sys.stdout.isatty():
+            parser.print_help()
+            return 0
+        open_tui(home_of(args))
+        return 0
+    try:
+        return handler(args)
+    except StationError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopped: the tone is off and the stream is closed", file=sys.stderr)
+        return 130

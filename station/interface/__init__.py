@@ -1,0 +1,1 @@
+"""Interface calibration: its procedure, the takes it plays, profiles and the spec table."""

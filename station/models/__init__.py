@@ -1,0 +1,1 @@
+"""Models: .nam files and their players, training, verification, and parametric models."""

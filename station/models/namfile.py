@@ -1,0 +1,229 @@
+"""Read, validate and tag .nam model files: only metadata changes, atomically, with a .bak.
+
+A .nam file is JSON with at least `architecture`, `config` and `weights`. Tagging
+sets the named metadata fields and nothing else: every other key and value is
+kept (the parsed JSON is equal apart from the fields written).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import StationError
+from ..fsutil import atomic_write_text
+
+GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
+TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
+TEXT_FIELDS = ("name", "modeled_by", "gear_make", "gear_model")
+LEVEL_FIELDS = ("input_level_dbu", "output_level_dbu")
+LEVEL_RANGE_DBU = (-30.0, 40.0)
+REQUIRED_KEYS = ("architecture", "config", "weights")
+
+
+class ModelError(StationError):
+    """A .nam file cannot be read or changed as asked; the file is untouched."""
+
+
+@dataclass
+class NamModel:
+    """A parsed .nam file."""
+
+    path: Path
+    data: dict[str, Any]
+    size_bytes: int
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The model's metadata (empty when it has none)."""
+        meta = self.data.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def calibrated(self) -> bool:
+        """True when both calibration levels are numbers."""
+        return all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (self.metadata.get(k) for k in LEVEL_FIELDS)
+        )
+
+    @property
+    def sample_rate(self) -> float | None:
+        """The model's sample rate, where the file says (older files do not)."""
+        rate = self.data.get("sample_rate")
+        return float(rate) if isinstance(rate, int | float) else None
+
+
+def read_model(path: Path) -> NamModel:
+    """Parse and validate a .nam file; raises ModelError saying what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder, not a .nam file", "give the model file itself")
+    if not path.exists():
+        raise ModelError(f"there is no file {path}", "check the path")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(
+            f"{path.name} is not JSON ({exc})", "a .nam file is JSON written by the NAM trainer"
+        ) from None
+    if not isinstance(data, dict) or not all(k in data for k in REQUIRED_KEYS):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(data, dict) or k not in data]
+        raise ModelError(
+            f"{path.name} is JSON but not a NAM model (no {', '.join(missing)})",
+            "give a .nam file exported by a NAM trainer",
+        )
+    return NamModel(path, data, len(raw))
+
+
+def model_info(model: NamModel) -> dict[str, Any]:
+    """What `station info` shows: architecture, version and who loads it, rate, size, metadata."""
+    from . import players
+
+    version = model.data.get("version")
+    return {
+        "path": str(model.path),
+        "architecture": model.data.get("architecture"),
+        "version": version,
+        "players": [p.to_json() for p in players.support(version, model.data)],
+        "player_warning": players.warning(version, model.data),
+        "sample_rate": model.sample_rate,
+        "size_bytes": model.size_bytes,
+        "calibrated": model.calibrated,
+        "input_level_dbu": model.metadata.get("input_level_dbu"),
+        "output_level_dbu": model.metadata.get("output_level_dbu"),
+        "metadata": model.metadata,
+    }
+
+
+def validate_fields(values: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+    """Check metadata values before anything is written; returns the cleaned dict.
+
+    Levels must be finite numbers in −30…+40 dBu (unless `force`); gear and
+    tone types must be NAM's names; text fields must be non-empty strings.
+    """
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key in LEVEL_FIELDS:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ModelError(f"{key} must be a number of dBu, got {value!r}") from None
+            if not math.isfinite(number):
+                raise ModelError(f"{key} must be a finite number, got {value!r}")
+            lo, hi = LEVEL_RANGE_DBU
+            if not lo <= number <= hi and not force:
+                raise ModelError(
+                    f"{key} = {number:g} dBu is outside {lo:g}…{hi:+g} dBu",
+                    "check the value (add --force if it is really so)",
+                    tui_hint="check the value",
+                )
+            clean[key] = number
+        elif key == "gear_type":
+            if value not in GEAR_TYPES:
+                raise ModelError(
+                    f"gear type {value!r} is not one of NAM's: {', '.join(GEAR_TYPES)}"
+                )
+            clean[key] = value
+        elif key == "tone_type":
+            if value not in TONE_TYPES:
+                raise ModelError(
+                    f"tone type {value!r} is not one of NAM's: {', '.join(TONE_TYPES)}"
+                )
+            clean[key] = value
+        elif key in TEXT_FIELDS:
+            if not isinstance(value, str) or not value.strip():
+                raise ModelError(f"{key} must be some text")
+            clean[key] = value.strip()
+        else:
+            raise ModelError(f"{key!r} is not a metadata field the station writes")
+    return clean
+
+
+def tag_model(path: Path, values: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+    """Set metadata fields in a .nam file; returns what was written.
+
+    Atomic (temp file beside it, fsync, replace), keeps the file's permissions,
+    and keeps `MODEL.nam.bak` of the original on the first modification.
+    Numeric fields the core reads (levels, loudness) are left as JSON numbers:
+    text holding a number is converted, anything else is removed ("removed").
+    Raises ModelError, leaving the file untouched, for any bad input.
+    """
+    model = read_model(path)
+    clean = validate_fields(values, force=force)
+    if not clean:
+        raise ModelError(
+            "nothing to write",
+            "give --capture DIR or levels and fields to set",
+            tui_hint="choose a capture or type both levels",
+        )
+    if not os.access(model.path, os.W_OK) or not os.access(model.path.parent, os.W_OK):
+        raise ModelError(f"{model.path} is read-only", "check the file's and folder's permissions")
+    data = copy.deepcopy(model.data)
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    meta.update(clean)
+    repaired = _repair_numbers(meta)
+    data["metadata"] = meta
+    backup = model.path.with_name(model.path.name + ".bak")
+    if not backup.exists():
+        shutil.copy2(model.path, backup)
+    mode = model.path.stat().st_mode & 0o7777
+    atomic_write_text(model.path, json.dumps(data), mode=mode)
+    converted = {k: v for k, v in repaired.items() if v is not None}
+    removed = sorted(k for k, v in repaired.items() if v is None)
+    return {**clean, **converted, **({"removed": removed} if removed else {})}
+
+
+# Metadata the core reads as numbers: a string there throws in the plugin, null means absent.
+NUMBER_FIELDS = (*LEVEL_FIELDS, "loudness")
+
+
+def _repair_numbers(meta: dict[str, Any]) -> dict[str, Any]:
+    """Make the numeric metadata the core reads numbers, or remove it; returns what changed.
+
+    A number written as text ("12.5") becomes the number; null, booleans and
+    other text are removed (the core treats a missing field as unknown).
+    """
+    changed: dict[str, Any] = {}
+    for key in NUMBER_FIELDS:
+        if key not in meta:
+            continue
+        value = meta[key]
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            continue
+        number: float | None = None
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is not None and math.isfinite(number):
+            meta[key] = changed[key] = number
+        else:
+            del meta[key]
+            changed[key] = None
+    return changed
+
+
+def fields_from_capture(capture_json: dict[str, Any]) -> dict[str, Any]:
+    """The calibration levels and gear fields a capture.json carries."""
+    out: dict[str, Any] = {k: capture_json.get(k) for k in LEVEL_FIELDS}
+    gear = capture_json.get("gear") or {}
+    for key in ("gear_make", "gear_model", "gear_type", "tone_type", "modeled_by", "name"):
+        if gear.get(key):
+            out[key] = gear[key]
+    return out

@@ -1,0 +1,201 @@
+"""The torch side (the `train` extra): NAM's parametric dataset and a knob-conditioned WaveNet.
+
+NAM 0.13 ships no parametric code, only registries. `register()` adds:
+
+* dataset type "parametric": one capture of the sweep (NAM's old layout entry,
+  `{"y_path": ..., "params": {name: encoded value}}` merged with `common`),
+  serving items `(params, x, y)`; NAM's Lightning module calls the net with
+  all but the target, so the net sees `net(params, x, pad_start=False)`;
+* net "ConditionedWaveNet": a stock NAM WaveNet whose first layer array takes
+  the audio plus one channel per control (`input_size` = `condition_size` =
+  1 + controls), the controls held constant over the clip.
+
+Exports keep NAM's WaveNet config and weights and add the controls under
+`config.parametric` (see `session.ENCODING`). Never imported by the core.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import torch
+from nam import data as nam_data
+from nam.models import factory, init_from_nam
+from nam.models.wavenet import WaveNet
+
+from ...errors import StationError
+from .session import ENCODING
+
+DATASET_TYPE = "parametric"
+NET_NAME = "ConditionedWaveNet"
+# WaveNet channels per size, as the single-capture path; "tiny" is a short stack for
+# quick trials, tests and benchmarks (receptive field 256 samples).
+SIZES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4, "tiny": 4}
+_registered: list[bool] = []
+
+
+class ParametricDataset(nam_data.Dataset):
+    """One capture of a sweep: NAM's (x, y) slices, each served with the setting's controls."""
+
+    def __init__(self, *args: Any, params: dict[str, float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Sorted names: the channel order of NAM's old parametric layout.
+        self._params = torch.tensor([float(params[k]) for k in sorted(params)])
+
+    @property
+    def params(self) -> torch.Tensor:
+        """The encoded controls, in channel order."""
+        return self._params
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y = super().__getitem__(idx)
+        return self._params, x, y
+
+
+class ConditionedWaveNet(WaveNet):
+    """NAM's WaveNet fed [audio, control 1, …, control K] as its input channels."""
+
+    def __init__(
+        self,
+        wavenet: Any,
+        sample_rate: float | None = None,
+        parametric: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(wavenet, sample_rate=sample_rate, **kwargs)
+        if not parametric:
+            raise StationError("a conditioned WaveNet needs its controls ('parametric')")
+        self._parametric = copy.deepcopy(parametric)
+        self._defaults = torch.tensor(
+            [_encode_default(parametric[k]) for k in sorted(parametric)], dtype=torch.float32
+        )
+
+    @classmethod
+    def parse_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Split the controls off; the rest is a stock WaveNet config."""
+        config = dict(config)
+        parametric = config.pop("parametric", None)
+        out = super().parse_config(config)
+        out["parametric"] = parametric
+        return out
+
+    @property
+    def controls(self) -> list[str]:
+        """Control names in channel order."""
+        return sorted(self._parametric)
+
+    def forward(  # type: ignore[override]
+        self, params: torch.Tensor, x: torch.Tensor, pad_start: bool | None = None, **kwargs: Any
+    ) -> torch.Tensor:
+        """Output for audio `x` ((B, L) or (L,)) at encoded controls `params` ((B, K) or (K,))."""
+        pad_start = self.pad_start_default if pad_start is None else pad_start
+        scalar = x.ndim == 1
+        if scalar:
+            x = x[None]
+        params = params.to(device=x.device, dtype=x.dtype)
+        if params.ndim == 1:
+            params = params[None].expand(len(x), -1)
+        if params.shape != (len(x), len(self._defaults)):
+            raise ValueError(
+                f"expected controls of shape ({len(x)}, {len(self._defaults)}), "
+                f"got {tuple(params.shape)}"
+            )
+        if pad_start:
+            x = torch.cat((torch.zeros((len(x), self.receptive_field - 1), device=x.device), x), 1)
+        if x.shape[1] < self.receptive_field:
+            raise ValueError(f"input of {x.shape[1]} samples is shorter than the receptive field")
+        c = params[:, :, None].expand(-1, -1, x.shape[1])
+        y = self._net(torch.cat((x[:, None, :], c), dim=1))[:, 0, :]
+        return y[0] if scalar else y
+
+    def _at_nominal_settings(self, x: torch.Tensor) -> torch.Tensor:
+        # NAM's loudness and gain metadata: measured with every control at its default.
+        return self(self._defaults, x)
+
+    def _export_input_output_args(self) -> tuple[Any, ...]:
+        return (self._defaults,)
+
+    def _export_config(self) -> dict[str, Any]:
+        config = super()._export_config()
+        config["parametric"] = copy.deepcopy(self._parametric)
+        config["parametric_encoding"] = ENCODING
+        return config
+
+
+def _encode_default(spec: dict[str, Any]) -> float:
+    span = float(spec["maxval"]) - float(spec["minval"])
+    return (float(spec["default_value"]) - float(spec["minval"])) / span if span > 0 else 0.0
+
+
+def register() -> None:
+    """Register the dataset type and the net with NAM (once per process)."""
+    if _registered:
+        return
+    try:
+        nam_data.register_dataset_initializer(DATASET_TYPE, ParametricDataset.init_from_config)
+        factory.register(NET_NAME, ConditionedWaveNet.init_from_config)
+    except KeyError as exc:
+        raise StationError(
+            f"another extension already registered NAM's {exc}",
+            "train parametric models in a process without that extension",
+        ) from None
+    _registered.append(True)
+
+
+def model_config(size: str, parametric: dict[str, Any]) -> dict[str, Any]:
+    """NAM's model.json for a conditioned WaveNet over `parametric`'s controls."""
+    template = json.loads(
+        resources.files("nam.train._resources").joinpath("config_model_packed.json").read_text()
+    )
+    layer = dict(template["net"]["config"]["submodels"][0]["config"]["layers_configs"][0])
+    width = 1 + len(parametric)
+    layer.update(input_size=width, condition_size=width, channels=SIZES[size])
+    if size == "tiny":
+        layer.update(
+            kernel_sizes=[3] * 7,
+            dilations=[1, 2, 4, 8, 16, 32, 64],
+            head={"out_channels": 1, "kernel_size": 1, "bias": True},
+        )
+    net = {
+        "name": NET_NAME,
+        "config": {"layers_configs": [layer], "head_scale": 0.02, "parametric": parametric},
+    }
+    out = {"net": net, **{k: v for k, v in template.items() if k != "net"}}
+    # Keep the checkpoint with the least squared error over all held-out settings: the
+    # mean of per-setting ESRs is ruled by the quietest setting and prefers a silent net.
+    out["loss"] = {**out["loss"], "val_loss": "mse"}
+    if size == "tiny":
+        # A few hundred weights learn fast at a higher rate; the multi-resolution STFT
+        # term costs more than the net itself at this size.
+        out["optimizer"] = {**out["optimizer"], "lr": 0.004}
+        out["loss"] = {"val_loss": "mse"}
+    return out
+
+
+def load_model(data: dict[str, Any]) -> ConditionedWaveNet:
+    """A conditioned WaveNet from a parsed .nam this module exported."""
+    config = data.get("config") or {}
+    if "parametric" not in config:
+        raise StationError("this model is not conditioned on knobs")
+    stock = init_from_nam({**data, "architecture": "WaveNet"})
+    net = ConditionedWaveNet(
+        stock._net, sample_rate=data.get("sample_rate"), parametric=config["parametric"]
+    )
+    net.eval()
+    return net
+
+
+def run(data: dict[str, Any], x: np.ndarray, encoded: dict[str, float]) -> np.ndarray:
+    """The model's output for input `x` at the encoded controls (by name), float64."""
+    net = load_model(data)
+    missing = [k for k in net.controls if k not in encoded]
+    if missing:
+        raise StationError(f"no value for {', '.join(missing)}")
+    params = torch.tensor([encoded[k] for k in net.controls], dtype=torch.float32)
+    with torch.no_grad():
+        y = net(params, torch.from_numpy(np.asarray(x, dtype=np.float32)), pad_start=True)
+    return y.cpu().numpy().astype(np.float64)

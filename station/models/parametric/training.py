@@ -1,0 +1,351 @@
+"""Training from a sweep session: one knob-conditioned model, or one snapshot per setting.
+
+Both write `<session>/models/`: `parametric.nam` or `snapshots/<id>.nam`, and a
+report (`parametric-report.json` + `.png`, or `snapshots.json`). The captures
+are already aligned by the latency the station measured for each take, so
+NAM's `delay` is 0 for every entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import StationError, Stopped
+from ...events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_, ignore
+from ...fsutil import write_json
+from ...reamp import files as reamp
+from ...signal.levels import dbu_list
+from ..nam_lib import require_nam
+from ..namfile import fields_from_capture, tag_model
+from ..train import (
+    clock,
+    epoch_reports,
+    esr_verdict,
+    fitted_data,
+    install_model,
+    learning_config,
+    split_ranges,
+)
+from .session import Sweep, load_sweep
+from .verify import SettingScore, score_settings, summary
+
+SIZES = ("standard", "lite", "feather", "nano", "tiny")
+
+
+@dataclass
+class SweepModels:
+    """What a sweep training made, and the report that judges it."""
+
+    kind: str  # "parametric" | "snapshots"
+    models: list[Path]
+    report_path: Path
+    report: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _open(session: Path, emit: Emit, level: float | None) -> Sweep:
+    sweep = load_sweep(session, level)
+    for text in sweep.warnings:
+        emit(Warning_(text))
+    if sweep.multi_level:
+        emit(
+            Step(
+                "level",
+                f"Using the {sweep.input_level_dbu:g} dBu captures of {sweep.name} "
+                f"(levels {dbu_list(sweep.levels_dbu)}; "
+                f"{sweep.other_levels} setting(s) at other levels not used)",
+            )
+        )
+    return sweep
+
+
+def _levels_json(sweep: Sweep) -> dict[str, Any]:
+    return {"levels_dbu": sweep.levels_dbu, "other_level_settings": sweep.other_levels}
+
+
+def _check_request(architecture: str, epochs: int) -> None:
+    if architecture not in SIZES:
+        raise StationError(
+            f"unknown architecture {architecture!r}", f"choose one of {', '.join(SIZES)}"
+        )
+    if epochs < 1:
+        raise StationError("--epochs must be at least 1")
+
+
+def _excluded_json(sweep: Sweep) -> list[dict[str, Any]]:
+    return [{"id": s.id, "role": s.role, "reason": s.excluded} for s in sweep.excluded]
+
+
+def data_config(sweep: Sweep, ny: int) -> dict[str, Any]:
+    """NAM's old parametric data layout for the usable settings: holdouts validate."""
+    info = reamp.recognise(sweep.x_path)
+    train_range, val_range = split_ranges(info)
+
+    def entry(s: Any, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"y_path": str(s.folder / "output.wav"), "params": sweep.encoded(s), **extra}
+
+    return {
+        "type": "parametric",
+        "common": {"x_path": str(sweep.x_path), "delay": 0, "allow_unequal_lengths": True},
+        "train": [entry(s, {"ny": ny, **train_range}) for s in sweep.used("train")],
+        "validation": [entry(s, {"ny": None, **val_range}) for s in sweep.used("holdout")],
+    }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: the model's size, how long, the slice length and batch, Lightning's options."""
+
+    architecture: str = "standard"  # a size of nam_ext.SIZES
+    epochs: int = 100
+    ny: int = 8192  # output samples per training example
+    batch_size: int = 16
+    trainer_options: dict[str, Any] | None = None  # Lightning's accelerator, devices, ...
+
+
+def train_parametric(
+    session: Path,
+    recipe: Recipe = Recipe(),
+    *,
+    out: Path | None = None,
+    level: float | None = None,
+    stop: StopFlag | None = None,
+    emit: Emit = ignore,
+) -> SweepModels:
+    """Train one model conditioned on the session's knobs; export, tag and judge it.
+
+    `level` (dBu) picks one reamp level out of a multi-level session.
+
+    Raises StationError for a session it cannot learn from (fewer than two
+    training settings, no holdout, clashing knob names) and Stopped when a
+    stop was asked for before the first epoch ended.
+    """
+    architecture, epochs = recipe.architecture, recipe.epochs
+    _check_request(architecture, epochs)
+    sweep = _open(Path(session), emit, level)
+    train, holdout = sweep.used("train"), sweep.used("holdout")
+    if len(train) < 2:
+        raise StationError(
+            f"{sweep.name} has {len(train)} usable training setting(s); a parametric model "
+            "needs at least two",
+            "capture more settings (station sweep resume), or train --snapshots",
+        )
+    if not holdout:
+        raise StationError(
+            f"{sweep.name} has no usable held-out setting to validate on",
+            "plan the sweep with --holdout K so the model is judged on settings it never saw",
+        )
+    require_nam()
+    from . import nam_ext
+
+    nam_ext.register()
+    import nam.train.full as full
+
+    work = sweep.path / "training" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-parametric")
+    work.mkdir(parents=True)
+    emit(
+        Step(
+            "train",
+            f"Training a {architecture} conditioned WaveNet on {len(train)} settings, "
+            f"validating on {len(holdout)} held-out setting{'s' * (len(holdout) != 1)}, "
+            f"{epochs} epoch(s)",
+        )
+    )
+    model_config = nam_ext.model_config(architecture, sweep.parametric_block())
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        epoch_reports(full, "_create_callbacks", epochs, emit, stop),
+        fitted_data(full, emit),
+    ):
+        full.main(
+            data_config(sweep, recipe.ny),
+            model_config,
+            learning_config(epochs, recipe.trainer_options, recipe.batch_size),
+            work,
+            no_show=True,
+            make_plots=False,  # NAM's plots call the net with audio only
+        )
+    model_file = work / "model.nam"
+    if not model_file.is_file():
+        if stop is not None and stop.is_set():
+            raise Stopped()
+        raise StationError("the trainer finished without exporting a model", f"see {work}")
+    models = sweep.path / "models"
+    models.mkdir(exist_ok=True)
+    target = Path(out) if out is not None else models / f"parametric{sweep.level_tag}.nam"
+    fields = _fields(sweep)
+    fields["name"] = (
+        f"{sweep.name}{sweep.level_tag} (parametric: {', '.join(p.name for p in sweep.specs)})"
+    )
+    tag_model(model_file, fields)
+    install_model(model_file, target, emit)
+    emit(Step("judge", f"Scoring the model at {len(holdout)} held-out and {len(train)} "
+                       "training settings"))  # fmt: skip
+    scores = score_settings(target, sweep, holdout)
+    seen = score_settings(target, sweep, train)
+    report = _parametric_report(sweep, target, architecture, epochs, scores, seen, stop)
+    stem = f"parametric{sweep.level_tag}-report"
+    report_path = models / f"{stem}.json"
+    from .report import write_plot
+
+    report["plot"] = str(write_plot(models / f"{stem}.png", sweep, scores, seen))
+    write_json(report_path, report)
+    return SweepModels("parametric", [target], report_path, report, list(sweep.warnings))
+
+
+def _fields(sweep: Sweep) -> dict[str, Any]:
+    fields = fields_from_capture(sweep.used("train")[0].meta if sweep.used("train") else {})
+    fields.update(input_level_dbu=sweep.input_level_dbu, output_level_dbu=sweep.output_level_dbu)
+    return fields
+
+
+def _parametric_report(
+    sweep: Sweep,
+    target: Path,
+    architecture: str,
+    epochs: int,
+    scores: list[SettingScore],
+    seen: list[SettingScore],
+    stop: StopFlag | None,
+) -> dict[str, Any]:
+    worst = summary(scores)
+    return {
+        "kind": "parametric",
+        "session": str(sweep.path),
+        "model_path": str(target.resolve()),
+        "architecture": architecture,
+        "epochs": epochs,
+        "stopped_early": bool(stop is not None and stop.is_set()),
+        "input_level_dbu": sweep.input_level_dbu,
+        "output_level_dbu": sweep.output_level_dbu,
+        **_levels_json(sweep),
+        "controls": sweep.parametric_block(),
+        "holdout": [s.to_json() for s in scores],
+        **worst,
+        "verdict": esr_verdict(worst["esr_worst"]) if worst["esr_worst"] is not None else None,
+        "train": [s.to_json() for s in seen],
+        "excluded": _excluded_json(sweep),
+        "warnings": list(sweep.warnings),
+        "trained": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def _in_bank(emit: Emit, model: int, models: int, started: float) -> Emit:
+    """Epoch reports of model `model` of `models`, with the fraction and time left of the bank."""
+
+    def bank(event: Event) -> None:
+        if isinstance(event, EpochProgress) and event.epochs:
+            done = (model - 1 + event.epoch / event.epochs) / models
+            elapsed = time.monotonic() - started
+            remaining = elapsed / done * (1 - done) if done > 0 else None
+            left = f", {clock(remaining)} left in all" if remaining is not None else ""
+            event = dataclasses.replace(
+                event,
+                fraction=done,
+                message=f"model {model}/{models}: {event.message}{left}",
+                elapsed_s=elapsed,
+                remaining_s=remaining,
+                model=model,
+                models=models,
+            )
+        elif isinstance(event, Progress):
+            event = dataclasses.replace(event, message=f"model {model}/{models}: {event.message}")
+        emit(event)
+
+    return bank
+
+
+def train_snapshots(
+    session: Path,
+    recipe: Recipe = Recipe(),
+    *,
+    level: float | None = None,
+    stop: StopFlag | None = None,
+    emit: Emit = ignore,
+) -> SweepModels:
+    """Train one standard model per usable setting, each named after its knob values.
+
+    `level` (dBu) picks one reamp level out of a multi-level session; the
+    recipe's `ny` and `batch_size` are the standard trainer's own.
+    """
+    architecture, epochs, trainer_options = (
+        recipe.architecture,
+        recipe.epochs,
+        recipe.trainer_options,
+    )
+    from ..train import ARCHITECTURES, train_capture
+
+    if architecture not in ARCHITECTURES:
+        sizes = ", ".join(ARCHITECTURES)
+        raise StationError(
+            f"snapshots come in {sizes} sizes, not {architecture!r}"
+            if architecture in SIZES
+            else f"unknown architecture {architecture!r}",
+            f"choose one of {sizes} ('tiny' is for quick --parametric trials)",
+            tui_hint=f"choose one of {sizes}",
+        )
+    _check_request(architecture, epochs)
+    sweep = _open(Path(session), emit, level)
+    settings = sweep.used("train") + sweep.used("holdout")
+    require_nam()
+    folder = sweep.path / "models" / "snapshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    models: list[Path] = []
+    started = time.monotonic()
+    for i, s in enumerate(settings):
+        if stop is not None and stop.is_set():
+            emit(Warning_(f"stopped: {len(settings) - i} setting(s) not trained"))
+            break
+        emit(Step("snapshot", f"Snapshot {i + 1}/{len(settings)}: {s.id} ({s.label()})"))
+        name = f"{sweep.name} {s.label()}" + (
+            f" at {sweep.input_level_dbu:g} dBu" if sweep.multi_level else ""
+        )
+        result = train_capture(
+            s.folder,
+            architecture=architecture,
+            epochs=epochs,
+            out=folder / f"{s.id}.nam",
+            emit=_in_bank(emit, i + 1, len(settings), started),
+            trainer_options=trainer_options,
+            stop=stop,
+            name=name,
+        )
+        models.append(result.model_path)
+        rows.append(
+            {
+                "id": s.id,
+                "role": s.role,
+                "setting": s.label(),
+                "knobs": s.knobs,
+                "switches": s.switches,
+                "model_path": str(result.model_path.resolve()),
+                "name": name,
+                "validation_esr": result.validation_esr,
+                "verdict": result.verdict,
+            }
+        )
+    report = {
+        "kind": "snapshots",
+        "session": str(sweep.path),
+        "architecture": architecture,
+        "epochs": epochs,
+        "input_level_dbu": sweep.input_level_dbu,
+        "output_level_dbu": sweep.output_level_dbu,
+        **_levels_json(sweep),
+        "snapshots": rows,
+        "stopped_early": bool(stop is not None and stop.is_set()),
+        "excluded": _excluded_json(sweep),
+        "warnings": list(sweep.warnings),
+        "trained": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    report_path = sweep.path / "models" / f"snapshots{sweep.level_tag}.json"
+    write_json(report_path, report)
+    return SweepModels("snapshots", models, report_path, report, list(sweep.warnings))

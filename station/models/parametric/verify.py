@@ -1,0 +1,142 @@
+"""How close a model is to the gear at each setting of a sweep: ESR and level per setting.
+
+A parametric model is run at each setting's own knob values (from the
+session); a standard model is run once, as it has no knobs. The ESR that
+judges generalisation is taken on the held-out stretch of the signal (NAM's
+second validation copy, or the last 20 % of a custom file), which no setting
+trained on; `whole` adds the ESR over the whole capture.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...reamp import files as reamp
+from ...signal.analysis import esr
+from ..nam_lib import require_nam
+from ..namfile import read_model
+from .session import Setting, Sweep
+
+
+@dataclass(frozen=True)
+class SettingScore:
+    """Model against gear at one setting."""
+
+    id: str
+    role: str
+    label: str
+    values: dict[str, Any]
+    esr: float  # on the held-out stretch of the signal
+    esr_whole: float | None
+    level_difference_db: float  # model minus gear, RMS over the held-out stretch
+    gear_power: float  # mean square of the gear's output over the stretch (full scale 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON shape reports and `station verify --session` print."""
+        return {
+            "id": self.id,
+            "role": self.role,
+            "setting": self.label,
+            "values": self.values,
+            "esr": self.esr,
+            "esr_whole": self.esr_whole,
+            "level_difference_db": self.level_difference_db,
+            "gear_power": self.gear_power,
+        }
+
+
+def held_out_start(info: reamp.ReampInfo) -> int:
+    """First sample of the stretch no setting trained on."""
+    from ..train import split_ranges
+
+    return int(split_ranges(info)[1]["start_samples"])
+
+
+def is_parametric(model_path: Path) -> bool:
+    """True for a model conditioned on knobs (it carries `config.parametric`)."""
+    config = read_model(model_path).data.get("config")
+    return isinstance(config, dict) and "parametric" in config
+
+
+def _runner(model_path: Path, sweep: Sweep) -> Callable[[np.ndarray, Setting], np.ndarray]:
+    data = read_model(model_path).data
+    if isinstance(data.get("config"), dict) and "parametric" in data["config"]:
+        require_nam()
+        from . import nam_ext
+
+        names = sorted(data["config"]["parametric"])
+        known = sorted(p.name for p in sweep.specs)
+        if names != known:
+            from ...errors import StationError
+
+            raise StationError(
+                f"the model's knobs ({', '.join(names)}) are not the session's "
+                f"({', '.join(known)})",
+                "verify a model against the session it was trained from",
+            )
+        return lambda x, s: nam_ext.run(data, x, sweep.encoded(s))
+    from ..verify import run_model
+
+    cache: dict[int, np.ndarray] = {}
+
+    def standard(x: np.ndarray, _s: Setting) -> np.ndarray:
+        if len(x) not in cache:  # no knobs: one run serves every setting
+            cache[len(x)] = run_model(model_path, x)
+        return cache[len(x)]
+
+    return standard
+
+
+def score_settings(
+    model_path: Path, sweep: Sweep, settings: list[Setting], *, whole: bool = False
+) -> list[SettingScore]:
+    """ESR and level difference of the model at each of `settings`."""
+    x, sr, _ = reamp.read_mono(sweep.x_path)
+    info = reamp.recognise(sweep.x_path, (x, sr))
+    lo = held_out_start(info)
+    # Without the whole file, give the model a second before the stretch to fill its memory.
+    start = 0 if whole else max(0, lo - sr)
+    run = _runner(model_path, sweep)
+    scores = []
+    for s in settings:
+        y, _, _ = reamp.read_mono(s.folder / "output.wav")
+        out = run(x[start:], s)
+        n = min(len(out), len(y) - start)
+        m, g = out[lo - start : n], y[lo : start + n]
+        rm, rg = float(np.sqrt(np.mean(m**2))), float(np.sqrt(np.mean(g**2)))
+        level = 20 * math.log10(rm / rg) if rm > 0 and rg > 0 else math.nan
+        scores.append(
+            SettingScore(
+                s.id,
+                s.role,
+                s.label(),
+                s.values(),
+                esr(m, g),
+                esr(out[:n], y[start : start + n]) if whole else None,
+                level,
+                rg**2,
+            )
+        )
+    return scores
+
+
+def summary(scores: list[SettingScore]) -> dict[str, float | None]:
+    """Worst and median ESR over the scored settings, and the pooled ESR.
+
+    Pooled: all settings' squared error over all their signal power, so a quiet
+    setting counts by its loudness, as a listener hears it.
+    """
+    values = [s.esr for s in scores]
+    power = sum(s.gear_power for s in scores)
+    return {
+        "esr_worst": max(values) if values else None,
+        "esr_median": statistics.median(values) if values else None,
+        "esr_pooled": sum(s.esr * s.gear_power for s in scores) / power if power > 0 else None,
+    }

@@ -1,0 +1,1 @@
+"""Capture plans: which knob settings to capture, by experimental design, and in what order."""

@@ -1,0 +1,1 @@
+"""The servo rig on the station side: rig profiles, knob calibration, motion time."""

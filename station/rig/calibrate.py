@@ -1,0 +1,334 @@
+"""Knob calibration of a servo rig: jog each servo until the pointer sits on a printed mark,
+record the mark's value, and build the rig profile. Both front ends drive this one core.
+
+Every jog is a slewed MOVE (the firmware never snaps a servo), and the caller
+detaches in `finally`. `execute()` is the line-command language shared by the
+CLI (typed or piped commands) and tests; the TUI calls the methods directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..drivers.base import KnobRig
+from ..errors import RigError, StationError
+from ..events import StopFlag
+from .profiles import PULSE_MAX_US, PULSE_MIN_US, KnobSpec, RigProfile, SwitchSpec
+
+
+class ShownSetting(Protocol):
+    """Where the knobs and switches really are (the virtual pedal knows; real gear does not)."""
+
+    def knob_values(self) -> dict[str, float]:
+        """Each knob's value as its pointer shows it."""
+        ...
+
+    def switch_positions(self) -> dict[str, str]:
+        """Each switch's position."""
+        ...
+
+
+FINE_US = 5
+COARSE_US = 50
+
+HELP = """commands (one a line):
+  knob NAME CHANNEL [MIN MAX]  calibrate a knob on a servo channel
+  switch NAME CHANNEL          calibrate a switch
+  + / -    ++ / --             jog a fine (5 µs) / coarse (50 µs) step
+  +N / -N   goto US            jog by N µs / go to a pulse width
+  mark VALUE                   the pointer is on the printed mark VALUE (a
+                               switch: a position name); do both ends and
+                               any marks between
+  where                        where the servo is
+  done                         finish this knob or switch
+  save                         write the rig profile and stop
+  quit                         stop without saving
+on a terminal: ←/→ fine, ↓/↑ coarse steps; Escape or Ctrl-C stops"""
+
+
+@dataclass
+class Draft:
+    """A control being calibrated: its marks so far (value or position → µs)."""
+
+    kind: str  # "knob" or "switch"
+    name: str
+    channel: int
+    min: float | None = None
+    max: float | None = None
+    marks: dict[str, int] = field(default_factory=dict)  # text of the value → pulse
+
+    def spec(self) -> KnobSpec | SwitchSpec:
+        """The validated KnobSpec or SwitchSpec; RigError says what is missing."""
+        if self.kind == "switch":
+            return SwitchSpec(self.name, self.channel, dict(self.marks))
+        points = sorted((float(v), us) for v, us in self.marks.items())
+        if len(points) < 2:
+            raise RigError(
+                f"knob {self.name!r} has {len(points)} mark(s)",
+                "mark at least both printed ends ('mark 0' ... 'mark 10')",
+            )
+        lo = points[0][0] if self.min is None else self.min
+        hi = points[-1][0] if self.max is None else self.max
+        return KnobSpec(self.name, self.channel, lo, hi, points)
+
+
+class RigCalibration:
+    """A calibration session on a connected rig; `look(channel)` describes what a user
+    would see on the control (the virtual twin's pointer), or None on real hardware."""
+
+    def __init__(
+        self,
+        rig: KnobRig,
+        *,
+        name: str,
+        port: str,
+        firmware_version: str,
+        look: Callable[[int], str] | None = None,
+        stop: StopFlag | None = None,
+    ) -> None:
+        from ..home import check_name
+
+        self.rig = rig
+        self.name = check_name(name)
+        self.port = port
+        self.firmware_version = firmware_version
+        self.look = look
+        self.stop = stop
+        self.done: list[KnobSpec | SwitchSpec] = []
+        self.current: Draft | None = None
+        self.pulse_us: int | None = None
+
+    # -- controls -------------------------------------------------------------------
+
+    def begin(
+        self, kind: str, name: str, channel: int, lo: float | None = None, hi: float | None = None
+    ) -> str:
+        """Start calibrating a knob or switch on `channel`; returns where its servo is."""
+        if self.current is not None:
+            self.finish()
+        taken = {c.channel: c.name for c in self.done}
+        if channel in taken or name in taken.values():
+            raise RigError(
+                f"{name!r} or channel {channel} is already calibrated",
+                "each control has its own name and servo channel",
+            )
+        if lo is not None and hi is not None and not lo < hi:
+            raise RigError(f"the range {lo:g}–{hi:g} is empty", "give MIN below MAX")
+        self.current = Draft(kind, name, channel, lo, hi)
+        reported = self.rig.positions().get(channel)
+        if reported is None:
+            self.current = None
+            raise RigError(f"the rig has no channel {channel}", "check the servo wiring")
+        # A servo never driven since power-on reports no usable pulse (the firmware says 0).
+        known = PULSE_MIN_US <= reported <= PULSE_MAX_US
+        self.pulse_us = reported if known else None
+        return self.where()
+
+    def _need(self) -> Draft:
+        if self.current is None:
+            raise RigError("no knob or switch chosen", "start with 'knob NAME CHANNEL'")
+        return self.current
+
+    def where(self) -> str:
+        """One line: the channel, its pulse, and what the control shows (if known)."""
+        d = self._need()
+        if self.pulse_us is None:
+            return (
+                f"{d.kind} {d.name} (channel {d.channel}): not driven since power-on; "
+                "start with 'goto 1500'"
+            )
+        text = f"{d.kind} {d.name} (channel {d.channel}) at {self.pulse_us} µs"
+        if self.look is not None:
+            text += f" — {self.look(d.channel)}"
+        return text
+
+    def goto(self, pulse_us: int) -> str:
+        """Slew the current servo to `pulse_us` (kept within 500–2500 µs)."""
+        d = self._need()
+        target = min(max(int(pulse_us), PULSE_MIN_US), PULSE_MAX_US)
+        try:
+            reached = self.rig.move({d.channel: target}, stop=self.stop)
+        except RigError:
+            # Wherever it stopped, ask the rig rather than guess.
+            self.pulse_us = self.rig.positions().get(d.channel, self.pulse_us)
+            raise
+        self.pulse_us = reached.get(d.channel, target)
+        return self.where()
+
+    def jog(self, delta_us: int) -> str:
+        """Slew the current servo by `delta_us` from where it is."""
+        self._need()
+        if self.pulse_us is None:
+            raise RigError(
+                "the servo's position is unknown", "start with 'goto US', e.g. goto 1500"
+            )
+        return self.goto(self.pulse_us + delta_us)
+
+    def mark(self, text: str) -> str:
+        """Record the current pulse as the printed mark `text` (a number, or a position)."""
+        d = self._need()
+        if self.pulse_us is None:
+            raise RigError("the servo's position is unknown", "move it first: goto US, then jog")
+        if d.kind == "knob":
+            try:
+                value = float(text)
+            except ValueError:
+                raise RigError(
+                    f"{text!r} is not a number", "type the value printed at the mark, e.g. 'mark 5'"
+                ) from None
+            if (d.min is not None and value < d.min) or (d.max is not None and value > d.max):
+                raise RigError(f"{value:g} is outside {d.min:g}–{d.max:g}", "check the mark")
+            key = f"{value:g}"
+        else:
+            key = text.strip()
+            if not key or any(ch in key for ch in " =\"'"):
+                raise RigError(f"{text!r} is not a position name", "e.g. 'mark on'")
+        d.marks[key] = self.pulse_us
+        marks = ", ".join(f"{k}={v}" for k, v in sorted(d.marks.items(), key=lambda kv: kv[1]))
+        return f"{d.name}: {key} at {self.pulse_us} µs (marks: {marks})"
+
+    def finish(self) -> str:
+        """Validate the current control and add it to the profile."""
+        d = self._need()
+        spec = d.spec()
+        self.done.append(spec)
+        self.current = None
+        self.pulse_us = None
+        if isinstance(spec, KnobSpec):
+            return f"knob {spec.name}: {spec.min:g}–{spec.max:g} over {len(spec.points)} marks"
+        return f"switch {spec.name}: {', '.join(spec.positions)}"
+
+    def profile(self) -> RigProfile:
+        """The rig profile from every finished control (the current one is finished first)."""
+        if self.current is not None:
+            self.finish()
+        if not self.done:
+            raise RigError("nothing calibrated yet", "calibrate a knob first: 'knob drive 0'")
+        speed = getattr(self.rig, "speed_us_per_s", 300.0)
+        return RigProfile(
+            name=self.name,
+            port=self.port,
+            firmware_version=self.firmware_version,
+            slew_us_per_s=float(speed),
+            knobs=[c for c in self.done if isinstance(c, KnobSpec)],
+            switches=[c for c in self.done if isinstance(c, SwitchSpec)],
+        )
+
+    # -- the line-command language ---------------------------------------------------
+
+    def execute(self, line: str) -> tuple[str, str | None]:
+        """Run one command line; returns (what to show, 'save' | 'quit' | None).
+
+        A user's mistake raises StationError; the session goes on after it.
+        """
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise StationError(f"cannot read {line!r}: {exc}", "see 'help'") from None
+        if not words:
+            return ("", None)
+        cmd, args = words[0].lower(), words[1:]
+        steps = {"+": FINE_US, "-": -FINE_US, "++": COARSE_US, "--": -COARSE_US}
+        if cmd in steps and not args:
+            return (self.jog(steps[cmd]), None)
+        if cmd[0] in "+-" and cmd[1:].isdigit():
+            return (self.jog(int(cmd)), None)
+        if cmd in ("knob", "switch"):
+            return (self._begin(cmd, args), None)
+        if cmd == "goto" and len(args) == 1 and args[0].isdigit():
+            return (self.goto(int(args[0])), None)
+        if cmd == "mark" and len(args) == 1:
+            return (self.mark(args[0]), None)
+        if cmd == "where" and not args:
+            return (self.where(), None)
+        if cmd == "done" and not args:
+            return (self.finish(), None)
+        if cmd == "speed" and len(args) == 1:
+            self.rig.set_speed(float(args[0]))
+            return (f"slew speed {float(args[0]):g} µs/s", None)
+        if cmd == "save" and not args:
+            return ("", "save")
+        if cmd in ("quit", "exit") and not args:
+            return ("", "quit")
+        if cmd in ("help", "?"):
+            return (HELP, None)
+        raise StationError(f"unknown command {line.strip()!r}", "type 'help' for the commands")
+
+    def _begin(self, kind: str, args: list[str]) -> str:
+        usage = f"'{kind} NAME CHANNEL'" + (
+            " or 'knob NAME CHANNEL MIN MAX'" if kind == "knob" else ""
+        )
+        if len(args) not in ((2, 4) if kind == "knob" else (2,)) or not args[1].isdigit():
+            raise StationError(f"{kind} needs a name and a channel", f"use {usage}")
+        lo = hi = None
+        if len(args) == 4:
+            try:
+                lo, hi = float(args[2]), float(args[3])
+            except ValueError:
+                raise StationError("MIN and MAX must be numbers", f"use {usage}") from None
+        return self.begin(kind, args[0], int(args[1]), lo, hi)
+
+
+def parse_settings(
+    profile: RigProfile, items: list[str]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """`drive=5 boost=on` → knob values and switch positions; RigError for anything unknown."""
+    knobs: dict[str, float] = {}
+    switches: dict[str, str] = {}
+    knob_names = {k.name for k in profile.knobs}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise RigError(f"{item!r} is not NAME=VALUE", "e.g. drive=5 tone=3.5 boost=on")
+        if name in knob_names:
+            try:
+                knobs[name] = float(value)
+            except ValueError:
+                raise RigError(f"{name}={value}: not a number", "knobs take numbers") from None
+        else:
+            profile.switch(name)  # raises naming the switches when there is none so called
+            switches[name] = value
+    profile.pulses_for(knobs, switches)  # refuses values outside the printed range, early
+    return knobs, switches
+
+
+def rig_status(
+    profile: RigProfile, rig: KnobRig, port: str, bench: ShownSetting | None = None
+) -> dict[str, Any]:
+    """Each control's channel, pulse and value (None where the pulse is off its calibration)."""
+    pos = rig.positions()
+    knobs: dict[str, Any] = {}
+    for k in profile.knobs:
+        us = pos.get(k.channel)
+        value = None
+        if us is not None:
+            with contextlib.suppress(StationError):
+                value = round(k.value_at(us), 3)
+        knobs[k.name] = {"channel": k.channel, "pulse_us": us, "value": value}
+    switches = {
+        sw.name: {
+            "channel": sw.channel,
+            "pulse_us": pos.get(sw.channel),
+            "position": sw.position_at(pos[sw.channel]) if sw.channel in pos else None,
+        }
+        for sw in profile.switches
+    }
+    out: dict[str, Any] = {
+        "rig": profile.name,
+        "port": port,
+        "knobs": knobs,
+        "switches": switches,
+    }
+    info = getattr(rig, "info", None)
+    if info is not None:
+        out["firmware_version"] = info.version
+    if bench is not None:  # what the virtual pedal really shows, for comparison
+        out["virtual_pedal"] = {
+            "knobs": {n: round(v, 3) for n, v in bench.knob_values().items()},
+            "switches": bench.switch_positions(),
+        }
+    return out

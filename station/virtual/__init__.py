@@ -1,0 +1,1 @@
+"""The virtual rig: a simulated interface, gear, meter and servo firmware, physically linked."""

@@ -1,0 +1,192 @@
+"""`station calibrate` and `station devices` as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from station.signal.levels import vrms_from_dbu
+from station.virtual.rig import VirtualInterfaceTruth, VirtualRig
+from tests.conftest import run_station as station
+
+BASE = [
+    "calibrate",
+    "--device",
+    "virtual",
+    "--name",
+    "demo",
+    "--send-channel",
+    "1",
+    "--return-channel",
+    "1",
+]
+
+
+def test_virtual_calibration_json(home: Path) -> None:
+    res = station(*BASE, "--yes", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    rig = VirtualRig()  # the CLI's own virtual rig: its truths at the 1 kHz tone
+    assert out["send_dbu_at_0dbfs"] == pytest.approx(rig.true_send_dbu(1000.0), abs=0.02)
+    assert out["return_dbu_at_0dbfs"] == pytest.approx(rig.true_return_dbu(1000.0), abs=0.02)
+    # Each stream's latency moved by 0–3 samples; the profile keeps their mean and spread.
+    takes = out["latency_takes_samples"]
+    base, most = rig.truth.latency_samples, rig.truth.stream_shift_max_samples
+    assert len(takes) >= 3 and all(base - 0.1 <= t <= base + most + 0.1 for t in takes)
+    assert out["latency_samples"] == pytest.approx(sum(takes) / len(takes))
+    assert out["latency_spread_samples"] == pytest.approx(max(takes) - min(takes))
+    assert out["timing_out"] is None and out["timing_reference_delay_samples"] is None
+    assert Path(out["profile_path"]) == (home / "calibration/profiles/demo.toml").resolve()
+    assert Path(out["profile_path"]).is_file()
+    assert "Measure the RMS voltage" in res.stderr
+
+
+def test_manual_meter_typed_on_stdin(home: Path) -> None:
+    truth = VirtualInterfaceTruth()
+    reading = vrms_from_dbu(truth.send_dbu_at_0dbfs - 12.0)
+    # A wrong entry first: the station explains and asks again. Then Enter for the patch.
+    res = station(*BASE, "--meter", "manual", "--json", home=home, stdin=f"lots\n{reading:.5f}\n\n")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert "is not a voltage" in res.stderr
+    assert "the bench meter shows" in res.stderr
+    assert out["send_dbu_at_0dbfs"] == pytest.approx(truth.send_dbu_at_0dbfs, abs=0.02)
+    # The typed reading is the nominal send; the converters' 1 kHz ripple moves the return.
+    rig = VirtualRig()
+    ripple = rig.true_send_dbu(1000.0) - truth.send_dbu_at_0dbfs
+    assert out["return_dbu_at_0dbfs"] == pytest.approx(
+        rig.true_return_dbu(1000.0) - ripple, abs=0.02
+    )
+
+
+def test_timing_reference_from_the_cli(home: Path) -> None:
+    res = station(*BASE, "--timing-out", "3", "--timing-in", "4", "--yes", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert (out["timing_out"], out["timing_in"]) == (3, 4)
+    # The timing loop has the send/return's latency in every stream: same mean.
+    assert out["timing_reference_delay_samples"] == pytest.approx(out["latency_samples"], abs=0.1)
+    profile = (home / "calibration/profiles/demo.toml").read_text()
+    assert "timing_out = 3" in profile and "timing_reference_delay_samples" in profile
+    bad = station(*BASE, "--timing-out", "1", "--timing-in", "2", "--yes", home=home)
+    assert bad.returncode != 0 and "must not use the send" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_capture_timed_by_the_reference_or_warned_without(home: Path, short_signal: Path) -> None:
+    res = station(*BASE, "--timing-out", "3", "--timing-in", "4", "--yes", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    spread = json.loads(res.stdout)["latency_spread_samples"]
+    assert spread > 0.25  # the CLI's virtual driver moves its latency per stream
+    common = ["capture", "--profile", "demo", "--reamp-dbu", "12", "--input", str(short_signal)]
+    timed = station(*common, "--out", "timed", "--yes", "--json", home=home)
+    assert timed.returncode == 0, timed.stderr
+    lat = json.loads(timed.stdout)["latency"]
+    assert lat["used"] == "reference" and lat["timing_reference"]["timing_out"] == 3
+    check = {c["name"]: c for c in json.loads(timed.stdout)["checks"]}["latency_agreement"]
+    assert check["status"] == "pass"
+    blind = station(
+        *common, "--out", "blind", "--no-timing-reference", "--yes", "--json", home=home
+    )
+    assert blind.returncode == 0, blind.stderr
+    out = json.loads(blind.stdout)
+    assert out["latency"]["used"] == "loopback" and out["latency"]["timing_reference"] is None
+    check = {c["name"]: c for c in out["checks"]}["latency_agreement"]
+    assert check["status"] == "warn" and "timing reference" in check["message"]
+    assert "assumes the calibrated latency" in check["message"]
+
+
+def test_human_output(home: Path) -> None:
+    res = station(*BASE, "--yes", home=home)
+    assert res.returncode == 0, res.stderr
+    assert "Profile saved" in res.stdout and "dBu at 0 dBFS peak" in res.stdout
+    again = station(*BASE, "--yes", home=home)
+    assert "Profile replaced" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--send-channel", "7"], "send channel 7 does not exist"),
+        (["--samplerate", "12345"], "does not support 12345 Hz"),
+        (["--name", "../x"], "not a usable name"),
+        (["--meter", "scpi:ASRL/dev/nope::INSTR"], "cannot open the meter"),
+        (["--meter", "banana"], "unknown meter"),
+        (["--tone-dbfs", "3"], "no headroom"),
+    ],
+)
+def test_user_mistakes_are_clear_errors(home: Path, args: list[str], message: str) -> None:
+    argv = list(BASE)
+    for i in range(0, len(args), 2):
+        if args[i] in argv:
+            argv[argv.index(args[i]) + 1] = args[i + 1]
+        else:
+            argv += args[i : i + 2]
+    res = station(*argv, "--yes", home=home)
+    assert res.returncode == 1
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not list((home / "calibration/profiles").glob("*.toml"))
+
+
+def test_unknown_device_is_clear(home: Path) -> None:
+    res = station(
+        "calibrate",
+        "--device",
+        "Nonexistent Interface 9000",
+        "--name",
+        "x",
+        "--send-channel",
+        "1",
+        "--return-channel",
+        "1",
+        home=home,
+    )
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert "no audio device matches" in res.stderr or "PortAudio" in res.stderr
+
+
+def test_meter_reading_never_typed(home: Path) -> None:
+    res = station(*BASE, "--meter", "manual", home=home, stdin="")
+    assert res.returncode == 1
+    assert "no meter reading was entered" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_devices_json(home: Path) -> None:
+    res = station("devices", "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["audio"][0]["index"] == "virtual"
+    assert {"serial", "visa"} <= set(out)
+
+
+def test_ctrl_c_while_the_tone_plays(home: Path) -> None:
+    import signal
+    import time
+
+    env = dict(os.environ, STATION_HOME=str(home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station", *BASE, "--meter", "manual"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    seen = ""
+    assert proc.stderr is not None
+    while "??" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.read(1)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "stopped" in err and "Traceback" not in err
+    assert not list((home / "calibration/profiles").glob("*.toml"))

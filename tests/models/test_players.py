@@ -1,0 +1,85 @@
+"""Models a player can load: file versions against the plugin cores (NAM-FACTS.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from station.models import players
+from station.models.namfile import read_model, tag_model
+from tests.conftest import run_station as station
+from tests.models.test_namfile import FOREIGN
+
+
+@pytest.mark.parametrize(
+    ("version", "tagged", "main"),
+    [
+        ("0.5.4", "yes", "yes"),
+        ("0.5.0", "yes", "yes"),
+        ("0.6.1", "no", "yes"),
+        ("0.7.0", "no", "yes"),  # what neural-amp-modeler 0.13 exports
+        ("0.7.3", "no", "partially"),
+        ("0.8.0", "no", "no"),
+        ("0.4.9", "no", "no"),
+        ("0.5", "no", "no"),
+        ("v0.5.4", "no", "no"),
+        ("0.5.4-dev", "no", "no"),
+        (None, "no", "no"),
+        (5, "no", "no"),
+    ],
+)
+def test_which_cores_load_a_version(version: object, tagged: str, main: str) -> None:
+    got = players.support(version)
+    assert [p.loads for p in got] == [tagged, main]
+    assert (players.warning(version) is None) == (tagged == "yes")
+
+
+def write_model(path: Path, version: str, **metadata: object) -> Path:
+    data = dict(FOREIGN, version=version)
+    data["metadata"] = {**data.get("metadata", {}), **metadata}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_info_says_who_loads_the_model(tmp_path: Path) -> None:
+    new = write_model(tmp_path / "new.nam", "0.7.0")
+    res = station("info", str(new), home=tmp_path)
+    assert res.returncode == 0
+    assert "file version '0.7.0'" in res.stdout and "v0.7.13" in res.stdout
+    assert "cannot load this model" in res.stderr
+    js = json.loads(station("info", str(new), "--json", home=tmp_path).stdout)
+    assert [p["loads"] for p in js["players"]] == ["no", "yes"] and js["player_warning"]
+    old = write_model(tmp_path / "old.nam", "0.5.4")
+    res = station("info", str(old), home=tmp_path)
+    assert "cannot load" not in res.stderr and "0.5.x file" in res.stdout
+
+
+def test_tag_never_leaves_text_or_null_where_the_core_reads_numbers(tmp_path: Path) -> None:
+    path = write_model(
+        tmp_path / "m.nam", "0.5.4", input_level_dbu="12.5", output_level_dbu=None, loudness="loud"
+    )
+    written = tag_model(path, {"name": "Clean"})
+    meta = read_model(path).metadata
+    assert meta["input_level_dbu"] == 12.5 and "output_level_dbu" not in meta
+    assert "loudness" not in meta and meta["name"] == "Clean"
+    assert written["removed"] == ["loudness", "output_level_dbu"]
+    raw = json.loads(path.read_text())["metadata"]
+    assert all(isinstance(raw[k], float) for k in ("input_level_dbu",))
+    res = station("tag", str(path), "--input-dbu", "3", "--output-dbu", "4", home=tmp_path)
+    assert res.returncode == 0
+    raw = json.loads(path.read_text())["metadata"]
+    assert raw["input_level_dbu"] == 3.0 and raw["output_level_dbu"] == 4.0
+    assert not any(isinstance(raw[k], str) for k in ("input_level_dbu", "output_level_dbu"))
+
+
+def test_a_knob_conditioned_model_loads_in_no_stock_player() -> None:
+    # The version alone would say the current core loads it; the extra knob inputs say no.
+    model = {"version": "0.5.4", "architecture": "ConditionedWaveNet", "config": {}}
+    assert [p.loads for p in players.support("0.5.4")] == ["yes", "yes"]
+    assert [p.loads for p in players.support("0.5.4", model)] == ["no", "no"]
+    tagged_wavenet = {"version": "0.5.4", "architecture": "WaveNet", "config": {"parametric": {}}}
+    assert [p.loads for p in players.support("0.5.4", tagged_wavenet)] == ["no", "no"]
+    warning = players.warning("0.5.4", model)
+    assert warning is not None and "no stock NAM player" in warning
