@@ -20,15 +20,18 @@ from typing import Any, Protocol
 
 from ..errors import RigError, Stopped
 from ..events import StopFlag
+from .rig_constants import (
+    BACKLASH_US,
+    BAUD,
+    DEFAULT_SPEED_US_PER_S,
+    PROTO,
+    PULSE_MAX_US,
+    PULSE_MIN_US,
+    SETTLE_S,
+)
 
 log = logging.getLogger("station.rig")
 
-PROTO = 1
-BAUD = 115200
-PULSE_MIN_US, PULSE_MAX_US = 500, 2500
-DEFAULT_SPEED_US_PER_S = 300.0
-BACKLASH_US = 40
-SETTLE_S = 0.3
 _POLL_S = 0.05  # how often a wait looks at the stop flag
 _FLASH_HINT = "flash the firmware in firmware/servo_rig (README: Rig), or update the station"
 

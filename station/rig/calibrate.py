@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..drivers.base import KnobRig
+from ..drivers.rig_constants import PULSE_MAX_US, PULSE_MIN_US
 from ..errors import RigError, StationError
 from ..events import StopFlag
-from .profiles import PULSE_MAX_US, PULSE_MIN_US, KnobSpec, RigProfile, SwitchSpec
+from .profiles import KnobSpec, RigProfile, SwitchSpec
 
 
 class ShownSetting(Protocol):

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BACKLASH_US = 40.0
-SETTLE_S = 0.3
-DEFAULT_SLEW_US_PER_S = 300.0
-SERVO_MIN_US = 500.0
-SERVO_MAX_US = 2500.0
+from ..drivers.rig_constants import (
+    BACKLASH_US,
+    DEFAULT_SPEED_US_PER_S,
+    PULSE_MAX_US,
+    PULSE_MIN_US,
+    SETTLE_S,
+)
+
+DEFAULT_SLEW_US_PER_S = float(DEFAULT_SPEED_US_PER_S)
 # A switch change costs this many seconds of ordering penalty, so a tour changes
 # switches as rarely as it can (grouping settings by switch combination).
 SWITCH_PENALTY_S = 1.0e4
@@ -37,7 +41,7 @@ class MotionModel:
     pulses: Callable[[Mapping[str, float], Mapping[str, str]], Pulses]
     slew_us_per_s: float = DEFAULT_SLEW_US_PER_S
     nominal: bool = False
-    backlash_us: float = BACKLASH_US
+    backlash_us: float = float(BACKLASH_US)
     settle_s: float = SETTLE_S
 
     def move_s(self, start: Pulses, target: Pulses) -> float:
@@ -60,12 +64,12 @@ def nominal_model(
 ) -> MotionModel:
     """A stand-in rig: knobs on channels 0.., switches after them, each spread linearly
     over 500–2500 µs (a switch's positions evenly across it), at the protocol's default slew."""
-    span = SERVO_MAX_US - SERVO_MIN_US
+    span = PULSE_MAX_US - PULSE_MIN_US
     knob_map = {name: (i, lo, hi) for i, (name, lo, hi) in enumerate(knobs)}
     switch_map = {
         name: (
             len(knobs) + j,
-            {p: SERVO_MIN_US + span * (k + 0.5) / len(positions) for k, p in enumerate(positions)},
+            {p: PULSE_MIN_US + span * (k + 0.5) / len(positions) for k, p in enumerate(positions)},
         )
         for j, (name, positions) in enumerate(switches)
     }
@@ -74,7 +78,7 @@ def nominal_model(
         out: Pulses = {}
         for name, value in kv.items():
             ch, lo, hi = knob_map[name]
-            out[ch] = SERVO_MIN_US + span * (value - lo) / (hi - lo)
+            out[ch] = PULSE_MIN_US + span * (value - lo) / (hi - lo)
         for name, pos in sv.items():
             ch, table = switch_map[name]
             out[ch] = table[pos]

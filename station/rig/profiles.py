@@ -18,13 +18,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..drivers.rig_constants import PULSE_MAX_US, PULSE_MIN_US
 from ..errors import KnobRangeError, RigError
 from ..fsutil import atomic_write_text
 from ..home import check_name, list_rigs, rigs_dir
 
 SCHEMA_VERSION = 1
-PULSE_MIN_US = 500
-PULSE_MAX_US = 2500
 _TOP_KEYS = {
     "schema_version",
     "name",

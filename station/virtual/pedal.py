@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..drivers.rig_constants import PULSE_MAX_US, PULSE_MIN_US
 from ..fsutil import atomic_write_text
 from ..home import rigs_dir
 from ..rig.profiles import KnobSpec, RigProfile, SwitchSpec
@@ -28,7 +29,7 @@ from .gear import Amp
 
 log = logging.getLogger("station.rig")
 
-US_PER_DEG = 2000.0 / 180.0  # a hobby servo: 500–2500 µs over 180°
+US_PER_DEG = (PULSE_MAX_US - PULSE_MIN_US) / 180.0  # a hobby servo: 500–2500 µs over 180°
 
 
 def servo_deg(pulse_us: float) -> float:
@@ -51,7 +52,7 @@ class Linkage:
 
     def pulse_at(self, knob_deg: float) -> float:
         """The pulse (µs) that turns the knob to `knob_deg` (the linkage is monotone)."""
-        grid = np.linspace(500.0, 2500.0, 8001)
+        grid = np.linspace(PULSE_MIN_US, PULSE_MAX_US, 8001)
         deg = np.array([self.knob_deg(p) for p in grid])
         if deg[0] > deg[-1]:
             grid, deg = grid[::-1], deg[::-1]
@@ -162,7 +163,7 @@ class ServoBench:
         for k in self.knobs:
             if k.channel == channel:
                 return k.stop_pulses_us()
-        return (500.0, 2500.0)
+        return (float(PULSE_MIN_US), float(PULSE_MAX_US))
 
     def drive(self, channel: int, pulse_us: float) -> float:
         """The servo pushes its horn toward `pulse_us`; returns where it got (stops hold it)."""

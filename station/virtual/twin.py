@@ -19,14 +19,20 @@ import time
 import tty
 from dataclasses import dataclass, field
 
+from ..drivers.rig_constants import (
+    BACKLASH_US,
+    DEFAULT_SPEED_US_PER_S,
+    LINE_MAX,
+    MAX_SPEED_US_PER_S,
+    PROTO,
+    PULSE_MAX_US,
+    PULSE_MIN_US,
+    SETTLE_S,
+    STALL_S,
+    WATCHDOG_S,
+)
 from .pedal import ServoBench
 
-PULSE_MIN_US, PULSE_MAX_US = 500, 2500
-BACKLASH_US = 40
-SETTLE_S = 0.3
-STALL_S = 5.0
-WATCHDOG_S = 60.0
-MAX_LINE = 120
 SPEEDUP_ENV = "STATION_VIRTUAL_RIG_SPEEDUP"  # tests run the twin faster than real time
 
 
@@ -80,7 +86,7 @@ class VirtualFirmware:
     # -- life cycle -------------------------------------------------------------
 
     def _power_on(self) -> None:
-        self.speed_us_per_s = 300.0
+        self.speed_us_per_s = float(DEFAULT_SPEED_US_PER_S)
         self.pulse_us: dict[int, float] = {}
         for ch in range(self.channels):
             horn = self.bench.horn(ch)
@@ -127,7 +133,7 @@ class VirtualFirmware:
             os.write(self._master, (line + "\n").encode("ascii"))
 
     def _banner(self) -> None:
-        self._say(f"READY servo-rig {self.version} proto=1 channels={self.channels}")
+        self._say(f"READY servo-rig {self.version} proto={PROTO} channels={self.channels}")
 
     def _serve(self) -> None:
         self._banner()
@@ -181,8 +187,8 @@ class VirtualFirmware:
             replies.append(reply)
             self._say(reply)
 
-        if len(line) > MAX_LINE:
-            say(f"ERR {cid} E_SYNTAX line longer than {MAX_LINE}")
+        if len(line) > LINE_MAX:
+            say(f"ERR {cid} E_SYNTAX line longer than {LINE_MAX}")
             return
         args = tokens[2:]
         handler = {
@@ -203,7 +209,7 @@ class VirtualFirmware:
             say(f"ERR {cid} E_SYNTAX bad arguments")
 
     def _hello(self, cid: int, _args: list[str], say) -> None:
-        say(f"OK {cid} servo-rig {self.version} proto=1 channels={self.channels}")
+        say(f"OK {cid} servo-rig {self.version} proto={PROTO} channels={self.channels}")
 
     def _start_move(self, cid: int, args: list[str], say) -> None:
         if not args or len(args) % 2:
@@ -254,7 +260,7 @@ class VirtualFirmware:
 
     def _speed(self, cid: int, args: list[str], say) -> None:
         rate = float(args[0])
-        if not 1 <= rate <= 100000:
+        if not 1 <= rate <= MAX_SPEED_US_PER_S:
             say(f"ERR {cid} E_RANGE speed {args[0]}")
             return
         self.speed_us_per_s = rate
