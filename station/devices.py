@@ -84,13 +84,13 @@ def open_rig(port_name: str, *, twin_kw: dict[str, Any] | None = None, **kw: Any
     return connect_rig(port, port_name, on_close=twin.close, **kw)
 
 
-class SweepBench:
-    """A sweep's devices as the core asks for them (station.sweep.start.SweepDevices).
+class StationBench:
+    """The devices a capture or a sweep runs on, opened from the profile (and rig) it names.
 
-    The interface is the one the profile was measured on; on the virtual rig it
-    gets the session's gear and the home's servo horns (they stay where the last
-    run left them), and port 'virtual' is the firmware twin turning those horns
-    at the virtual rig's speed.
+    Satisfies station.sweep.start.SweepDevices. The interface is the one the
+    profile was measured on; on the virtual rig it gets the chosen gear and the
+    home's servo horns (they stay where the last run left them), and port
+    'virtual' is the firmware twin turning those horns at the virtual rig's speed.
     """
 
     def __init__(self, home: Path, open_bench: Callable[[str], Bench] = open_bench) -> None:

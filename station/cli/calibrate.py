@@ -9,8 +9,8 @@ from typing import Any
 from ..devices import open_bench, open_meter
 from ..drivers.base import StreamSpec
 from ..home import check_name
-from ..interface.calibrate import CalibrationSettings, calibrate, to_profile
-from ..interface.profiles import profile_path, save_profile
+from ..interface.calibrate import CalibrationSettings
+from ..interface.setup import calibrate_profile, check_calibration
 from . import console
 from .common import home_of
 
@@ -71,17 +71,19 @@ def run(args: argparse.Namespace) -> int:
         spec, args.tone_hz, args.tone_dbfs, timing_out=args.timing_out, timing_in=args.timing_in
     )
     bench = open_bench(args.device)
-    bench.interface.validate(settings.timing_spec() or spec)
+    check_calibration(args.name, bench.interface, settings)
     meter = open_meter(args.meter, bench, console.make_ask(bench.rig))
-    result = calibrate(
+    saved = calibrate_profile(
+        home,
+        args.name,
         bench.interface,
         meter,
         settings,
+        gain_note=args.gain_note,
         emit=console.emit,
         confirm=console.make_confirm(bench.rig, args.yes),
     )
-    existed = profile_path(home, args.name).exists()
-    path = save_profile(home, to_profile(args.name, bench.interface, spec, result, args.gain_note))
+    result, path, existed = saved.result, saved.path, saved.replaced
     out = {
         "profile_path": str(path.resolve()),
         "name": args.name,

@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..capture.run import CaptureRequest, CaptureResult, run_capture
-from ..devices import open_bench
-from ..errors import StationError
+from ..capture.records import CaptureResult, Hooks
+from ..capture.setup import CaptureOrder, capture_requests, run_captures
+from ..devices import StationBench
 from ..events import Event, Step
-from ..home import check_name
 from ..interface.profiles import load_profile
 from ..settings import update_settings
 from . import console
@@ -70,13 +69,21 @@ def run(args: argparse.Namespace) -> int:
     """Capture, write the folder, print the verdict; exit 1 when a check failed."""
     home = home_of(args)
     profile = load_profile(home, args.profile)
-    device = "virtual" if profile.host_api == "virtual" else profile.device_name
-    bench = open_bench(device)
-    if bench.rig is not None:
-        bench.rig.keep_servos_in(home)  # the knobs 'station rig move --port virtual' turned
-        bench.rig.use_gear(args.gear)
-    gear = {k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)}
+    bench = StationBench(home)
+    interface = bench.interface(profile, args.gear)
     reamp_path, remember = chosen_reamp_file(args, home)
+    order = CaptureOrder(
+        profile,
+        reamp_path,
+        parse_levels(args.reamp_dbu, "--reamp-dbu"),
+        args.out,
+        force=args.force,
+        gear={k: getattr(args, k) for k in GEAR_FIELDS if getattr(args, k)},
+        virtual_gear=args.gear if bench.virtual is not None else None,
+        retakes=args.retakes,
+        use_timing=not args.no_timing_reference,
+    )
+    requests = capture_requests(home, order)
 
     def emit(event: Event) -> None:
         # Remember the file once pre-flight has accepted it, never a file it refused.
@@ -84,44 +91,14 @@ def run(args: argparse.Namespace) -> int:
             update_settings(home, console.warn, reamp_file=str(reamp_path.resolve()))
         console.emit(event)
 
-    levels = parse_levels(args.reamp_dbu, "--reamp-dbu")
-    captures_dir, names = home / "captures", [args.out]
-    if len(levels) > 1:  # a level pack: one capture per level, in one folder
-        check_name(args.out)
-        captures_dir, names = captures_dir / args.out, [level_name(v) for v in levels]
-        if captures_dir.exists() and not args.force:
-            raise StationError(
-                f"a capture called {args.out!r} already exists",
-                "choose another --out name, or add --force to replace it",
-            )
-    confirm = console.make_confirm(bench.rig, args.yes)
-    results = []
-    for level, name in zip(levels, names, strict=True):
-        req = CaptureRequest(
-            profile,
-            reamp_path,
-            level,
-            name,
-            captures_dir,
-            force=args.force,
-            gear=gear,
-            virtual_gear=args.gear if bench.rig is not None else None,
-            retakes=max(0, args.retakes),
-            use_timing=not args.no_timing_reference,
-        )
-        results.append(run_capture(bench.interface, req, emit=emit, confirm=confirm))
-        if not args.json:
-            _print_result(results[-1])
-        confirm = console.make_confirm(bench.rig, True)  # the gear stays patched
+    hooks = Hooks(emit, console.make_confirm(bench.virtual, args.yes))
+    results = run_captures(
+        interface, requests, hooks, on_result=None if args.json else _print_result
+    )
     if args.json:
         shown = [_result_json(r) for r in results]
         console.print_json(shown[0] if len(shown) == 1 else shown)
     return 0 if all(r.passed for r in results) else 1
-
-
-def level_name(level_dbu: float) -> str:
-    """A capture name for one level of a pack: '5.74dBu', 'minus6dBu'."""
-    return f"{'minus' if level_dbu < 0 else ''}{abs(level_dbu):g}dBu"
 
 
 def _result_json(result: CaptureResult) -> dict[str, Any]:

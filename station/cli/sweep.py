@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..devices import SweepBench
+from ..devices import StationBench
 from ..events import Confirm, Event, Prompt, SweepProgress
 from ..home import session_folder
 from ..settings import update_settings
@@ -71,9 +71,9 @@ def emit(event: Event) -> None:
         console.emit(event)
 
 
-def _terminal(args: argparse.Namespace) -> tuple[SweepBench, Confirm]:
+def _terminal(args: argparse.Namespace) -> tuple[StationBench, Confirm]:
     """The sweep's devices, and Enter prompts that use its virtual rig once it is open."""
-    devices = SweepBench(home_of(args))
+    devices = StationBench(home_of(args))
 
     def confirm(prompt: Prompt) -> None:
         console.make_confirm(devices.virtual, args.yes)(prompt)

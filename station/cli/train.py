@@ -10,7 +10,7 @@ from typing import Any
 
 from ..capture.folder import read_capture_meta
 from ..capture.run import CaptureRequest, run_capture
-from ..devices import open_bench
+from ..devices import StationBench
 from ..errors import StationError
 from ..home import pack_capture, pack_levels
 from ..interface.profiles import load_profile
@@ -143,9 +143,8 @@ def _verify_di(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         )
     meta = read_capture_meta(args.capture)
     profile = load_profile(home_of(args), args.profile)
-    bench = open_bench("virtual" if profile.host_api == "virtual" else profile.device_name)
-    if bench.rig is not None:
-        bench.rig.use_gear(meta.get("virtual_gear") or "clean")
+    bench = StationBench(home_of(args))
+    interface = bench.interface(profile, meta.get("virtual_gear") or "clean")
     with tempfile.TemporaryDirectory(prefix="station-verify-") as tmp:
         req = CaptureRequest(
             profile,
@@ -156,7 +155,7 @@ def _verify_di(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
             virtual_gear=meta.get("virtual_gear"),
         )
         take = run_capture(
-            bench.interface, req, emit=console.emit, confirm=console.make_confirm(bench.rig, True)
+            interface, req, emit=console.emit, confirm=console.make_confirm(bench.virtual, True)
         )
         from ..reamp.files import read_mono
 

@@ -65,8 +65,3 @@ def write_station_signal(path: Path, seed: int = 1, training_s: float = 163.5) -
         fh.write(x)
     atomic_write_bytes(Path(path), buf.getvalue())
     return Path(path)
-
-
-def _fit_peak(x: np.ndarray, peak_dbfs: float) -> np.ndarray:
-    m = float(np.max(np.abs(x)))
-    return x * (10 ** (peak_dbfs / 20) / m) if m > 0 else x

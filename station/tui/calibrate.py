@@ -11,13 +11,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, RichLog, Select, Static
 
+from ..devices import open_meter
 from ..drivers.base import StreamSpec
-from ..drivers.meter import ManualMeter, open_scpi_meter
 from ..errors import StationError, Stopped
 from ..events import Event, Instruction, Progress, Result, Step, Warning_
 from ..home import check_name
-from ..interface.calibrate import CalibrationSettings, calibrate, to_profile
-from ..interface.profiles import save_profile
+from ..interface.calibrate import CalibrationSettings
+from ..interface.setup import calibrate_profile, check_calibration
 from ..interface.specs import load_specs
 from .bridge import Bridge
 from .form import error_text, number, row
@@ -247,28 +247,21 @@ class CalibrateScreen(Screen[None]):
         try:
             bench = app.bench(device)
             self.bridge = bridge = Bridge(app, self.on_station_event, bench.rig)
-            if meter_kind == "virtual":
-                if bench.rig is None:
-                    raise StationError(
-                        "the virtual meter exists only on the virtual rig",
-                        "choose 'typed in' or a SCPI meter",
-                    )
-                meter: Any = bench.rig.meter
-            elif meter_kind == "scpi":
-                meter = open_scpi_meter(scpi)
-            else:
-                meter = ManualMeter(bridge.ask_reading)
-            result = calibrate(
+            check_calibration(name, bench.interface, settings)
+            choice = f"scpi:{scpi}" if meter_kind == "scpi" else meter_kind
+            meter = open_meter(choice, bench, bridge.ask_reading)
+            saved = calibrate_profile(
+                app.home,
+                name,
                 bench.interface,
                 meter,
                 settings,
+                gain_note=note,
                 emit=bridge.emit,
                 confirm=bridge.confirm,
                 stop=bridge.stop,
             )
-            path = save_profile(
-                app.home, to_profile(name, bench.interface, settings.spec, result, note)
-            )
+            result, path = saved.result, saved.path
             app.call_from_thread(self.show_result, result, str(path), name)
         except Stopped:
             app.call_from_thread(self.notify, "Stopped: the tone is off, nothing was saved.")

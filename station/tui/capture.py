@@ -14,14 +14,15 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
-from ..capture.run import CaptureRequest, CaptureResult, run_capture
+from ..capture.records import CaptureResult, Hooks
+from ..capture.setup import CaptureOrder, capture_requests, ready_reamp_file, run_captures
+from ..devices import StationBench
 from ..errors import StationError, Stopped
 from ..events import Event, LevelReading, Progress, Result, Step, Warning_
 from ..home import check_name, home_signal_path, list_profiles
 from ..interface.profiles import has_timing_reference, load_profile
 from ..models.namfile import GEAR_TYPES, TONE_TYPES
 from ..reamp import files as reamp
-from ..reamp.generate import write_station_signal
 from ..signal import levels
 from ..virtual.catalogue import catalogue
 from .bridge import Bridge
@@ -369,30 +370,21 @@ class CaptureScreen(Screen[None]):
         """The capture procedure, off the UI thread."""
         app: Any = self.app
         try:
-            if path == home_signal_path(app.home) and not path.is_file():
-                app.call_from_thread(
-                    self.query_one("#status", Static).update,
-                    "Writing the station's v3-layout signal…",
-                )
-                write_station_signal(path)
-            bench = app.bench("virtual" if prof.host_api == "virtual" else prof.device_name)
-            if bench.rig is not None:
-                bench.rig.use_gear(virtual_gear)
-            self.bridge = bridge = Bridge(app, self.on_station_event, bench.rig)
-            req = CaptureRequest(
+            bench = StationBench(app.home, app.bench)
+            interface = bench.interface(prof, virtual_gear)
+            self.bridge = bridge = Bridge(app, self.on_station_event, bench.virtual)
+            order = CaptureOrder(
                 prof,
-                path,
-                dbu,
+                ready_reamp_file(app.home, path, bridge.emit),
+                (dbu,),
                 name,
-                app.home / "captures",
                 force=force,
                 gear=gear,
-                virtual_gear=virtual_gear if bench.rig else None,
+                virtual_gear=virtual_gear if bench.virtual is not None else None,
                 use_timing=use_timing,
             )
-            result = run_capture(
-                bench.interface, req, emit=bridge.emit, confirm=bridge.confirm, stop=bridge.stop
-            )
+            hooks = Hooks(bridge.emit, bridge.confirm, bridge.stop)
+            (result,) = run_captures(interface, capture_requests(app.home, order), hooks)
             app.call_from_thread(self.show_verdict, result)
         except Stopped:
             app.call_from_thread(

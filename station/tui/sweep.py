@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
-from ..devices import SweepBench
+from ..devices import StationBench
 from ..errors import StationError, Stopped
 from ..events import Event, Progress, Step, SweepProgress, Warning_
 from ..home import home_signal_path, list_profiles
@@ -234,7 +234,7 @@ class SweepScreen(Screen[None]):
         app: Any = self.app
         self.bridge = bridge = Bridge(app, self.on_station_event, app.rig)
         runner: SweepRunner | None = None
-        devices = SweepBench(app.home, app.bench)
+        devices = StationBench(app.home, app.bench)
         try:
             if resume:
                 runner = resume_sweep(

@@ -112,7 +112,7 @@ class VirtualRig:
         self.meter = VirtualMeter(self)
 
     def use_gear(self, key: str) -> None:
-        """Put a virtual gear model (see drivers.gear.catalogue) between send and return."""
+        """Put a virtual gear model (see virtual.catalogue) between send and return."""
         from .catalogue import catalogue
 
         models = catalogue()
@@ -126,10 +126,13 @@ class VirtualRig:
 
     def keep_servos_in(self, home: Path) -> None:
         """Use the servo horns saved in a station home (where `station rig ... --port virtual`
-        left the knobs), and save them there as they move."""
+        left the knobs), and save them there as they move. Horns already kept in that home
+        stay the same object, so a firmware twin turning them is still heard."""
         from .pedal import ServoBench, virtual_bench_path
 
-        self.servos = ServoBench(state_path=virtual_bench_path(home))
+        path = virtual_bench_path(home)
+        if self.servos is None or self.servos.state_path != path:
+            self.servos = ServoBench(state_path=path)
         if hasattr(self.gear, "servos"):
             self.gear.servos = self.servos  # type: ignore[union-attr]
 
