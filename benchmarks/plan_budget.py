@@ -81,7 +81,7 @@ def holdout_settings(n: int = 8, seed: int = 99) -> list[dict]:
 
 
 def write_session(folder: Path, x_path: Path, train: list[dict], holdout: list[dict]) -> None:
-    """A sweep session (DESIGN §6) whose captures are the pedal's exact output."""
+    """A sweep session (docs/files.md) whose captures are the pedal's exact output."""
     import soundfile as sf
 
     x, _ = sf.read(str(x_path), always_2d=False)

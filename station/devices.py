@@ -17,6 +17,7 @@ from .drivers.rig import ServoRig, connect_rig, open_serial
 from .drivers.rig import open_rig as open_serial_rig
 from .errors import MeterError
 from .interface.profiles import Profile
+from .phrases import Phrase
 from .virtual.pedal import ServoBench
 from .virtual.rig import VirtualRig
 
@@ -53,13 +54,18 @@ def open_meter(choice: str | None, bench: Bench, ask: Ask) -> Voltmeter:
         if bench.rig is None:
             raise MeterError(
                 "the virtual meter only exists on the virtual rig",
-                "use --meter manual or --meter scpi:RESOURCE",
+                Phrase("use {meter_manual} or {meter_scpi}"),
             )
         return bench.rig.meter
     if choice.startswith("scpi:") and len(choice) > 5:
         return open_scpi_meter(choice[5:])
+    if choice.startswith("scpi:"):
+        raise MeterError(
+            "a SCPI meter needs its resource",
+            Phrase("e.g. {meter_scpi}; {devices} lists the resources"),
+        )
     raise MeterError(
-        f"unknown meter {choice!r}", "use manual, virtual, or scpi:RESOURCE (see 'station devices')"
+        f"unknown meter {choice!r}", Phrase("use {meter_choice}; {devices} lists the resources")
     )
 
 

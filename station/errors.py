@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+from .phrases import Phrase, as_phrase
+
 
 class StationError(Exception):
-    """A failure the user can understand: what went wrong and what to do about it."""
+    """A failure the user can understand: what went wrong and what to do about it.
 
-    def __init__(self, message: str, hint: str = "", *, tui_hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.tui_hint = tui_hint  # the hint in the TUI's words, where the CLI's names flags
+    `said` and `advice` are phrases each face words its own way (the CLI names
+    its flags, the TUI its fields); `message` and `hint` are them in plain words.
+    """
+
+    def __init__(self, message: str | Phrase, hint: str | Phrase = "") -> None:
+        self.said = as_phrase(message)
+        self.advice = as_phrase(hint)
+        super().__init__(str(self.said))
+
+    @property
+    def message(self) -> str:
+        """What went wrong, in plain words."""
+        return str(self.said)
+
+    @property
+    def hint(self) -> str:
+        """What to do about it, in plain words ("" when there is nothing to say)."""
+        return str(self.advice)
 
     def __str__(self) -> str:
-        return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
+        return f"{self.message}\nhint: {self.hint}" if self.advice else self.message
 
 
 class DeviceError(StationError):

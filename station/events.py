@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .phrases import Phrase
+
 
 @dataclass(frozen=True)
 class Step:
@@ -65,9 +67,9 @@ class Result:
 
 @dataclass(frozen=True)
 class Warning_:
-    """A condition that does not stop the procedure but the user should see."""
+    """A condition that does not stop the procedure but the user should see (each face words it)."""
 
-    text: str
+    text: str | Phrase
 
 
 @dataclass(frozen=True)

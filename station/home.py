@@ -1,6 +1,6 @@
 """The station home: where profiles, rigs, captures, sessions and models live, and finding them.
 
-A home is a folder (DESIGN §6, docs/files.md) holding `calibration/profiles/`,
+A home is a folder (docs/files.md) holding `calibration/profiles/`,
 `calibration/rigs/`, `captures/` (captures, level packs, sweep sessions) and
 `models/`. Every other module asks this one where things are, so the layout is
 spelled out once.
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ProfileError, StationError
+from .phrases import Phrase
 from .signal.levels import dbu_list
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -117,9 +118,12 @@ def pack_capture(folder: Path, level: float | None) -> Path:
     if level is None:
         raise StationError(
             f"{Path(folder).name} is a level pack, one capture per level ({listed})",
-            f"choose one with --level {next(iter(levels)):g}, or give its folder, e.g. "
-            f"{Path(folder) / next(iter(levels.values())).name}",
-            tui_hint=f"choose one of its levels: {Path(folder).name}/…",
+            Phrase(
+                "{choose_level}",
+                first=f"{next(iter(levels)):g}",
+                example=Path(folder) / next(iter(levels.values())).name,
+                pack=Path(folder).name,
+            ),
         )
     for value, path in levels.items():
         if abs(value - level) <= 0.01:

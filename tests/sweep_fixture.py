@@ -1,6 +1,6 @@
 """A tiny sweep session on disk, made by a simple knob gear whose sound is known exactly.
 
-Stands in for `station sweep run` + `station sweep export` (DESIGN §6) in the
+Stands in for `station sweep run` + `station sweep export` (docs/files.md) in the
 training tests: one capture folder per setting with capture.json ("knobs",
 "switches", levels, checks), session.json with the plan and the status per
 setting, and optionally dataset.json in NAM's old parametric layout.

@@ -1,4 +1,4 @@
-// Compile-time choices for the servo rig firmware (protocol v1, ../../../shared/SERVO-PROTOCOL.md).
+// Compile-time choices for the servo rig firmware (protocol v1, docs/servo-protocol.md).
 // Build with -DRIG_OUTPUT_PCA9685 for a PCA9685 board over I2C (default: servos on pins D2-D7),
 // and -DRIG_FEEDBACK=1 when feedback pots are wired to A0-A3 (channels 0-3).
 #pragma once

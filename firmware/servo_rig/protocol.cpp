@@ -1,4 +1,4 @@
-// Parsing and answering protocol v1 lines (../../../shared/SERVO-PROTOCOL.md).
+// Parsing and answering protocol v1 lines (docs/servo-protocol.md).
 #include "protocol.h"
 
 #include <Arduino.h>

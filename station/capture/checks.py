@@ -45,11 +45,11 @@ class Check:
 
     @property
     def verdict(self) -> bool | None:
-        """DESIGN §7's `passed`: true, false, or None for a check that cannot apply."""
+        """docs/design.md §7's `passed`: true, false, or None for a check that cannot apply."""
         return None if self.status == "n/a" else self.passed
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON shape of DESIGN §7: name, passed, value, threshold, message (+ status)."""
+        """The JSON shape of docs/design.md §7: name, passed, value, threshold, message, status."""
         d = asdict(self)
         if isinstance(d["value"], float) and not math.isfinite(d["value"]):
             d["value"] = None

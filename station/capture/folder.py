@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StationError
+from ..phrases import Phrase
 
 
 class RecordingWriter:
@@ -63,7 +64,7 @@ def read_capture_meta(folder: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StationError(
-            f"cannot read {path}: {exc}", "give a capture folder made by 'station capture'"
+            f"cannot read {path}: {exc}", "give a capture folder the station made"
         ) from None
 
 
@@ -79,8 +80,7 @@ def refuse_failed(meta: dict[str, Any], folder: Path, *, allow: bool) -> None:
         raise StationError(
             f"the capture {Path(folder).name!r} failed its checks ({failed}): a model "
             "trained on it would carry a bad take",
-            "retake it, or add --allow-failed to tag anyway",
-            tui_hint="retake it, or confirm to tag anyway",
+            Phrase("retake it, or {allow_failed}"),
         )
 
 
@@ -97,8 +97,7 @@ class Staging:
         if self.final.exists() and not force:
             raise StationError(
                 f"a capture called {self.final.name!r} already exists",
-                "choose another --out name, or add --force to replace it",
-                tui_hint="choose another capture name, or confirm replacing it",
+                Phrase("choose another {capture_name}, or {replace}"),
             )
         self.final.parent.mkdir(parents=True, exist_ok=True)
         self.dir = Path(

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SignalError, StationError
+from ..phrases import Phrase
 from ..reamp import files as reamp
 from ..signal import latency
 from . import checks
@@ -54,7 +55,7 @@ def check_capture_dir(folder: Path) -> PairReport:
     if not folder.is_dir():
         raise StationError(
             f"{folder} is not a folder",
-            "give a capture folder, or use --input IN --output OUT for a pair of files",
+            Phrase("give a capture folder, or {pair}"),
         )
     meta = read_capture_meta(folder) if (folder / "capture.json").is_file() else None
     return check_pair(folder / "input.wav", folder / "output.wav", meta)

@@ -1,6 +1,6 @@
 """The capture procedure: pre-flight, play and record, align, check, write the folder.
 
-DESIGN §2–§4: the reamp file plays at P dBu (gain g = P − S), `input.wav` is a
+docs/design.md §2–§4: the reamp file plays at P dBu (gain g = P − S), `input.wav` is a
 byte copy so `input_level_dbu = P` exactly, and the return is stored without
 gain so `output_level_dbu` is the profile's return calibration.
 """
@@ -37,6 +37,7 @@ from ..fsutil import write_json
 from ..home import check_name
 from ..interface.profiles import Profile, has_timing_reference
 from ..interface.takes import take
+from ..phrases import Phrase
 from ..reamp import files as reamp
 from ..reamp.layouts import Layout
 from ..signal import analysis, latency, levels, stimuli
@@ -88,7 +89,7 @@ def preflight(req: CaptureRequest) -> tuple[Preflight, np.ndarray]:
     check_name(req.name)
     if not math.isfinite(req.reamp_dbu):
         raise StationError(
-            "the reamp level must be a number of dBu", "e.g. --reamp-dbu 12", tui_hint="e.g. 12"
+            "the reamp level must be a number of dBu", Phrase("e.g. {reamp_dbu} 12")
         )
     if not Path(req.reamp_path).is_file():
         raise SignalError(
@@ -270,7 +271,7 @@ def _capture(
         try:
             reference = latency.reference_delay(marker, split.head()[:, 0], sr)
         except SignalError as exc:
-            emit(Warning_(f"{exc.message}: this take assumes the calibrated latency. {exc.hint}"))
+            emit(Warning_(exc.said + ": this take assumes the calibrated latency. " + exc.advice))
     tk = Take(x, played, rec, len(lead), preroll, sr, reference)
     decision, trainer_raw = _latency(tk, timing, prof)
     start = preroll + decision.shift_samples + len(lead)

@@ -15,6 +15,7 @@ from ..errors import StationError
 from ..events import Emit, Step, confirm_all
 from ..home import captures_dir, check_name, home_signal_path
 from ..interface.profiles import Profile
+from ..phrases import Phrase
 from ..reamp.generate import write_station_signal
 from .records import CaptureRequest, CaptureResult, Hooks
 from .run import run_capture
@@ -55,8 +56,7 @@ def capture_requests(home: Path, order: CaptureOrder) -> list[CaptureRequest]:
         if folder.exists() and not order.force:
             raise StationError(
                 f"a capture called {order.name!r} already exists",
-                "choose another --out name, or add --force to replace it",
-                tui_hint="choose another capture name, or confirm replacing it",
+                Phrase("choose another {capture_name}, or {replace}"),
             )
     return [
         CaptureRequest(

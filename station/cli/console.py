@@ -9,6 +9,7 @@ from typing import Any
 from ..events import Event, Instruction, Progress, Prompt, Result, Step, Warning_
 from ..fsutil import json_safe
 from ..virtual.rig import VirtualRig
+from .words import say
 
 _last_tenth = [-1]
 
@@ -41,7 +42,7 @@ def emit(event: Event) -> None:
         unc = f" ± {event.uncertainty:.3g}" if event.uncertainty is not None else ""
         line = f"   {event.name} = {event.value:.4f}{unc} {event.unit}"
     elif isinstance(event, Warning_):
-        line = f"warning: {event.text}"
+        line = f"warning: {say(event.text)}"
     else:
         return
     print(line, file=sys.stderr, flush=True)

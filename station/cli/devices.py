@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import DeviceError
 from ..virtual.rig import VirtualInterfaceTruth
 from .console import print_json
+from .words import say
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -38,7 +39,7 @@ def gather() -> dict[str, Any]:
     try:
         audio += list_audio_devices()
     except DeviceError as exc:
-        notes.append(f"audio: {exc.message} ({exc.hint})")
+        notes.append(f"audio: {say(exc.said)} ({say(exc.advice)})")
     serial_ports: list[dict[str, str]] = []
     try:
         from serial.tools import list_ports

@@ -1,4 +1,4 @@
-"""The `station` command line: the parser of every subcommand, and running one (DESIGN §7)."""
+"""The `station` command line: every subcommand's parser, and running one (docs/design.md §7)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from . import (
     train,
 )
 from .common import Handler, OpenTui, common_options, home_of
+from .words import error_lines
 
 COMMANDS = (devices, calibrate, capture, check, signal, models, train, rig, plan, sweep, demo)
 
@@ -62,9 +63,7 @@ def main(argv: Sequence[str] | None = None, *, open_tui: OpenTui | None = None) 
     try:
         return handler(args)
     except StationError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        print(error_lines(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nstopped: the tone is off and the stream is closed", file=sys.stderr)

@@ -153,7 +153,7 @@ def run_tag(args: argparse.Namespace) -> int:
         refuse_failed(meta, folder, allow=args.allow_failed)
     values = _tag_values(args, meta)
     rate = _capture_rate(meta)
-    written = []
+    written: list[dict[str, Any]] = []
     for path in args.models:
         model = read_model(path)
         if rate is not None and model.sample_rate is not None and model.sample_rate != rate:

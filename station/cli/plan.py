@@ -153,7 +153,7 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
             knobs=tuple(KnobRange(k.name, float(k.min), float(k.max)) for k in rig.knobs),
             switches=tuple(SwitchChoice(s.name, tuple(s.positions)) for s in rig.switches),
             rig=rig.name,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
         return req, rig_model(rig)
     knobs = tuple(parse_knob(k) for k in args.knob)
@@ -161,7 +161,7 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
     slew = DEFAULT_SLEW_US_PER_S if args.slew is None else args.slew
     if not (math.isfinite(slew) and slew > 0):
         raise StationError("--slew must be a positive speed in µs/s", "the firmware default is 300")
-    req = PlanRequest(knobs=knobs, switches=switches, **common)  # type: ignore[arg-type]
+    req = PlanRequest(knobs=knobs, switches=switches, **common)
     # Validate names and ranges before building a model that indexes them.
     validate(req)
     model = nominal_model(

@@ -24,6 +24,7 @@ from ..rig.profiles import RigProfile, load_rig, save_rig
 from .common import home_of
 from .console import print_json
 from .keys import command_lines, run_watched
+from .words import error_lines
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -143,11 +144,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
             except Stopped:
                 raise
             except StationError as exc:
-                print(
-                    f"error: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""),
-                    file=sys.stderr,
-                    flush=True,
-                )
+                print(error_lines(exc), file=sys.stderr, flush=True)
                 continue
             if action == "quit":
                 print("nothing saved", file=sys.stderr)

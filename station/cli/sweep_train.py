@@ -136,7 +136,7 @@ def run_sweep_verify(args: argparse.Namespace) -> int:
     )
     console.emit(Step("verify", f"Running {args.model} at {where}"))
     scores = score_settings(args.model, sweep, settings, whole=True)
-    out = {
+    out: dict[str, Any] = {
         "model": str(args.model),
         "session": str(sweep.path),
         "parametric": is_parametric(args.model),

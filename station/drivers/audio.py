@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import DeviceError, Stopped, StreamError
 from ..events import StopFlag
+from ..phrases import Phrase
 from .base import BlockSink, BlockSource, StreamSpec, StreamStats, check_channels
 
 WATCHDOG_S = 3.0  # no callback for this long means the device has gone away
@@ -93,7 +94,8 @@ def find_device(query: str) -> int:
         return int(matches[0]["index"])
     if not matches:
         raise DeviceError(
-            f"no audio device matches {query!r}", f"devices: {listing} (or use --device virtual)"
+            f"no audio device matches {query!r}",
+            Phrase("devices: {listing} (or {device_virtual})", listing=listing),
         )
     names = "; ".join(f"{d['index']}: {d['name']} ({d['host_api']})" for d in matches)
     raise DeviceError(

@@ -132,7 +132,7 @@ class MeterReading:
 
 @runtime_checkable
 class KnobRig(Protocol):
-    """Servos that turn knobs and flip switches (SERVO-PROTOCOL.md); channels are 0-based,
+    """Servos that turn knobs and flip switches (docs/servo-protocol.md); channels are 0-based,
     positions are pulse widths in µs. The serial driver and its virtual twin satisfy it."""
 
     name: str

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import MeterError
+from ..phrases import Phrase
 from .base import MeterReading
 
 MIN_VRMS = 0.001
@@ -70,7 +71,7 @@ class ManualMeter:
             except EOFError:
                 raise MeterError(
                     "no meter reading was entered",
-                    "type the reading when asked, or use --meter scpi:RESOURCE",
+                    Phrase("type the reading when asked, or use {meter_scpi}"),
                 ) from None
             try:
                 vrms, resolution = parse_voltage(text)
@@ -192,6 +193,6 @@ def open_scpi_meter(resource_name: str, timeout_s: float = 3.0) -> ScpiMeter:
     except (pyvisa.errors.VisaIOError, ValueError, OSError) as exc:
         raise MeterError(
             f"cannot open the meter {resource_name!r}: {exc}",
-            "list resources with 'station devices'",
+            Phrase("{devices} lists the resources"),
         ) from None
     return ScpiMeter(res)

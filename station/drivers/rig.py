@@ -1,4 +1,4 @@
-"""The servo rig over a serial line: the host side of SERVO-PROTOCOL.md (version 1).
+"""The servo rig over a serial line: the host side of docs/servo-protocol.md (version 1).
 
 Every command has a finite timeout and is resent with the same id (the
 firmware executes a repeated id once and answers again) before failing with
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from ..errors import RigError, Stopped
 from ..events import StopFlag
+from ..phrases import Phrase
 from .rig_constants import (
     BACKLASH_US,
     BAUD,
@@ -144,7 +145,7 @@ class ServoRig:
     ) -> None:
         self.name = name
         self.info: FirmwareInfo | None = None
-        self.speed_us_per_s = DEFAULT_SPEED_US_PER_S
+        self.speed_us_per_s: float = DEFAULT_SPEED_US_PER_S
         self.resets = 0  # board restarts seen
         self.ignored: list[str] = []  # lines that answered nothing we waited for
         self._port = port
@@ -243,18 +244,18 @@ class ServoRig:
             raise RigError(
                 f"a servo stalled during {what}: it did not reach its target within 5 s{said}",
                 "something blocks the knob: is it past its end stop or the linkage jammed? "
-                "Free it, then calibrate the rig again ('station rig calibrate')",
+                + Phrase("Free it, then calibrate the rig again ({rig_calibrate})"),
             )
         if code == "E_STOPPED":
             raise Stopped("the rig was stopped mid-move")
-        messages = {
+        messages: dict[str, tuple[str, str | Phrase]] = {
             "E_BUSY": (
                 f"the rig refused {what}: an earlier move is still running",
                 "wait for it to finish (or stop it) and try again",
             ),
             "E_RANGE": (
                 f"the rig refused {what}: a pulse outside {PULSE_MIN_US}–{PULSE_MAX_US} µs",
-                "check the rig profile's points ('station rig calibrate' rewrites them)",
+                Phrase("check the rig profile's points ({rig_calibrate} rewrites them)"),
             ),
             "E_CHANNEL": (
                 f"the rig refused {what}: no such servo channel",
@@ -287,7 +288,7 @@ class ServoRig:
         got = ", ".join(repr(s) for s in seen[-4:]) or "nothing"
         return RigError(
             f"{verb} {cid}: no answer after {tries} tries of {timeout_s:g} s; got: {got}",
-            "check the cable and the rig's power; 'station rig status' tests the link",
+            Phrase("check the cable and the rig's power; {rig_status} tests the link"),
         )
 
     def _new_id(self) -> int:
@@ -316,8 +317,10 @@ class ServoRig:
             got = ", ".join(repr(s) for s in seen[-3:]) or "nothing"
             raise RigError(
                 f"{self.name}: no banner in {self._banner_timeout_s:g} s; got: {got}",
-                "is this the servo rig? 'station devices' lists serial ports; "
-                "check the firmware is flashed (README: Rig)",
+                Phrase(
+                    "is this the servo rig? {devices} lists serial ports; "
+                    "check the firmware is flashed (README: The servo rig)"
+                ),
             )
 
     def _hello(self, tries: int | None = None) -> FirmwareInfo:
@@ -453,8 +456,7 @@ def open_serial(port_name: str) -> Any:
         if code == errno.ENOENT or "No such file" in text:
             raise RigError(
                 f"there is no serial port {port_name}",
-                "plug the rig in; 'station devices' lists serial ports "
-                "(or use --port virtual for the simulated rig)",
+                Phrase("plug the rig in; {devices} lists serial ports (or use {port_virtual})"),
             ) from None
         if code in (errno.EACCES, errno.EPERM) or "ermission denied" in text:
             raise RigError(

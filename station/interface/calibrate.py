@@ -1,6 +1,6 @@
 """The interface calibration procedure: send level (tone + meter), return level and latency.
 
-DESIGN §2: S = dBu(V) − T from a tone at T dBFS and a voltmeter reading; with the
+docs/design.md §2: S = dBu(V) − T from a tone at T dBFS and a voltmeter reading; with the
 send patched into the return, R = S + Δ − L from a tone at Δ that reads L.
 """
 
@@ -27,6 +27,7 @@ from ..events import (
     confirm_all,
     ignore,
 )
+from ..phrases import Phrase
 from ..signal import analysis, latency, levels, stimuli
 from .profiles import Profile
 from .takes import BackgroundStream, take
@@ -61,7 +62,7 @@ class CalibrationSettings:
         if self.timing_out is None or self.timing_in is None:
             raise StationError(
                 "a timing reference needs both an output and an input",
-                "give --timing-out K and --timing-in L (a spare output patched into a spare input)",
+                Phrase("give {timing_pair}"),
             )
         if self.timing_out == self.spec.send_channel or self.timing_in == self.spec.return_channel:
             raise StationError(
@@ -298,10 +299,9 @@ def measure_latency(
                 f"the latency moved by {spread:.2f} samples across {takes} streams ({listing}): "
                 "this driver shifts its latency per stream; "
                 + (
-                    "the timing reference corrects every capture for it"
+                    Phrase("the timing reference corrects every capture for it")
                     if refs
-                    else "calibrate with a timing reference (--timing-out/--timing-in: a spare "
-                    "output patched into a spare input) so captures align exactly"
+                    else Phrase("calibrate with {timing_pair} so captures align exactly")
                 )
             )
         )

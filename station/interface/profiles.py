@@ -7,6 +7,7 @@ import math
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -14,6 +15,7 @@ from .. import __version__
 from ..errors import ProfileError
 from ..fsutil import atomic_write_text
 from ..home import check_name, list_profiles, profiles_dir
+from ..phrases import Phrase
 
 SCHEMA_VERSION = 1
 
@@ -87,7 +89,7 @@ def load_profile(home: Path, name: str) -> Profile:
         known = ", ".join(list_profiles(home)) or "none yet"
         raise ProfileError(
             f"there is no profile {name!r} in {profiles_dir(home)}",
-            f"profiles: {known}; measure one with 'station calibrate'",
+            Phrase("profiles: {known}; measure one with {calibrate}", known=known),
         )
     return read_profile_file(path)
 
@@ -106,7 +108,7 @@ def read_profile_file(path: Path) -> Profile:
             f"{path} has schema version {version!r}; this station reads {SCHEMA_VERSION}",
             "calibrate again, or update the station",
         )
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in fields(Profile):
         if f.name not in data:
             if f.default is not MISSING:  # has a default: optional
@@ -118,7 +120,7 @@ def read_profile_file(path: Path) -> Profile:
             raise ProfileError(
                 f"{path}: {f.name} = {value!r} is not a {f.type}", "calibrate again to rewrite it"
             )
-        if str(f.type) == "float" and not math.isfinite(float(value)):
+        if isinstance(value, float) and not math.isfinite(value):  # ints are finite
             raise ProfileError(
                 f"{path}: {f.name} is not a finite number", "calibrate again to rewrite it"
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import StationError
 from ..fsutil import atomic_write_text
+from ..phrases import Phrase
 
 GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
 TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
@@ -127,8 +128,7 @@ def validate_fields(values: dict[str, Any], *, force: bool = False) -> dict[str,
             if not lo <= number <= hi and not force:
                 raise ModelError(
                     f"{key} = {number:g} dBu is outside {lo:g}…{hi:+g} dBu",
-                    "check the value (add --force if it is really so)",
-                    tui_hint="check the value",
+                    Phrase("check the value{force_value}"),
                 )
             clean[key] = number
         elif key == "gear_type":
@@ -166,8 +166,7 @@ def tag_model(path: Path, values: dict[str, Any], *, force: bool = False) -> dic
     if not clean:
         raise ModelError(
             "nothing to write",
-            "give --capture DIR or levels and fields to set",
-            tui_hint="choose a capture or type both levels",
+            Phrase("give {tag_source}"),
         )
     if not os.access(model.path, os.W_OK) or not os.access(model.path.parent, os.W_OK):
         raise ModelError(f"{model.path} is read-only", "check the file's and folder's permissions")

@@ -1,4 +1,4 @@
-"""Which NAM players load a model file, from its `version` (NAM-FACTS.md, the core's own checks).
+"""Which NAM players load a model file, from its `version` (docs/nam-facts.md, the cores' checks).
 
 NeuralAmpModelerCore accepts a version only as exactly three numbers X.Y.Z.
 The core on main (0.5.5) loads 0.5.0–0.7.0 fully and 0.7.x above that

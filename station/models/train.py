@@ -25,6 +25,7 @@ from ..capture.folder import read_capture_meta
 from ..errors import StationError
 from ..events import Emit, EpochProgress, Progress, Step, StopFlag, Warning_, ignore
 from ..fsutil import write_json
+from ..phrases import Phrase
 from ..reamp import files as reamp
 from .nam_lib import require_nam
 from .namfile import fields_from_capture, tag_model
@@ -66,8 +67,11 @@ def split_ranges(info: reamp.ReampInfo) -> tuple[dict[str, Any], dict[str, Any]]
     if info.layout is not None:
         lay = info.layout
         start, stop = lay.train_span
-        train = {"start_samples": start, "stop_samples": stop}
-        validation = {"start_samples": lay.validation_2[0], "stop_samples": lay.validation_2[1]}
+        train: dict[str, Any] = {"start_samples": start, "stop_samples": stop}
+        validation: dict[str, Any] = {
+            "start_samples": lay.validation_2[0],
+            "stop_samples": lay.validation_2[1],
+        }
     else:
         split = int(info.frames * 0.8)
         train = {"stop_samples": split}
@@ -206,8 +210,7 @@ def fitted_data(module: Any, emit: Emit) -> Iterator[None]:
     original_loader, original_init = module._DataLoader, module._init_dataset
     too_short = StationError(
         "the training part of the recording is shorter than one training example",
-        "use a longer reamp file (NAM's v3 file, or 'station signal', is 3 minutes)",
-        tui_hint="use a longer reamp file (NAM's v3 file, or the station's signal)",
+        Phrase("use a longer reamp file (NAM's v3 file, or {signal}, is 3 minutes)"),
     )
 
     def init_dataset(*args: Any, **kwargs: Any) -> Any:
@@ -265,7 +268,9 @@ def train_capture(
     folder = Path(folder)
     meta_path = folder / "capture.json"
     if not meta_path.is_file():
-        raise StationError(f"{folder} has no capture.json", "train from a station capture folder")
+        raise StationError(
+            f"{folder} has no capture.json", "train from a capture folder the station made"
+        )
     if architecture not in ARCHITECTURES:
         raise StationError(
             f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
@@ -284,8 +289,10 @@ def train_capture(
             if any(v is not None for v in (trainer_options or {}).values()):
                 emit(
                     Warning_(
-                        "NAM's standard v3 path chooses its own device; ignoring "
-                        "--accelerator/--devices/--strategy"
+                        Phrase(
+                            "NAM's standard v3 path chooses its own device; ignoring "
+                            "{trainer_devices}"
+                        )
                     )
                 )
             model_file = _train_standard(folder, work, epochs, fields, emit, stop)
@@ -378,7 +385,7 @@ def _train_standard(
             user_metadata=user,
         )
     if result is None or result.model is None:
-        raise StationError("the NAM trainer refused the capture", "run 'station check' on it")
+        raise StationError("the NAM trainer refused the capture", Phrase("run {check} on it"))
     result.model.net.export(work, basename="model", user_metadata=user)
     model_file = work / "model.nam"
     if not model_file.is_file():

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StationError
+from ..phrases import Phrase
 from ..rig.motion import MotionModel, cost_matrix, order_tour, path_motion_s
 
 SCHEMA_VERSION = 1
@@ -80,7 +81,7 @@ class Setting:
     role: str
 
     def to_json(self) -> dict[str, Any]:
-        """The plan-file form (DESIGN §6)."""
+        """The plan-file form (docs/files.md)."""
         return {
             "id": self.id,
             "knobs": dict(self.knobs),
@@ -112,7 +113,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The plan file's content (DESIGN §6)."""
+        """The plan file's content (docs/files.md)."""
         r = self.request
         return {
             "schema_version": SCHEMA_VERSION,
@@ -169,7 +170,7 @@ def validate(req: PlanRequest) -> None:
             f"a control is named twice: {', '.join(dupes)}", "give each knob and switch once"
         )
     if not names:
-        raise StationError("a plan needs at least one knob or switch", "e.g. --knob drive=0:10")
+        raise StationError("a plan needs at least one knob or switch", Phrase("e.g. {knob}"))
     for k in req.knobs:
         if not (math.isfinite(k.min) and math.isfinite(k.max)) or k.max <= k.min:
             raise StationError(
@@ -180,18 +181,19 @@ def validate(req: PlanRequest) -> None:
         if len(s.positions) < 2 or len(set(s.positions)) != len(s.positions):
             raise StationError(
                 f"switch {s.name!r} needs two or more distinct positions",
-                "e.g. --switch boost=off,on",
+                Phrase("e.g. {switch}"),
             )
     if any(not math.isfinite(v) for v in req.levels_dbu) or len(set(req.levels_dbu)) != len(
         req.levels_dbu
     ):
-        raise StationError("reamp levels must be distinct numbers of dBu", "e.g. --levels 6,12,18")
+        raise StationError("reamp levels must be distinct numbers of dBu", Phrase("e.g. {levels}"))
     holdout = holdout_of(req)
     if holdout < 0:
-        raise StationError("--holdout cannot be negative")
+        raise StationError(Phrase("{holdout} cannot be negative"))
     if holdout and not req.knobs:
         raise StationError(
-            "held-out settings need at least one knob", "use --holdout 0 with switches only"
+            "held-out settings need at least one knob",
+            Phrase("use {holdout_none} with switches only"),
         )
     combos = len(combinations(req))
     train = req.settings - holdout
@@ -204,7 +206,7 @@ def validate(req: PlanRequest) -> None:
     if not req.knobs and train > combos:
         raise StationError(
             f"with switches only there are just {combos} distinct settings",
-            f"use --settings {combos + holdout}",
+            Phrase("use {settings} {count}", count=combos + holdout),
         )
     if req.capture_s <= 0:
         raise StationError("the capture length must be positive")
@@ -271,7 +273,7 @@ def _training_points(
         if steps < 2:
             raise StationError(
                 f"a grid needs 2 steps per knob: at least {2**d * n_combos} training settings",
-                "ask for more --settings, or use maximin-lhs",
+                Phrase("ask for more {settings}, or use maximin-lhs"),
             )
         axis = np.linspace(0.0, 1.0, steps)
         grid = np.array(list(itertools.product(axis, repeat=d)))
@@ -288,8 +290,10 @@ def _training_points(
         if len(pts) > m:
             raise StationError(
                 f"{n_train} training settings are too few for the corners and centre",
-                f"ask for at least {sum(len(f) for f in fixed) + n_combos} settings, or drop "
-                "--corners/--centre",
+                Phrase(
+                    "ask for at least {count} settings, or drop {corners}",
+                    count=sum(len(f) for f in fixed) + n_combos,
+                ),
             )
         filled = _unit_points(req.method, m - len(pts), d, rng)
         out.append(np.vstack([np.array(pts).reshape(-1, d), filled]) if pts else filled)

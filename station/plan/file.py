@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from ..errors import StationError
+from ..phrases import Phrase
 from .design import (
     DEFAULT_ANCHOR_EVERY,
     DEFAULT_CAPTURE_S,
@@ -74,7 +75,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StationError(
             f"the plan is malformed ({type(exc).__name__}: {exc})",
-            "make it again with 'station plan'",
+            Phrase("make it again with {plan}"),
         ) from None
     check_settings(plan)
     return plan
@@ -89,7 +90,7 @@ def check_settings(plan: Plan) -> None:
     for s in plan.settings:
         where = f"setting {s.id}"
         if s.id in seen:
-            raise StationError(f"the plan lists {where} twice", "make it again with 'station plan'")
+            raise StationError(f"the plan lists {where} twice", Phrase("make it again with {plan}"))
         seen.add(s.id)
         if s.role not in ROLES:
             raise StationError(f"{where} has an unknown role {s.role!r}", f"roles: {ROLES}")

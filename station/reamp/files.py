@@ -1,7 +1,7 @@
 """Reamp files: NAM's standard inputs, the station's own signal, and custom files, recognised.
 
 Recognises NAM's files by MD5, by the trainer's weaker hashes and by content
-(layouts.py, DESIGN §4), refuses files that cannot be a capture's input, and
+(layouts.py, docs/design.md §4), refuses files that cannot be a capture's input, and
 measures a true peak. The station's own signal is made in generate.py.
 """
 
@@ -11,11 +11,13 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.signal
 
 from ..errors import SignalError
+from ..phrases import Phrase
 from .layouts import LAYOUTS, Layout, Replicate, find_replicate, match_layout
 
 RATE = 48000
@@ -101,7 +103,7 @@ def weak_hashes(x: np.ndarray) -> tuple[str, str]:
     """
     start = np.ascontiguousarray(x[: 17 * RATE], dtype=np.float64)
     end = np.ascontiguousarray(x[-9 * RATE :], dtype=np.float64)
-    return hashlib.md5(start).hexdigest(), hashlib.md5(end).hexdigest()
+    return hashlib.md5(start.tobytes()).hexdigest(), hashlib.md5(end.tobytes()).hexdigest()
 
 
 def _weak_v3(x: np.ndarray, subtype: str) -> bool:
@@ -137,7 +139,7 @@ def recognise(path: Path, samples: tuple[np.ndarray, int] | None = None) -> Ream
         (x, sr), subtype = samples, sf.info(str(path)).subtype
     md5 = md5_of_file(path)
     frames = len(x)
-    base = {"path": path, "md5": md5, "samplerate": sr, "frames": frames}
+    base: dict[str, Any] = {"path": path, "md5": md5, "samplerate": sr, "frames": frames}
     if md5 == NAM_V3_MD5:
         lay = Layout(frames)
         return ReampInfo(
@@ -236,7 +238,7 @@ def check_playable(x: np.ndarray, samplerate: int, name: str) -> None:
         raise SignalError(
             f"{name} holds only {len(x)} samples ({len(x) / samplerate:.3f} s): too short "
             "to capture anything",
-            "use NAM's v3_0_0.wav or the station's signal ('station signal')",
+            Phrase("use NAM's v3_0_0.wav or {signal}"),
         )
     peak = float(np.max(np.abs(x)))
     if peak <= 10 ** (SILENT_DBFS / 20):

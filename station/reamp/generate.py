@@ -2,7 +2,7 @@
 
 Not NAM's `v3_0_0.wav` (the user's to download, never shipped): a stand-in with
 the same layout for demos and tests, marked as the station's in its WAV comment
-so recognition can tell it apart (DESIGN §4).
+so recognition can tell it apart (docs/design.md §4).
 """
 
 from __future__ import annotations

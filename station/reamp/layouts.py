@@ -4,7 +4,7 @@ A layout says where a file keeps its blips, the silence before them, its
 broadband section and its two identical validation copies. Hashes recognise
 NAM's files only byte for byte; `match_layout` recognises the same layout in a
 file re-encoded to float or another bit depth, renamed, stripped of its
-comment, or a future file built the same way (DESIGN §4). `find_replicate`
+comment, or a future file built the same way (docs/design.md §4). `find_replicate`
 finds two identical sections of at least 3 s in any file, so every input with
 repeated material gets a replicate check.
 """

@@ -1,6 +1,6 @@
 """Servo motion time between knob settings, and playing orders that keep it short.
 
-The model follows SERVO-PROTOCOL.md's motion rules: all channels of a MOVE slew
+The model follows docs/servo-protocol.md's motion rules: all channels of a MOVE slew
 together at the rig's speed (so a move lasts as long as its longest channel), a
 target below the current pulse is approached from 40 µs under it (backlash), and
 DONE comes 300 ms after the last channel arrives (settle).
@@ -21,6 +21,7 @@ from ..drivers.rig_constants import (
     PULSE_MIN_US,
     SETTLE_S,
 )
+from .profiles import RigProfile
 
 DEFAULT_SLEW_US_PER_S = float(DEFAULT_SPEED_US_PER_S)
 # A switch change costs this many seconds of ordering penalty, so a tour changes
@@ -87,13 +88,13 @@ def nominal_model(
     return MotionModel(pulses, slew_us_per_s, nominal=True)
 
 
-def rig_model(rig: object) -> MotionModel:
-    """The motion model of a measured rig profile (station.rig.profiles.RigProfile)."""
+def rig_model(rig: RigProfile) -> MotionModel:
+    """The motion model of a measured rig profile."""
 
     def pulses(kv: Mapping[str, float], sv: Mapping[str, str]) -> Pulses:
-        return {ch: float(us) for ch, us in rig.pulses_for(dict(kv), dict(sv)).items()}  # type: ignore[attr-defined]
+        return {ch: float(us) for ch, us in rig.pulses_for(dict(kv), dict(sv)).items()}
 
-    return MotionModel(pulses, float(rig.slew_us_per_s), nominal=False)  # type: ignore[attr-defined]
+    return MotionModel(pulses, float(rig.slew_us_per_s), nominal=False)
 
 
 def path_motion_s(model: MotionModel, path: Sequence[Pulses]) -> float:
@@ -147,19 +148,19 @@ def _two_opt(c: np.ndarray, path: list[int]) -> list[int]:
         best, move = -1e-9, None
         # Reverse p[i+1..j] (i >= 0 keeps the start fixed; j may be the last node).
         for i in range(0, n - 2):
-            j = np.arange(i + 2, n)
-            inner_old = cf[j] - cf[i + 1]  # edges i+1 .. j-1 forward
-            inner_new = cr[j] - cr[i + 1]  # the same edges walked backwards
+            ends = np.arange(i + 2, n)
+            inner_old = cf[ends] - cf[i + 1]  # edges i+1 .. j-1 forward
+            inner_new = cr[ends] - cr[i + 1]  # the same edges walked backwards
             old = c[p[i], p[i + 1]] + inner_old
-            new = c[p[i], p[j]] + inner_new
-            has_next = j < n - 1
-            jn = np.minimum(j + 1, n - 1)
-            old = old + np.where(has_next, c[p[j], p[jn]], 0.0)
+            new = c[p[i], p[ends]] + inner_new
+            has_next = ends < n - 1
+            jn = np.minimum(ends + 1, n - 1)
+            old = old + np.where(has_next, c[p[ends], p[jn]], 0.0)
             new = new + np.where(has_next, c[p[i + 1], p[jn]], 0.0)
             gain = new - old
             k = int(np.argmin(gain))
             if gain[k] < best:
-                best, move = float(gain[k]), (i, int(j[k]))
+                best, move = float(gain[k]), (i, int(ends[k]))
         if move is None:
             break
         i, j = move

@@ -18,10 +18,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..drivers.rig_constants import PULSE_MAX_US, PULSE_MIN_US
+from ..drivers.rig_constants import MAX_SPEED_US_PER_S, PULSE_MAX_US, PULSE_MIN_US
 from ..errors import KnobRangeError, RigError
 from ..fsutil import atomic_write_text
 from ..home import check_name, list_rigs, rigs_dir
+from ..phrases import Phrase
 
 SCHEMA_VERSION = 1
 _TOP_KEYS = {
@@ -35,7 +36,7 @@ _TOP_KEYS = {
 }
 _KNOB_KEYS = {"name", "channel", "min", "max", "points"}
 _SWITCH_KEYS = {"name", "channel", "positions"}
-_FIX = "run 'station rig calibrate' again, or edit the file"
+_FIX = Phrase("run {rig_calibrate} again, or edit the file")
 
 
 def _check_pulse(where: str, pulse_us: object) -> int:
@@ -189,11 +190,16 @@ class RigProfile:
 
     def __post_init__(self) -> None:
         check_name(self.name)
-        if not (isinstance(self.slew_us_per_s, int | float) and 1 <= self.slew_us_per_s <= 10000):
-            raise RigError(f"rig {self.name!r}: slew speed {self.slew_us_per_s!r} µs/s", _FIX)
+        speed = self.slew_us_per_s
+        if not (isinstance(speed, int | float) and 1 <= speed <= MAX_SPEED_US_PER_S):
+            raise RigError(
+                f"rig {self.name!r}: slew speed {speed!r} µs/s is outside 1–{MAX_SPEED_US_PER_S}",
+                _FIX,
+            )
         seen_ch: dict[int, str] = {}
         seen_name: set[str] = set()
-        for c in [*self.knobs, *self.switches]:
+        controls: list[KnobSpec | SwitchSpec] = [*self.knobs, *self.switches]
+        for c in controls:
             if c.name in seen_name:
                 raise RigError(f"rig {self.name!r}: two controls are called {c.name!r}", _FIX)
             if c.channel in seen_ch:
@@ -279,7 +285,7 @@ def _q(text: str) -> str:
 
 
 def to_toml(rig: RigProfile) -> str:
-    """The profile as TOML laid out as DESIGN §6 shows it (one line per point list)."""
+    """The profile as TOML laid out as docs/files.md shows it (one line per point list)."""
     lines = [
         f"schema_version = {rig.schema_version}",
         f"name = {_q(rig.name)}",
@@ -317,7 +323,7 @@ def load_rig(home: Path, name: str) -> RigProfile:
         known = ", ".join(list_rigs(home)) or "none yet"
         raise RigError(
             f"there is no rig profile {name!r} in {rigs_dir(home)}",
-            f"rigs: {known}; make one with 'station rig calibrate --port PORT --name {name}'",
+            Phrase("rigs: {known}; make one with {rig_calibrate_named}", known=known, name=name),
         )
     return read_rig_file(path)
 
@@ -331,7 +337,7 @@ def read_rig_file(path: Path) -> RigProfile:
     try:
         return rig_from_dict(data)
     except RigError as exc:
-        raise RigError(f"{path}: {exc.message}", exc.hint) from None
+        raise RigError(f"{path}: " + exc.said, exc.advice) from None
 
 
 def _unknown(where: str, data: Mapping[str, Any], known: set[str]) -> None:

@@ -1,4 +1,4 @@
-"""Latency of a capture by every method, and which one to align with (DESIGN §3).
+"""Latency of a capture by every method, and which one to align with (docs/design.md §3).
 
 Methods: the profile's loopback latency; the NAM trainer's blip trigger rule
 (replicated exactly, integer, onset-based); the station's own blip estimate
@@ -189,7 +189,7 @@ class LatencyDecision:
 def decide(
     estimates: dict[str, float | None], polarity: int, *, calibration_spread_samples: float = 0.0
 ) -> LatencyDecision:
-    """Choose the latency to align with (DESIGN §3).
+    """Choose the latency to align with (docs/design.md §3).
 
     With a timing reference (`estimates["reference"]`) that is used: the blip and
     cross-correlation estimates then measure the gear's own delay. Without one the

@@ -1,4 +1,4 @@
-"""dB, dBu and volts math, the gain-staging formulas of DESIGN §2, and levels in words (pure)."""
+"""dB, dBu and volts math, the formulas of docs/design.md §2, and levels in words (pure)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`sweep export`: dataset.json in NAM's parametric layout and a snapshot manifest.
 
-dataset.json (DESIGN §6): {"type": "parametric", "common": {"x_path", "delay"},
+dataset.json (docs/files.md): {"type": "parametric", "common": {"x_path", "delay"},
 "train": [...], "validation": [...]} — the holdout settings are the validation
 set — with the calibration levels and the knob/switch specs beside it. Each item
 is {"y_path", "params": {name: value}, ...}; a switch's value is the index of its
@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import StationError
 from ..fsutil import write_json
+from ..phrases import Phrase
 from ..plan.design import Setting
 from .journal import Journal, replay
 from .session import Session, committed_capture
@@ -68,7 +69,7 @@ def export_session(session: Session) -> ExportResult:
     if not metas:
         raise StationError(
             f"session {session.name} has no finished captures to export",
-            f"run or resume it first: 'station sweep resume {session.name}'",
+            Phrase("run or resume it first: {sweep_resume}", session=session.name),
         )
     md5s = {m["reamp_file"]["md5"] for m in metas.values()}
     if len(md5s) != 1:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from ..errors import StationError
 from ..events import Prompt, StopFlag
+from ..phrases import Phrase
 from ..plan.design import Setting
 
 POSITION_TOLERANCE_US = 1
@@ -60,7 +61,10 @@ class RigPositioner:
                 msg = exc.message if isinstance(exc, StationError) else str(exc)
                 raise StationError(
                     f"setting {s.id} cannot be set on rig {self.profile.name!r}: {msg}",
-                    "was the plan made for another rig? make it with 'station plan --rig NAME'",
+                    Phrase(
+                        "was the plan made for another rig? make it with {plan_for_rig}",
+                        rig=self.profile.name,
+                    ),
                 ) from None
 
     def set(self, s: Setting, *, stop: StopFlag | None) -> dict[str, Any]:
@@ -87,7 +91,7 @@ class RigPositioner:
                 )
                 raise StationError(
                     f"the rig did not reach setting {s.id}: {detail}",
-                    "check the servo wiring and power, then 'station sweep resume'",
+                    "check the servo wiring and power",
                 )
         self.last_move_s = time.monotonic() - t0
         return {

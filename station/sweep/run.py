@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..capture.run import CaptureRequest, run_capture
 from ..drivers.base import AudioInterface
 from ..errors import StationError, Stopped, StreamError
 from ..events import Confirm, Emit, Prompt, StopFlag, SweepProgress, Warning_, ignore
+from ..phrases import Phrase
 from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
 from .journal import Journal, SweepState, replay
@@ -101,9 +103,10 @@ class SweepRunner:
     def _capture_emit(self, event: Any) -> None:
         # The same pre-flight warning for every setting would bury the ones that matter.
         if isinstance(event, Warning_):
-            if event.text in self._warned:
+            said = str(event.text)
+            if said in self._warned:
                 return
-            self._warned.add(event.text)
+            self._warned.add(said)
         self.emit(event)
 
     def log(self, event: str, **fields: Any) -> None:
@@ -152,12 +155,13 @@ class SweepRunner:
                 fix = "free some disk space" if exc.errno == errno.ENOSPC else "fix the folder"
                 raise StationError(
                     f"the sweep stopped: {reason}; the capture in progress was discarded",
-                    f"{fix}, then 'station sweep resume {s.name}'",
+                    Phrase("{fix}, then {sweep_resume}", fix=fix, session=s.name),
                 ) from None
             if isinstance(exc, StationError) and not isinstance(exc, Stopped):
-                exc.hint = (exc.hint + "; " if exc.hint else "") + (
-                    f"the session is kept: 'station sweep resume {s.name}' goes on from here"
+                kept = Phrase(
+                    "the session is kept: {sweep_resume} goes on from here", session=s.name
                 )
+                exc.advice = exc.advice + "; " + kept if exc.advice else kept
             raise
         finally:
             self.positioner.close()
@@ -205,7 +209,7 @@ class SweepRunner:
                 knobs=dict(setting.knobs),
                 switches=dict(setting.switches),
                 sweep={"session": self.session.name, "id": sid, "role": setting.role},
-                report_later=self._reports.submit,
+                report_later=self._report_later,
             )
             try:
                 result = run_capture(
@@ -243,7 +247,7 @@ class SweepRunner:
             if opts.stop_on_fail:
                 raise StationError(
                     f"setting {sid} failed after {retakes} retake(s) ({reason}); stopped as "
-                    "--stop-on-fail asks",
+                    + Phrase("{stop_on_fail} asks"),
                     "fix the gear or patch",
                 )
             return False
@@ -308,6 +312,10 @@ class SweepRunner:
             for sid in suspects:
                 self.emit(Warning_(f"recapturing {sid} after the drift"))
                 self._take(self.session.setting(sid))
+
+    def _report_later(self, job: Callable[[], None]) -> None:
+        """Draw a take's report off the sweep's thread: the next setting need not wait."""
+        self._reports.submit(job)
 
     def _progress(self, index: int, setting: Setting) -> None:
         left = sum(1 for s in self.session.schedule[index:] if self.state.status[s.id] != "done")

@@ -18,6 +18,7 @@ from typing import Any
 from ..capture.folder import read_capture_meta
 from ..errors import StationError
 from ..fsutil import json_safe, write_json
+from ..phrases import Phrase
 from ..plan.design import Plan, Setting, with_anchors
 from ..plan.file import plan_from_json
 from .journal import SweepState
@@ -43,10 +44,11 @@ class SweepOptions:
     def validate(self) -> None:
         """Refuse options that make no sense (StationError)."""
         if self.retakes < 0:
-            raise StationError("--retakes cannot be negative", "e.g. --retakes 2")
+            raise StationError(Phrase("{retakes} cannot be negative"), Phrase("e.g. {retakes} 2"))
         if self.on_drift not in ON_DRIFT:
             raise StationError(
-                f"unknown --on-drift {self.on_drift!r}", f"choose {', '.join(ON_DRIFT)}"
+                Phrase("unknown {on_drift} {value}", value=repr(self.on_drift)),
+                f"choose {', '.join(ON_DRIFT)}",
             )
         if self.drift_esr_max <= 0 or self.drift_level_db_max <= 0:
             raise StationError("drift thresholds must be positive")
@@ -80,7 +82,9 @@ class Session:
         if level is None:
             raise StationError(
                 "the plan has no reamp levels, so the sweep needs one",
-                "add --reamp-dbu P (the level your gear sees from a guitar, e.g. 12)",
+                Phrase(
+                    "add {reamp_dbu_for_sweep} (the level your gear sees from a guitar, e.g. 12)"
+                ),
             )
         return level
 
@@ -114,11 +118,11 @@ def load_plan_file(path: Path) -> tuple[Plan, dict[str, Any]]:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StationError(f"no plan at {path}", "make one with 'station plan'") from None
+        raise StationError(f"no plan at {path}", Phrase("make one with {plan}")) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StationError(f"cannot read the plan {path}: {exc}", "make it again") from None
     if not isinstance(raw, dict):
-        raise StationError(f"{path} is not a plan", "make one with 'station plan'")
+        raise StationError(f"{path} is not a plan", Phrase("make one with {plan}"))
     return plan_from_json(raw), raw
 
 
@@ -139,7 +143,10 @@ def create_session(
     if folder.exists() and any(folder.iterdir()):
         raise StationError(
             f"a session called {folder.name!r} already exists",
-            f"continue it with 'station sweep resume {folder.name}', or choose another --out",
+            Phrase(
+                "continue it with {sweep_resume}, or choose another {session_name}",
+                session=folder.name,
+            ),
         )
     schedule = plan.settings
     if anchor_every is not None:
@@ -147,7 +154,7 @@ def create_session(
         anchors = [s for s in plan.settings if s.role == "anchor"]
         if not anchors:
             raise StationError(
-                "the plan has no anchor setting", "make it again with 'station plan'"
+                "the plan has no anchor setting", Phrase("make it again with {plan}")
             )
         schedule = with_anchors(body, anchors[0], anchor_every)
     folder.mkdir(parents=True, exist_ok=True)
@@ -177,7 +184,7 @@ def open_session(folder: Path) -> Session:
     path = Path(folder) / SESSION_FILE
     if not path.is_file():
         raise StationError(
-            f"no sweep session at {folder}", "start one with 'station sweep run --out NAME'"
+            f"no sweep session at {folder}", Phrase("start one with {sweep_run}")
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

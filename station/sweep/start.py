@@ -17,6 +17,7 @@ from ..errors import StationError
 from ..events import Confirm, Emit, StopFlag, ignore
 from ..home import capture_path, check_name, session_folder
 from ..interface.profiles import Profile, load_profile
+from ..phrases import Phrase
 from ..reamp.files import md5_of_file
 from ..rig.profiles import RigProfile, load_rig
 from .positioner import ManualPositioner, Positioner, RigPositioner
@@ -94,23 +95,25 @@ def start_sweep(
     options.virtual_gear = default_virtual_gear(profile, start.rig_name, options.virtual_gear)
     options.validate()
     if start.anchor_every is not None and start.anchor_every < 0:
-        raise StationError("--anchor-every cannot be negative", "e.g. --anchor-every 8")
+        raise StationError(
+            Phrase("{anchor_every} cannot be negative"), Phrase("e.g. {anchor_every} 8")
+        )
     if any(s.reamp_dbu is None for s in plan.settings) and options.reamp_dbu is None:
         raise StationError(
             "the plan has no reamp levels, so the sweep needs one",
-            "add --reamp-dbu P (the level your gear sees from a guitar, e.g. 12)",
+            Phrase("add {reamp_dbu_for_sweep} (the level your gear sees from a guitar, e.g. 12)"),
         )
     rig_name = start.rig_name
     if rig_name != "none" and plan.request.rig not in (None, rig_name):
         raise StationError(
             f"the plan was made for rig {plan.request.rig!r}, not {rig_name!r}",
-            f"make a plan with 'station plan --rig {rig_name}'",
+            Phrase("make a plan with {plan_for_rig}", rig=rig_name),
         )
     folder = capture_path(home, start.out)
     if folder.exists() and any(folder.iterdir()):
         raise StationError(
             f"a session called {start.out!r} already exists",
-            f"continue it with 'station sweep resume {start.out}', or choose another name",
+            Phrase("continue it with {sweep_resume}, or choose another name", session=start.out),
         )
     reamp_path = Path(start.reamp_path)
     if not reamp_path.is_file():

@@ -8,7 +8,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, RichLog, Select, Static
 
 from ..devices import open_meter
@@ -19,8 +18,10 @@ from ..home import check_name
 from ..interface.calibrate import CalibrationSettings
 from ..interface.setup import calibrate_profile, check_calibration
 from ..interface.specs import load_specs
+from .base import StationScreen
 from .bridge import Bridge
-from .form import error_text, number, row
+from .form import number, row
+from .words import error_text, say
 
 RATES = (44100, 48000, 88200, 96000)
 
@@ -41,7 +42,7 @@ def device_options() -> list[tuple[str, str]]:
     return options
 
 
-class CalibrateScreen(Screen[None]):
+class CalibrateScreen(StationScreen[None]):
     """The send step (tone + meter) and the loopback step (return level, latency)."""
 
     BINDINGS = [Binding("f5", "start", "Start"), Binding("escape", "stop", "Stop")]
@@ -52,7 +53,7 @@ class CalibrateScreen(Screen[None]):
         self.bridge: Bridge | None = None
 
     def compose(self) -> ComposeResult:
-        s: dict[str, Any] = self.app.settings  # type: ignore[attr-defined]
+        s: dict[str, Any] = self.station.settings
         yield Header()
         with VerticalScroll():
             yield Static("Calibrate an interface", classes="title")
@@ -195,14 +196,14 @@ class CalibrateScreen(Screen[None]):
         device = str(self.query_one("#device", Select).value)
         meter = str(self.query_one("#meter", Select).value)
         scpi = self.query_one("#scpi", Input).value.strip()
-        self.app.remember(
+        self.station.remember(
             profile=name,
             device=device,
-            send_channel=spec.send_channel,  # type: ignore[attr-defined]
+            send_channel=spec.send_channel,
             return_channel=spec.return_channel,
             scpi=scpi or None,
         )
-        self.app.remember(  # type: ignore[attr-defined]
+        self.station.remember(
             timing_out=settings.timing_out or "", timing_in=settings.timing_in or ""
         )
         self.query_one("#log", RichLog).clear()
@@ -230,7 +231,7 @@ class CalibrateScreen(Screen[None]):
             unc = f" ± {event.uncertainty:.3f}" if event.uncertainty is not None else ""
             log.write(f"[green]{event.name} = {event.value:.3f}{unc} {event.unit}[/green]")
         elif isinstance(event, Warning_):
-            log.write(f"[yellow]warning: {event.text}[/yellow]")
+            log.write(f"[yellow]warning: {say(event.text)}[/yellow]")
 
     @work(thread=True, exclusive=True)
     def run_calibration(
@@ -243,7 +244,7 @@ class CalibrateScreen(Screen[None]):
         note: str,
     ) -> None:
         """The procedure, off the UI thread."""
-        app: Any = self.app
+        app = self.station
         try:
             bench = app.bench(device)
             self.bridge = bridge = Bridge(app, self.on_station_event, bench.rig)

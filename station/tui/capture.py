@@ -11,7 +11,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
 from ..capture.records import CaptureResult, Hooks
@@ -25,12 +24,14 @@ from ..models.namfile import GEAR_TYPES, TONE_TYPES
 from ..reamp import files as reamp
 from ..signal import levels
 from ..virtual.catalogue import catalogue
+from .base import StationScreen
 from .bridge import Bridge
-from .form import error_text, number, row
+from .form import number, row
 from .widgets import LevelMeter, fill_checks, text_plot
+from .words import error_text, said, say
 
 
-class CaptureScreen(Screen[None]):
+class CaptureScreen(StationScreen[None]):
     """From a calibrated profile and the gear to a checked capture."""
 
     BINDINGS = [
@@ -49,7 +50,7 @@ class CaptureScreen(Screen[None]):
         self.pending_file: str | None = None
 
     def compose(self) -> ComposeResult:
-        app: Any = self.app
+        app = self.station
         s = app.settings
         names = list_profiles(app.home)
         yield Header()
@@ -134,7 +135,7 @@ class CaptureScreen(Screen[None]):
         if not isinstance(name, str):
             return None
         try:
-            return load_profile(self.app.home, name)  # type: ignore[attr-defined]
+            return load_profile(self.station.home, name)
         except StationError:
             return None
 
@@ -177,7 +178,7 @@ class CaptureScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="inspect")
     def inspect_file(self, text: str) -> None:
         """Recognise the reamp file and measure its true peak, off the UI thread."""
-        app: Any = self.app
+        app = self.station
         path = Path(text.strip()).expanduser()
         if path == home_signal_path(app.home) and not path.is_file():
             app.call_from_thread(
@@ -191,7 +192,7 @@ class CaptureScreen(Screen[None]):
             info = reamp.recognise(path, (x, sr))
             peak = reamp.true_peak_dbfs(x)
         except StationError as exc:
-            app.call_from_thread(self.show_file, f"[red]{exc.message}[/red]", None)
+            app.call_from_thread(self.show_file, f"[red]{said(exc)}[/red]", None)
             return
         notes = f" — {info.notes[0]}" if info.notes else ""
         app.call_from_thread(
@@ -213,7 +214,7 @@ class CaptureScreen(Screen[None]):
         try:
             dbu = number(self, "#dbu", "Reamp dBu")
         except StationError as exc:
-            out.update(f"[red]{exc.message}[/red]")
+            out.update(f"[red]{said(exc)}[/red]")
             return
         if prof is None or self.file_peak_dbfs is None:
             out.update("")
@@ -248,7 +249,7 @@ class CaptureScreen(Screen[None]):
         """Validate, ask before replacing a capture, then capture in a worker."""
         if self.busy:
             return
-        app: Any = self.app
+        app = self.station
         prof = self._profile()
         try:
             if prof is None:
@@ -348,10 +349,10 @@ class CaptureScreen(Screen[None]):
         elif isinstance(event, Step):
             status.update(event.text)
             if event.name == "preflight" and self.pending_file:
-                self.app.remember(reamp_file=self.pending_file)  # type: ignore[attr-defined]
+                self.station.remember(reamp_file=self.pending_file)
                 self.pending_file = None
         elif isinstance(event, Warning_):
-            self.notify(event.text, severity="warning", timeout=8)
+            self.notify(say(event.text), severity="warning", timeout=8)
         elif isinstance(event, Result):
             status.update(f"{event.name}: {event.value:.1f} {event.unit}")
 
@@ -368,7 +369,7 @@ class CaptureScreen(Screen[None]):
         use_timing: bool = True,
     ) -> None:
         """The capture procedure, off the UI thread."""
-        app: Any = self.app
+        app = self.station
         try:
             bench = StationBench(app.home, app.bench)
             interface = bench.interface(prof, virtual_gear)
@@ -394,7 +395,7 @@ class CaptureScreen(Screen[None]):
         except StationError as exc:
             app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
             app.call_from_thread(
-                self.query_one("#status", Static).update, f"[red]{exc.message}[/red]"
+                self.query_one("#status", Static).update, f"[red]{said(exc)}[/red]"
             )
         finally:
             app.call_from_thread(self.set_busy, False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label
@@ -16,21 +14,6 @@ def row(label: str, widget: Widget) -> Horizontal:
     if hasattr(type(widget), "compact"):
         widget.compact = True  # type: ignore[attr-defined]
     return Horizontal(Label(label), widget, classes="row")
-
-
-CLI_FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")
-
-
-def error_text(exc: StationError) -> str:
-    """What a notification says for a StationError: the message, then the hint if any.
-
-    The TUI has no flags: a hint that names one is replaced by its TUI wording,
-    or left out when there is none.
-    """
-    hint = exc.tui_hint or exc.hint
-    if CLI_FLAG.search(hint):
-        hint = ""
-    return f"{exc.message}\n{hint}".strip()
 
 
 def number(screen: Widget, selector: str, what: str, *, integer: bool = False) -> float:

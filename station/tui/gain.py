@@ -6,17 +6,18 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static
 
 from ..errors import StationError
 from ..interface.specs import load_specs
 from ..models.namfile import read_model
 from ..signal.gainstage import gain_stage
+from .base import StationScreen
 from .form import number, row
+from .words import said
 
 
-class GainScreen(Screen[None]):
+class GainScreen(StationScreen[None]):
     """Plugin input trim (and output gain) from the interface and the model's calibration."""
 
     def compose(self) -> ComposeResult:
@@ -81,7 +82,7 @@ class GainScreen(Screen[None]):
                 in_dbu = number(self, "#in_dbu", "Input dBu")
             r = gain_stage(iface, in_dbu, interface_gain_db=added, output_level_dbu=out_dbu)
         except StationError as exc:
-            answer.update(f"[red]{exc.message}[/red]")
+            answer.update(f"[red]{said(exc)}[/red]")
             return
         text = f"Plugin input trim: [b]{r.trim_db:+.1f} dB[/b]"
         if r.output_gain_db is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown
+
+from .base import StationScreen
 
 HELP = """
 # What the station measures, in plain words
@@ -57,7 +58,7 @@ left; Esc stops at the end of the current epoch and keeps the best model so far.
 """
 
 
-class HelpScreen(Screen[None]):
+class HelpScreen(StationScreen[None]):
     """The help text."""
 
     def compose(self) -> ComposeResult:

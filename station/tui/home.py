@@ -8,12 +8,13 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..errors import StationError
 from ..home import list_captures, list_models, list_profiles
 from ..interface.profiles import load_profile
+from .base import StationScreen
+from .words import said
 
 OLD_PROFILE_DAYS = 30
 
@@ -26,7 +27,7 @@ def _age_days(created: str) -> float | None:
     return (dt.datetime.now().astimezone() - then).total_seconds() / 86400
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(StationScreen[None]):
     """What is measured and captured so far, and the keys to go on."""
 
     # Nothing to type into here, so single letters work too.
@@ -60,13 +61,13 @@ class HomeScreen(Screen[None]):
         from .results import VerdictScreen
 
         name = str(event.row_key.value)
-        folder = self.app.home / "captures" / name  # type: ignore[attr-defined]
+        folder = self.station.home / "captures" / name
         self.app.push_screen(VerdictScreen(folder, self.capture_metas.get(name, {})))
 
     def on_mount(self) -> None:
         """Fill the tables from the station home."""
-        app = self.app
-        home = app.home  # type: ignore[attr-defined]
+        app = self.station
+        home = app.home
         profiles = self.query_one("#profiles", DataTable)
         profiles.add_columns("profile", "device", "send dBu", "return dBu", "latency", "age")
         names = list_profiles(home)
@@ -75,7 +76,7 @@ class HomeScreen(Screen[None]):
             try:
                 p = load_profile(home, name)
             except StationError as exc:
-                profiles.add_row(name, f"[red]{exc.message}[/red]", "", "", "", "")
+                profiles.add_row(name, f"[red]{said(exc)}[/red]", "", "", "", "")
                 continue
             age = _age_days(p.created)
             age_text = "-" if age is None else f"{age:.0f} d"
@@ -129,7 +130,7 @@ class HomeScreen(Screen[None]):
                 "model, [b]g[/b] (F7) for the player's gain staging."
             )
         text += " Servo rig: [b]r[/b] (F10); sweep a plan: [b]s[/b] (F11)."
-        if app.demo:  # type: ignore[attr-defined]
+        if app.demo:
             text = "[b]Demo on the virtual rig[/b] — no hardware needed. " + text
         self.query_one("#welcome", Static).update(text)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Select, Static
 
 from ..capture.folder import read_capture_meta, refuse_failed
@@ -19,9 +18,11 @@ from ..models.namfile import fields_from_capture, model_info, read_model, tag_mo
 from ..models.parametric.session import load_sweep, sweep_levels
 from ..models.parametric.training import SIZES
 from ..models.train import ARCHITECTURES
-from .form import error_text, number, row
+from .base import StationScreen
+from .form import number, row
 from .train_jobs import capture_job, sweep_job
 from .training import TrainingJob, TrainingScreen
+from .words import error_text, said
 
 SWEEP_KINDS = [
     ("Parametric: one model, knobs as inputs", "parametric"),
@@ -39,7 +40,7 @@ PRACTICE_MODEL = {
 }
 
 
-class ModelsScreen(Screen[None]):
+class ModelsScreen(StationScreen[None]):
     """Tag and train calibrated models, from a capture or a sweep session."""
 
     def __init__(self, capture: Path | None = None) -> None:
@@ -47,7 +48,7 @@ class ModelsScreen(Screen[None]):
         self.capture = capture
 
     def compose(self) -> ComposeResult:
-        app: Any = self.app
+        app = self.station
         models = list_models(app.home)
         captures = [name for name, _ in list_captures(app.home)]
         default_capture = self.capture.name if self.capture else (captures[0] if captures else None)
@@ -134,12 +135,12 @@ class ModelsScreen(Screen[None]):
     def _session_dir(self) -> Path:
         name = self.query_one("#session", Select).value
         if not isinstance(name, str):
-            there = list_sessions(self.app.home)  # type: ignore[attr-defined]
+            there = list_sessions(self.station.home)
             raise StationError(
                 "choose a sweep session",
                 f"in Session: {', '.join(there[:3])}" if there else "run a sweep first (F11)",
             )
-        return Path(self.app.home) / "captures" / name  # type: ignore[attr-defined]
+        return Path(self.station.home) / "captures" / name
 
     def show_levels(self) -> None:
         """The level choice lists the session's levels; one level needs no choice."""
@@ -206,7 +207,7 @@ class ModelsScreen(Screen[None]):
 
     def write_practice(self) -> None:
         """Write the identity model into the home's models folder."""
-        path = Path(self.app.home) / "models" / "practice-identity.nam"  # type: ignore[attr-defined]
+        path = Path(self.station.home) / "models" / "practice-identity.nam"
         if not path.exists():
             atomic_write_text(path, json.dumps(PRACTICE_MODEL))
         self.query_one("#model", Input).value = str(path)
@@ -216,14 +217,14 @@ class ModelsScreen(Screen[None]):
     def _capture_dir(self) -> Path:
         name = self.query_one("#capture", Select).value
         if not isinstance(name, str):
-            there = [n for n, _ in list_captures(self.app.home)]  # type: ignore[attr-defined]
+            there = [n for n, _ in list_captures(self.station.home)]
             raise StationError(
                 "choose a capture",
                 f"in From capture (under Tag it): {', '.join(there[:3])}"
                 if there
                 else "capture first (F4)",
             )
-        return Path(self.app.home) / "captures" / name  # type: ignore[attr-defined]
+        return Path(self.station.home) / "captures" / name
 
     def tag_from_capture(self) -> None:
         """Levels and gear fields from capture.json; asks first when the capture failed."""
@@ -245,7 +246,7 @@ class ModelsScreen(Screen[None]):
             self.app.push_screen(
                 QuestionModal(
                     "Tag from a failed capture?",
-                    f"{exc.message}. Players would get the levels of a take that did not pass.",
+                    f"{said(exc)}. Players would get the levels of a take that did not pass.",
                     "Tag anyway",
                 ),
                 answered,

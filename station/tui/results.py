@@ -14,15 +14,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from .base import StationScreen
 from .widgets import STATUS_STYLE
 
 WIDE = {"check": 17, "result": 4, "value": 9}  # the message column takes the rest
 
 
-class ResultScreen(Screen[None]):
+class ResultScreen(StationScreen[None]):
     """A result on a screen of its own; Escape or Enter goes back."""
 
     busy = False

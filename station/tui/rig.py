@@ -15,14 +15,15 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, RichLog, Static
 
 from ..errors import StationError, Stopped
 from ..home import list_rigs
 from ..rig.calibrate import RigCalibration, parse_settings, rig_status
 from ..rig.profiles import load_rig, save_rig
-from .form import error_text, row
+from .base import StationScreen
+from .form import row
+from .words import error_text, said
 
 KEYS = (
     "[b]←/→[/b] 5 µs [b]↓/↑[/b] 50 µs [b]Esc[/b] stop · [b]knob drive 0[/b] · [b]mark 5[/b] · "
@@ -30,7 +31,7 @@ KEYS = (
 )
 
 
-class RigScreen(Screen[None]):
+class RigScreen(StationScreen[None]):
     """Connect, jog each knob to its printed marks, save the profile; status and moves."""
 
     DEFAULT_CSS = """
@@ -60,7 +61,7 @@ class RigScreen(Screen[None]):
         self._generation = 0  # a stop drops the commands still queued behind it
 
     def compose(self) -> ComposeResult:
-        s: dict[str, Any] = self.app.settings  # type: ignore[attr-defined]
+        s: dict[str, Any] = self.station.settings
         yield Header()
         with VerticalScroll():
             yield Static("Servo rig: calibrate knobs, move them", classes="title")
@@ -119,7 +120,7 @@ class RigScreen(Screen[None]):
             return
         port = self.query_one("#port", Input).value.strip() or "virtual"
         name = self.query_one("#name", Input).value.strip()
-        self.app.remember(rig_port=port, rig_name=name)  # type: ignore[attr-defined]
+        self.station.remember(rig_port=port, rig_name=name)
         self.connect(port, name)
 
     @work(thread=True, group="rig")
@@ -127,13 +128,15 @@ class RigScreen(Screen[None]):
         """Connect in a worker: the banner can take seconds."""
         from ..devices import open_rig
 
-        app: Any = self.app
+        app = self.station
         kw: dict[str, Any] = {}
         bench = None
         if port.lower() == "virtual":
             from ..virtual.twin import speedup_from_env
 
-            bench = app.bench("virtual").rig.servos  # the knobs the virtual capture hears
+            virtual = app.bench("virtual").rig
+            assert virtual is not None  # the virtual bench always holds the virtual rig
+            bench = virtual.servos  # the knobs the virtual capture hears
             kw["twin_kw"] = {"bench": bench, "speedup": speedup_from_env()}
         app.call_from_thread(self.note, f"connecting to {port} …")
         try:
@@ -147,14 +150,12 @@ class RigScreen(Screen[None]):
             )
         except StationError as exc:
             app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
-            app.call_from_thread(self.note, f"[red]{exc.message}[/red]")
+            app.call_from_thread(self.note, f"[red]{said(exc)}[/red]")
             return
         self.rig, self.cal, self.bench, self.port = rig, cal, bench, port
         info = rig.info
-        app.call_from_thread(
-            self.note,
-            f"[green]connected: servo-rig {info.version}, {info.channels} channels[/green]",
-        )
+        seen = f"servo-rig {info.version}, {info.channels} channels" if info else "servo-rig"
+        app.call_from_thread(self.note, f"[green]connected: {seen}[/green]")
         app.call_from_thread(self.show_live)
         app.call_from_thread(self.query_one("#command", Input).focus)
 
@@ -193,7 +194,7 @@ class RigScreen(Screen[None]):
     @work(thread=True, group="halt")
     def halt(self) -> None:
         """STOP (the running move, if any, sends it) then DETACH."""
-        app: Any = self.app
+        app = self.station
         try:
             self.rig.stop()
             with self._lock:
@@ -205,7 +206,7 @@ class RigScreen(Screen[None]):
     @work(thread=True, group="rig")
     def run_command(self, line: str, generation: int) -> None:
         """One command off the UI thread; commands run one at a time, none after a stop."""
-        app: Any = self.app
+        app = self.station
         app.call_from_thread(setattr, self, "busy", True)
         try:
             with self._lock:
@@ -225,7 +226,7 @@ class RigScreen(Screen[None]):
     def _execute(self, line: str) -> str:
         """The calibration commands, plus move, status, detach and use on a saved profile."""
         assert self.cal is not None
-        app: Any = self.app
+        app = self.station
         words = line.split()
         verb = words[0].lower()
         if verb in ("move", "status", "detach"):
@@ -256,7 +257,7 @@ class RigScreen(Screen[None]):
 
     def _profile_name(self) -> str:
         name = self.query_one("#name", Input).value.strip()
-        app: Any = self.app
+        app = self.station
         if name not in list_rigs(app.home):
             raise StationError(
                 f"there is no saved rig profile {name!r}", "calibrate and 'save' it first"

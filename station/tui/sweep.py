@@ -10,7 +10,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
 from ..devices import StationBench
@@ -23,8 +22,10 @@ from ..sweep.positioner import describe
 from ..sweep.run import SweepRunner, SweepSummary, progress_line
 from ..sweep.session import Session, SweepOptions
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
+from .base import StationScreen
 from .bridge import Bridge
-from .form import error_text, number, row
+from .form import number, row
+from .words import error_text, said, say
 
 STATUS_STYLE = {
     "pending": "[dim]pending[/dim]",
@@ -57,7 +58,7 @@ def prepare_demo(home: Path) -> None:
         plan_file.write_text(json.dumps(make_plan(req, rig_model(rig)).to_json(), indent=2))
 
 
-class SweepScreen(Screen[None]):
+class SweepScreen(StationScreen[None]):
     """From a plan to a session of checked captures, one setting after another."""
 
     BINDINGS = [
@@ -74,7 +75,7 @@ class SweepScreen(Screen[None]):
         self.summary: SweepSummary | None = None
 
     def compose(self) -> ComposeResult:
-        app: Any = self.app
+        app = self.station
         s = app.settings
         names = list_profiles(app.home)
         default = s.get("profile") if s.get("profile") in names else (names[0] if names else None)
@@ -116,7 +117,7 @@ class SweepScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Ready the demo's rig profile and plan."""
-        app: Any = self.app
+        app = self.station
         if app.demo:
             try:
                 prepare_demo(app.home)
@@ -140,7 +141,7 @@ class SweepScreen(Screen[None]):
         """Check the form, then start a new session in a worker."""
         if self.busy:
             return
-        app: Any = self.app
+        app = self.station
         profile = self.query_one("#profile", Select).value
         try:
             if not isinstance(profile, str):
@@ -218,7 +219,7 @@ class SweepScreen(Screen[None]):
         elif isinstance(event, Step):
             self.query_one("#take", Static).update(event.text)
         elif isinstance(event, Warning_):
-            self.notify(event.text, severity="warning", timeout=10)
+            self.notify(say(event.text), severity="warning", timeout=10)
 
     def finished(self, summary: SweepSummary | None, message: str) -> None:
         """Show how the sweep ended and unlock the form."""
@@ -231,7 +232,7 @@ class SweepScreen(Screen[None]):
     @work(thread=True, exclusive=True)
     def run_sweep(self, form: dict[str, Any], *, resume: bool) -> None:
         """Start or resume the sweep, off the UI thread."""
-        app: Any = self.app
+        app = self.station
         self.bridge = bridge = Bridge(app, self.on_station_event, app.rig)
         runner: SweepRunner | None = None
         devices = StationBench(app.home, app.bench)
@@ -276,4 +277,4 @@ class SweepScreen(Screen[None]):
             )
         except StationError as exc:
             app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
-            app.call_from_thread(self.finished, None, f"Not finished: {exc.message}")
+            app.call_from_thread(self.finished, None, f"Not finished: {said(exc)}")

@@ -19,14 +19,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 
 from ..errors import StationError, Stopped
 from ..events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_
 from ..models.train import clock
+from .base import StationScreen
 from .bridge import Bridge
-from .form import error_text
+from .words import error_text, say
 
 LOG_LINES = 4  # steps and warnings shown under the progress
 
@@ -55,7 +55,7 @@ def epoch_line(event: EpochProgress) -> str:
     return " · ".join(parts)
 
 
-class TrainingScreen(Screen[Path | None]):
+class TrainingScreen(StationScreen[Path | None]):
     """One training run: live progress, Escape to stop between epochs, then its result."""
 
     overlay = True  # once finished, switching screens leaves it
@@ -144,7 +144,7 @@ class TrainingScreen(Screen[Path | None]):
         elif isinstance(event, Progress):
             self.query_one("#epoch", Static).update(event.message[:1].upper() + event.message[1:])
         elif isinstance(event, Step | Warning_):
-            text = escape(event.text)
+            text = escape(say(event.text))
             self.log_lines.append(text if isinstance(event, Step) else f"[yellow]{text}[/]")
             # The latest lines; Static wraps them to the width it really has.
             self.query_one("#log", Static).update("\n".join(self.log_lines[-LOG_LINES:]))
@@ -152,7 +152,7 @@ class TrainingScreen(Screen[Path | None]):
     @work(thread=True, exclusive=True)
     def train(self, bridge: Bridge) -> None:
         """Run the job off the UI thread."""
-        app: Any = self.app
+        app = self.station
         try:
             result = self.job.run(bridge.emit, bridge.stop)
             app.call_from_thread(self.finished, result, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 
     from .pedal import ServoBench
 from .physics import ConverterFilter, FractionalDelay, Probe
+
+
+class Gear(Protocol):
+    """What the virtual rig puts between send and return: volts in, volts out, block by block."""
+
+    def process(self, volts: np.ndarray) -> np.ndarray:
+        """The gear's output for a block of input volts."""
+        ...
+
 
 PATCHES = ("open", "loopback", "gear")
 
@@ -95,7 +104,7 @@ class VirtualRig:
     meter_gain_error: float = 0.0  # this meter's actual error, as a fraction of the reading
     meter_accuracy_percent: float = 0.5  # what its maker states (a 95 % bound, in band)
     meter_bandwidth_hz: float | None = 20_000.0  # first-order roll-off above this
-    gear: object | None = None  # something with process(volts) -> volts; see virtual gear
+    gear: Gear | None = None  # see virtual gear
     dropout_at_s: float | None = None  # a fault: the return delivers 50 ms of zeros from here
     servos: ServoBench | None = None  # the servo horns that turn the knobbed gear's knobs
     stream_shift_samples: float | None = None
@@ -121,7 +130,8 @@ class VirtualRig:
                 f"there is no virtual gear {key!r}", f"choose one of: {', '.join(models)}"
             )
         self.gear = models[key]
-        if hasattr(self.gear, "servos"):  # knobbed gear: its knobs are this bench's servos
+        # Knobbed gear: its knobs are this bench's servos.
+        if self.gear is not None and hasattr(self.gear, "servos"):
             self.gear.servos = self.servos
 
     def keep_servos_in(self, home: Path) -> None:
@@ -133,8 +143,8 @@ class VirtualRig:
         path = virtual_bench_path(home)
         if self.servos is None or self.servos.state_path != path:
             self.servos = ServoBench(state_path=path)
-        if hasattr(self.gear, "servos"):
-            self.gear.servos = self.servos  # type: ignore[union-attr]
+        if self.gear is not None and hasattr(self.gear, "servos"):
+            self.gear.servos = self.servos
 
     def act_on(self, prompt: Prompt) -> None:
         """Do at the virtual bench what a prompt asks the user to do (patch cables)."""

@@ -1,6 +1,6 @@
 """The servo rig's firmware simulated in Python behind a pseudo-terminal (`--port virtual`).
 
-It follows SERVO-PROTOCOL.md as the Arduino sketch does: banner, ids echoed
+It follows docs/servo-protocol.md as the Arduino sketch does: banner, ids echoed
 and a repeated id answered again, moves slewed at the set speed and ending
 from below (backlash), DONE 300 ms after the last channel arrives, E_STALL when
 a horn is held back (a knob against its end stop) for 5 s, the 60 s watchdog.

@@ -1,4 +1,4 @@
-"""The serial rig driver against transcripts: every bad reply a rig can give (SERVO-PROTOCOL.md)."""
+"""The serial rig driver against transcripts: every bad reply a rig can give (servo protocol)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from station.cli.words import say as cli_words
 from station.drivers.base import KnobRig
 from station.drivers.rig import RigReset, ServoRig, open_rig, slew_time_s
 from station.errors import RigError, Stopped
@@ -213,7 +214,7 @@ def test_slew_time_includes_backlash_and_settle() -> None:
 def test_missing_port() -> None:
     with pytest.raises(RigError, match="there is no serial port /dev/ttyNOPE") as info:
         open_rig("/dev/ttyNOPE")
-    assert "station devices" in info.value.hint
+    assert "station devices" in cli_words(info.value.advice)
 
 
 @pytest.fixture

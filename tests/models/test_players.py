@@ -1,4 +1,4 @@
-"""Models a player can load: file versions against the plugin cores (NAM-FACTS.md)."""
+"""Models a player can load: file versions against the plugin cores (docs/nam-facts.md)."""
 
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ def test_info_on_a_trained_model_names_the_players_that_load_it(trained: Path) -
 
     assert out["version"] == MODEL_VERSION
     assert [p["loads"] for p in out["players"]] == [p.loads for p in players.support(MODEL_VERSION)]
-    if out["version"] == "0.7.0":  # neural-amp-modeler 0.13 (NAM-FACTS.md)
+    if out["version"] == "0.7.0":  # neural-amp-modeler 0.13 (docs/nam-facts.md)
         assert out["players"][0]["loads"] == "no" and out["players"][1]["loads"] == "yes"
         assert "cannot load this model" in res.stderr
 

@@ -1,4 +1,4 @@
-"""Reamp files recognised by MD5, by the trainer's weak hash and by content (DESIGN §4)."""
+"""Reamp files recognised by MD5, by the trainer's weak hash and by content (docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The level math of DESIGN §2, against hand-worked values and as properties."""
+"""The level math of docs/design.md §2, against hand-worked values and as properties."""
 
 from __future__ import annotations
 

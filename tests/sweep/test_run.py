@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from station.cli.words import say as cli_words
 from station.errors import StationError
 from station.events import Warning_
 from station.plan.design import KnobRange, PlanRequest, SwitchChoice, make_plan
@@ -168,7 +169,7 @@ def test_rig_vanishing_stops_safely_and_resume_loses_nothing(
     b = Bench(home, short_signal, fail_on_move=4)
     with pytest.raises(StationError, match="stopped answering") as exc:
         b.runner().run()
-    assert "sweep resume" in exc.value.hint
+    assert "sweep resume" in cli_words(exc.value.advice)
     assert b.rig.closed and ("detach", None) in b.rig.calls
     assert b.events("stopped")
     first = [s.id for s in b.session.schedule[:3]]
@@ -298,7 +299,7 @@ def test_a_full_disk_discards_the_capture_and_the_session_resumes(
     monkeypatch.setattr(capture, "write_pcm24", full_on_second)
     with pytest.raises(StationError, match="No space left") as exc:
         b.runner().run()
-    assert "resume" in exc.value.hint
+    assert "resume" in cli_words(exc.value.advice)
     assert not list(b.session.folder.glob(".*.partial"))
     assert not (b.session.folder / "s001").exists()
     summary = b.runner(FakeKnobRig(b.rig_profile, b.vrig)).run(resumed=True)

@@ -8,21 +8,20 @@ import shutil
 from pathlib import Path
 
 from station.errors import StationError
+from station.phrases import Phrase
 from station.tui.app import StationApp
-from station.tui.form import error_text
 from station.tui.modals import ConfirmModal, QuestionModal
 from station.tui.results import VerdictScreen
+from station.tui.words import error_text
 from station.virtual.rig import VirtualRig
 from tests.tui.test_screens import calibrate_with_typed_reading, capture, set_input, until
 
 
-def test_error_text_never_names_a_flag() -> None:
-    plain = StationError("a capture called 'x' already exists", "add --force to replace it")
-    assert "--" not in error_text(plain) and "already exists" in error_text(plain)
-    worded = StationError("m", "add --force", tui_hint="confirm replacing it")
-    assert error_text(worded) == "m\nconfirm replacing it"
+def test_error_text_words_the_hint_in_fields_not_flags() -> None:
+    worded = StationError("m", Phrase("choose another {capture_name}, or {replace}"))
+    assert error_text(worded) == "m\nchoose another Capture name, or confirm replacing it"
     kept = StationError("m", "press F3 to calibrate first")
-    assert error_text(kept).endswith("press F3 to calibrate first")
+    assert error_text(kept) == "m\npress F3 to calibrate first"
 
 
 def test_replacing_a_capture_needs_a_confirmation(tmp_path: Path, short_signal: Path) -> None:

@@ -83,7 +83,7 @@ def test_training_screen_shows_progress_and_escape_stops_after_the_epoch(tmp_pat
             assert stop_seen.is_set()
             result = _text(app, "#result")
             assert "Stopped after epoch 2 of 100" in result and "made in 2 epochs" in result
-            assert _on_screen(app, "#result")
+            await until(pilot, lambda: _on_screen(app, "#result"), timeout_s=10)
             await pilot.press("escape")  # now it goes back
             await until(pilot, lambda: app.screen is not screen)
 
@@ -204,7 +204,9 @@ def test_stopping_snapshots_of_one_level_from_the_screen(home_with_sessions: Pat
             stopped = re.search(r"Stopped after epoch (\d+) of 50 of model (\d) of 4", result)
             assert stopped and int(stopped[1]) < 50, result
             made.append(int(stopped[2]))  # a loaded machine may finish model 1 first
-            assert f"{made[0]} snapshot model(s)" in result and _on_screen(app, "#result")
+            assert f"{made[0]} snapshot model(s)" in result
+            # The text is set before the next layout places it: wait for that, then judge.
+            await until(pilot, lambda: _on_screen(app, "#result"), timeout_s=10)
 
     made: list[int] = []
     asyncio.run(run())

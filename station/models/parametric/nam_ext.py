@@ -88,7 +88,7 @@ class ConditionedWaveNet(WaveNet):
         """Control names in channel order."""
         return sorted(self._parametric)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, params: torch.Tensor, x: torch.Tensor, pad_start: bool | None = None, **kwargs: Any
     ) -> torch.Tensor:
         """Output for audio `x` ((B, L) or (L,)) at encoded controls `params` ((B, K) or (K,))."""

@@ -1,6 +1,6 @@
 """A sweep session read for training: knob specs, settings by role, levels, exclusions.
 
-Reads `captures/<session>/` (DESIGN §6): session.json (plan, status per
+Reads `captures/<session>/` (docs/files.md): session.json (plan, status per
 setting), one capture folder per setting, and dataset.json when `station sweep
 export` wrote one (its train/validation lists then decide the roles). Numpy
 only: no torch here, so the CLI can refuse bad sessions without the extra.
@@ -21,6 +21,7 @@ from typing import Any
 
 from ...capture.folder import read_capture_meta
 from ...errors import StationError
+from ...phrases import Phrase
 from ...signal.levels import dbu_list
 
 ENCODING = (
@@ -185,8 +186,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 def _specs(session: dict[str, Any], dataset: dict[str, Any] | None) -> list[ParamSpec]:
     plan = session.get("plan") or {}
-    rig = session.get("rig_profile") if isinstance(session.get("rig_profile"), dict) else {}
-    src = dataset if dataset and ("knobs" in dataset or "switches" in dataset) else plan
+    rig: dict[str, Any] = (
+        session["rig_profile"] if isinstance(session.get("rig_profile"), dict) else {}
+    )
+    src: dict[str, Any] = (
+        dataset if dataset and ("knobs" in dataset or "switches" in dataset) else plan
+    )
     knobs = src.get("knobs") or rig.get("knobs") or []
     switches = src.get("switches") or rig.get("switches") or []
     specs: list[ParamSpec] = []
@@ -303,8 +308,7 @@ def _read(path: Path) -> tuple[list[ParamSpec], list[Setting], list[str]]:
     if not (path / "session.json").is_file():
         raise StationError(
             f"{path} is not a sweep session (no session.json)",
-            "give the folder 'station sweep run' made, or train a single capture without "
-            "--parametric/--snapshots",
+            Phrase("give the folder {sweep_run} made, or {train_capture}"),
         )
     session = _read_json(path / "session.json", "the session")
     dataset = (
@@ -367,9 +371,11 @@ def _one_level(
         if len(levels) > 1:
             raise StationError(
                 f"the settings were captured at several reamp levels ({dbu_list(levels)})",
-                "a model carries one input level: train one level at a time, e.g. "
-                f"--level {levels[0]:g}",
-                tui_hint="choose the Reamp level to train: a model carries one input level",
+                Phrase(
+                    "a model carries one input level: train one level at a time, e.g. {level} "
+                    "{first}",
+                    first=f"{levels[0]:g}",
+                ),
             )
         return settings, levels
     if not any(abs(v - level) <= LEVEL_TOLERANCE_DB for v in levels):

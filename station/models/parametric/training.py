@@ -20,6 +20,7 @@ from typing import Any
 from ...errors import StationError, Stopped
 from ...events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_, ignore
 from ...fsutil import write_json
+from ...phrases import Phrase
 from ...reamp import files as reamp
 from ...signal.levels import dbu_list
 from ..nam_lib import require_nam
@@ -76,7 +77,7 @@ def _check_request(architecture: str, epochs: int) -> None:
             f"unknown architecture {architecture!r}", f"choose one of {', '.join(SIZES)}"
         )
     if epochs < 1:
-        raise StationError("--epochs must be at least 1")
+        raise StationError(Phrase("{epochs} must be at least 1"))
 
 
 def _excluded_json(sweep: Sweep) -> list[dict[str, Any]]:
@@ -135,12 +136,16 @@ def train_parametric(
         raise StationError(
             f"{sweep.name} has {len(train)} usable training setting(s); a parametric model "
             "needs at least two",
-            "capture more settings (station sweep resume), or train --snapshots",
+            Phrase(
+                "capture more settings ({sweep_resume}), or train {snapshots}", session=sweep.name
+            ),
         )
     if not holdout:
         raise StationError(
             f"{sweep.name} has no usable held-out setting to validate on",
-            "plan the sweep with --holdout K so the model is judged on settings it never saw",
+            Phrase(
+                "plan the sweep with {holdout_some} so the model is judged on settings it never saw"
+            ),
         )
     require_nam()
     from . import nam_ext
@@ -288,8 +293,7 @@ def train_snapshots(
             f"snapshots come in {sizes} sizes, not {architecture!r}"
             if architecture in SIZES
             else f"unknown architecture {architecture!r}",
-            f"choose one of {sizes} ('tiny' is for quick --parametric trials)",
-            tui_hint=f"choose one of {sizes}",
+            Phrase("choose one of {sizes} ('tiny' is for {tiny_for})", sizes=sizes),
         )
     _check_request(architecture, epochs)
     sweep = _open(Path(session), emit, level)

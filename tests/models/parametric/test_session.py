@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from station.cli.words import say as cli_words
 from station.errors import StationError
 from station.models.parametric.session import ENCODING, NAM_CONFIG_KEYS, load_sweep
 from station.models.parametric.training import Recipe, train_parametric
@@ -119,7 +120,7 @@ def test_settings_at_different_reamp_levels_are_refused(signal: Path, tmp_path: 
     plan[1].extra = {"input_level_dbu": 2.0}
     with pytest.raises(StationError, match="several reamp levels") as caught:
         load_sweep(write_session(tmp_path / "s", signal, plan))
-    assert "--level 2" in (caught.value.hint or "")
+    assert "--level 2" in cli_words(caught.value.advice)
 
 
 def _two_levels(signal: Path, folder: Path) -> Path:
