@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,10 @@ def virtual_capture(tmp_path_factory: pytest.TempPathFactory, short_signal: Path
         virtual_gear="clean",
     )
     return run_capture(rig.interface, req, confirm=rig.act_on).capture_dir
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with slow tests first: with several workers (./dev test runs files on two) the
+    long ones start early instead of leaving one worker busy at the end."""
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.path])  # stable: a file's own order is kept

@@ -41,6 +41,7 @@ def run(args: list[str], home: Path, stdin: str = "") -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow
 def test_capture_through_jack(home: Path, tmp_path: Path) -> None:
     from tests.jack_gear import GearProcess
 
@@ -104,6 +105,7 @@ def test_capture_through_jack(home: Path, tmp_path: Path) -> None:
     assert abs(ratio_db) < 0.05
 
 
+@pytest.mark.slow
 def test_timing_reference_through_jack(home: Path, tmp_path: Path) -> None:
     """A driver that moves its latency per stream (the JACK gear shifts its reamp path and
     the timing loop alike, 0–3 samples): with a timing pair patched, the capture is exact."""

@@ -138,6 +138,7 @@ def test_human_check_output_and_mistakes(good_capture: Path, tmp_path: Path) -> 
         assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_capture_command_contract(tmp_path: Path) -> None:
     """The issue's command on the virtual rig, with the full 190 s station signal."""
     assert calibrate_virtual(tmp_path, "demo").returncode == 0

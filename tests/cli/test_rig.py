@@ -91,6 +91,7 @@ class Calibrator:
         return self.proc.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 def test_calibrate_by_eye_then_move_to_any_value(home: Path) -> None:
     cal = Calibrator(home)
     marks = {"drive": [0, 3, 5, 7, 10], "tone": [0, 2, 5, 8, 10], "level": [0, 10]}

@@ -41,6 +41,7 @@ def _events(session: Path, kind: str) -> list[dict]:
     return [e for e in read_events(session / "journal.jsonl") if e["event"] == kind]
 
 
+@pytest.mark.slow
 def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
     sweep_home: Path, short_signal: Path
 ) -> None:
@@ -115,6 +116,7 @@ def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
         assert meta["switches"] == snap["switches"] == by_id[snap["id"]]["switches"]
 
 
+@pytest.mark.slow
 def test_sweep_by_hand_prompts_with_the_values(sweep_home: Path, short_signal: Path) -> None:
     home = sweep_home
     plan = home / "hand.json"
@@ -139,6 +141,7 @@ def _write(path: Path, data: object) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sweep_bad_input(sweep_home: Path, short_signal: Path) -> None:
     home = sweep_home
     plan = _plan(home, "--settings", "3", "--holdout", "0")
@@ -185,6 +188,7 @@ def test_sweep_bad_input(sweep_home: Path, short_signal: Path) -> None:
     assert not (home / "captures" / "a").exists() and not (home / "captures" / "b").exists()
 
 
+@pytest.mark.slow
 def test_capture_a_level_pack_into_one_folder(sweep_home: Path, short_signal: Path) -> None:
     home = sweep_home
     r = run_station(

@@ -41,6 +41,7 @@ def jack_period() -> int:
         client.close()
 
 
+@pytest.mark.slow
 def test_calibrate_through_jack(home: Path) -> None:
     from tests.jack_gear import GearProcess
 

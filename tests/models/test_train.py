@@ -79,6 +79,7 @@ def esr(p: np.ndarray, t: np.ndarray) -> float:
     return float(np.mean((p - t) ** 2) / np.mean(t**2))
 
 
+@pytest.mark.slow
 def test_trained_model_is_calibrated(trained: Path, virtual_capture: Path) -> None:
     meta = json.loads((virtual_capture / "capture.json").read_text())
     model = read_model(trained)
@@ -123,6 +124,7 @@ def test_tag_round_trips_on_an_exported_model(trained: Path, tmp_path: Path) -> 
     assert after == before
 
 
+@pytest.mark.slow
 def test_verify_reports_esr_and_level(trained: Path, virtual_capture: Path) -> None:
     res = subprocess.run(
         [
@@ -147,6 +149,7 @@ def test_verify_reports_esr_and_level(trained: Path, virtual_capture: Path) -> N
     assert out["level_difference_db"] == pytest.approx(level_truth, abs=0.1)
 
 
+@pytest.mark.slow
 def test_train_refuses_bad_requests(virtual_capture: Path, tmp_path: Path) -> None:
     res = subprocess.run(
         [sys.executable, "-m", "station", "train", str(tmp_path)],
@@ -181,6 +184,7 @@ def test_clear_message_without_the_train_extra(virtual_capture: Path) -> None:
     assert "neural-amp-modeler" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_verify_with_a_di_through_the_gear(
     trained: Path, virtual_capture: Path, tmp_path: Path
 ) -> None:

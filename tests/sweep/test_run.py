@@ -100,6 +100,7 @@ class Bench:
         return [e for e in read_events(self.session.folder / "journal.jsonl") if e["event"] == kind]
 
 
+@pytest.mark.slow
 def test_sweep_moves_detaches_captures_and_exports(home: Path, short_signal: Path) -> None:
     b = Bench(home, short_signal)
     summary = b.runner().run()
@@ -163,6 +164,7 @@ def test_sweep_moves_detaches_captures_and_exports(home: Path, short_signal: Pat
         assert m["input_level_dbu"] == meta["input_level_dbu"] == 12.0
 
 
+@pytest.mark.slow
 def test_rig_vanishing_stops_safely_and_resume_loses_nothing(
     home: Path, short_signal: Path
 ) -> None:
@@ -224,6 +226,7 @@ def test_stop_on_fail_stops_at_the_first_failed_setting(home: Path, short_signal
     assert not (b.session.folder / "s001").exists()
 
 
+@pytest.mark.slow
 def test_drift_is_reported_with_numbers_and_suspects_recaptured(
     home: Path, short_signal: Path
 ) -> None:

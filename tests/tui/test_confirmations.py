@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from station.errors import StationError
 from station.phrases import Phrase
 from station.tui.app import StationApp
@@ -24,6 +26,7 @@ def test_error_text_words_the_hint_in_fields_not_flags() -> None:
     assert error_text(kept) == "m\npress F3 to calibrate first"
 
 
+@pytest.mark.slow
 def test_replacing_a_capture_needs_a_confirmation(tmp_path: Path, short_signal: Path) -> None:
     rig = VirtualRig(speed=None)
     other = tmp_path / "captures" / "other"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable
 
 from station.interface.profiles import save_profile
@@ -21,6 +22,7 @@ def _ready_home(home: Path, rig: VirtualRig) -> None:
     save_profile(home, calibrated_profile(rig, "demo"))
 
 
+@pytest.mark.slow
 def test_sweep_screen_runs_the_demo_plan_live_through_resizes(
     tmp_path: Path, short_signal: Path
 ) -> None:
@@ -56,6 +58,7 @@ def test_sweep_screen_runs_the_demo_plan_live_through_resizes(
     assert events[-1]["event"] == "finished" and events[-1]["failed"] == 0
 
 
+@pytest.mark.slow
 def test_sweep_screen_stops_and_resumes(tmp_path: Path, short_signal: Path) -> None:
     rig = VirtualRig(speed=None)
     _ready_home(tmp_path, rig)

@@ -84,6 +84,7 @@ def _held_out(session: Path) -> tuple[np.ndarray, list[np.ndarray]]:
     return x, ys
 
 
+@pytest.mark.slow
 def test_holdout_esr_beats_every_knob_blind_model(trained: tuple, session: Path) -> None:
     result, _ = trained
     report = result.report
@@ -194,6 +195,7 @@ def test_stop_flag_ends_training_between_epochs(
     assert result.models[0].is_file()  # the best model so far is kept
 
 
+@pytest.mark.slow
 def test_cli_parametric_and_snapshots_one_level_at_a_time(
     signal: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
