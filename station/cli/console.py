@@ -9,6 +9,7 @@ from typing import Any
 from ..events import Event, Instruction, Progress, Prompt, Result, Step, Warning_
 from ..fsutil import json_safe
 from ..virtual.rig import VirtualRig
+from .keys import read_line
 from .words import say
 
 _last_tenth = [-1]
@@ -62,7 +63,7 @@ def make_ask(rig: VirtualRig | None):
         if rig is not None:
             print(f"   (virtual rig: the bench meter shows {rig.meter_display()})", file=sys.stderr)
         print(f"?? {prompt}: ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
+        line = read_line(sys.stdin)
         if not line:
             raise EOFError
         return line.strip()
@@ -75,7 +76,7 @@ def make_confirm(rig: VirtualRig | None, assume_yes: bool):
 
     def confirm(prompt: Prompt) -> None:
         print(f">> {prompt.text}", file=sys.stderr, flush=True)
-        if not assume_yes and not sys.stdin.readline():
+        if not assume_yes and not read_line(sys.stdin):
             raise EOFError
         if rig is not None:
             rig.act_on(prompt)

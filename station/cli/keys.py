@@ -23,6 +23,32 @@ ARROWS = {b"\x1b[C": "+", b"\x1b[D": "-", b"\x1b[A": "++", b"\x1b[B": "--"}
 _typed_ahead = bytearray()  # text typed while a command ran, for the next line
 
 
+def read_line(stream: TextIO) -> str:
+    """One line from `stream` ("" at its end); Ctrl-C stops the wait at once.
+
+    A blocking read in the main thread is only interrupted when the signal lands on the main
+    thread; with audio or rig threads running, the kernel may hand it to one of them, and
+    Ctrl-C would wait for Enter. So a helper thread reads while the main thread waits in short
+    steps, each of which raises a pending KeyboardInterrupt.
+    """
+    got: list[str | BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            got.append(stream.readline())
+        except BaseException as exc:  # handed to the caller's thread below
+            got.append(exc)
+        done.set()
+
+    threading.Thread(target=read, name="station-stdin", daemon=True).start()
+    while not done.wait(0.1):
+        pass
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    return got[0]
+
+
 def command_lines(stream: TextIO, prompt: str = "> ") -> Iterator[str]:
     """Yield one command per line typed (or per arrow key on a terminal)."""
     if stream.isatty():
@@ -30,7 +56,7 @@ def command_lines(stream: TextIO, prompt: str = "> ") -> Iterator[str]:
         return
     while True:
         print(prompt, end="", file=sys.stderr, flush=True)
-        line = stream.readline()
+        line = read_line(stream)
         if not line:
             print(file=sys.stderr)
             return

@@ -186,7 +186,42 @@ def test_ctrl_c_while_the_tone_plays(home: Path) -> None:
     while "??" not in seen and time.monotonic() < deadline:
         seen += proc.stderr.read(1)
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=30)
+    # Keep stdin open until it has exited, as a terminal does: closing it at once (as
+    # communicate() would) races the interrupt with an end of input at the meter's prompt.
+    proc.wait(timeout=30)
+    err = seen + proc.stderr.read()
     assert proc.returncode == 130
     assert "stopped" in err and "Traceback" not in err
     assert not list((home / "calibration/profiles").glob("*.toml"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc and tgkill")
+def test_ctrl_c_stops_the_prompt_when_another_thread_gets_the_signal(home: Path) -> None:
+    """The kernel hands a process's SIGINT to any of its threads; while the tone plays, the
+    audio thread may get it, and a read in the main thread would wait for Enter."""
+    import ctypes
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station", *BASE, "--meter", "manual"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, STATION_HOME=str(home)),
+    )
+    assert proc.stderr is not None
+    seen, deadline = "", time.monotonic() + 60
+    while "??" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.read(1)
+    others = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
+    assert others, "the tone plays from a thread of its own"
+    assert ctypes.CDLL(None, use_errno=True).tgkill(proc.pid, others[0], signal.SIGINT) == 0
+    try:
+        proc.wait(timeout=20)
+    finally:
+        proc.kill()
+    err = seen + proc.stderr.read()
+    assert proc.returncode == 130, err
+    assert "stopped: the tone is off" in err and "Traceback" not in err
