@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A value such as "-6,12" (levels in dBu) looks like an option to argparse, which then says
+# "expected one argument"; attached to its option ("--levels=-6,12") it reads as meant.
+_NEGATIVE_LIST = re.compile(r"-\d[\d.]*(,-?\d[\d.]*)+")
+
+
+def _negative_lists_attached(argv: Sequence[str]) -> list[str]:
+    """argv with every negative number list attached to the option before it."""
+    out: list[str] = []
+    for arg in argv:
+        follows_option = out and out[-1].startswith("--") and "=" not in out[-1]
+        if follows_option and _NEGATIVE_LIST.fullmatch(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None, *, open_tui: OpenTui | None = None) -> int:
     """Run one command; with none on a terminal, `open_tui` (when given) opens the TUI.
 
@@ -51,7 +69,7 @@ def main(argv: Sequence[str] | None = None, *, open_tui: OpenTui | None = None) 
     lines), 130 for Ctrl-C.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_negative_lists_attached(sys.argv[1:] if argv is None else argv))
     args.open_tui = open_tui
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

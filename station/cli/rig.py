@@ -40,6 +40,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     c.add_argument("--port", required=True, help="serial port (see 'station devices') or virtual")
     c.add_argument("--name", required=True, help="the rig profile's name")
+    c.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing profile of that name (the old one is kept as NAME.toml.bak)",
+    )
     c.set_defaults(handler=run_calibrate)
     for action, text, handler in (
         ("status", "where each knob and switch is", run_status),
@@ -116,6 +121,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     home = home_of(args)
     check_name(args.name)
+    if args.name in list_rigs(home) and not args.force:
+        raise RigError(
+            f"a rig profile called {args.name!r} exists",
+            "choose another --name, or add --force to replace it (the old one is kept as "
+            f"{args.name}.toml.bak)",
+        )
 
     def body(s: Session) -> int:
         stop = StopFlag()
@@ -134,8 +145,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
         print("type 'help' for the commands; 'save' writes the profile", file=sys.stderr)
         if args.name in list_rigs(home):
-            print(f"note: a rig profile {args.name!r} exists; 'save' replaces it", file=sys.stderr)
-        for line in command_lines(sys.stdin, prompt="rig> "):
+            print(
+                f"note: 'save' replaces the rig profile {args.name!r} (kept as .bak)",
+                file=sys.stderr,
+            )
+        lines = command_lines(sys.stdin, prompt="rig> ")
+        for line in lines:
             try:
                 text, action = run_watched(partial(cal.execute, line), sys.stdin, stop, live)
                 if action == "save":
@@ -146,6 +161,15 @@ def run_calibrate(args: argparse.Namespace) -> int:
             except StationError as exc:
                 print(error_lines(exc), file=sys.stderr, flush=True)
                 continue
+            if action == "quit" and cal.unsaved:
+                print(
+                    f"quit without saving {', '.join(cal.unsaved)}? type yes to quit, "
+                    "anything else to go on",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if next(lines, "yes").strip().lower() not in ("y", "yes"):
+                    continue
             if action == "quit":
                 print("nothing saved", file=sys.stderr)
                 return 1

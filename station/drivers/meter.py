@@ -181,7 +181,20 @@ def _resolution(reply: str) -> float:
 def open_scpi_meter(resource_name: str, timeout_s: float = 3.0) -> ScpiMeter:
     """Open `resource_name` with pyvisa's pure-Python backend and wrap it as a ScpiMeter."""
     import pyvisa
+    from pyvisa import rname
 
+    try:
+        parsed = rname.parse_resource_name(resource_name)
+    except rname.InvalidResourceName:
+        parsed = None
+    if parsed is None or parsed.resource_class != "INSTR":
+        raise MeterError(
+            f"{resource_name!r} is not a VISA instrument's name",
+            Phrase(
+                "e.g. ASRL/dev/ttyUSB0::INSTR (a meter on a serial port) or "
+                "TCPIP::192.168.1.50::INSTR; {devices} lists the resources"
+            ),
+        )
     try:
         rm = pyvisa.ResourceManager("@py")
         res = rm.open_resource(

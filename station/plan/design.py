@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import StationError
 from ..phrases import Phrase
 from ..rig.motion import MotionModel, cost_matrix, order_tour, path_motion_s
+from ..rig.profiles import check_control_name
 
 SCHEMA_VERSION = 1
 METHODS = ("maximin-lhs", "sobol", "grid", "random")
@@ -140,6 +141,11 @@ class Plan:
         }
 
 
+# A plan's designs compare every pair of settings (n² memory and time): 100 000 settings
+# would ask for tens of GiB, and even 2000 is days at the bench.
+MAX_SETTINGS = 2000
+
+
 def default_holdout(settings: int) -> int:
     """About 10 % of the settings, at least one once there are five or more."""
     return 0 if settings < 5 else max(1, round(0.1 * settings))
@@ -171,6 +177,8 @@ def validate(req: PlanRequest) -> None:
         )
     if not names:
         raise StationError("a plan needs at least one knob or switch", Phrase("e.g. {knob}"))
+    for name in names:
+        check_control_name(name)
     for k in req.knobs:
         if not (math.isfinite(k.min) and math.isfinite(k.max)) or k.max <= k.min:
             raise StationError(
@@ -187,6 +195,12 @@ def validate(req: PlanRequest) -> None:
         req.levels_dbu
     ):
         raise StationError("reamp levels must be distinct numbers of dBu", Phrase("e.g. {levels}"))
+    if not 1 <= req.settings <= MAX_SETTINGS:
+        days = MAX_SETTINGS * (req.capture_s + STATION_OVERHEAD_S) / 86400
+        raise StationError(
+            f"a plan holds 1 to {MAX_SETTINGS} settings, not {req.settings}",
+            f"{MAX_SETTINGS} settings already take about {days:.0f} days of reamping",
+        )
     holdout = holdout_of(req)
     if holdout < 0:
         raise StationError(Phrase("{holdout} cannot be negative"))
@@ -399,6 +413,11 @@ def make_plan(req: PlanRequest, model: MotionModel) -> Plan:
     notes: list[str] = []
     combos = combinations(req)
     k = holdout_of(req)
+    if k == 0 and req.knobs:
+        notes.append(
+            "no setting is held out: a parametric model of this sweep could not be judged on "
+            "settings it never saw, and training one is refused; hold at least one out"
+        )
     train_pts = _training_points(req, req.settings - k, len(combos), rng, notes)
     hold_pts = _holdout_points(req, k, train_pts, rng) if len(req.knobs) else []
     designed: list[Setting] = []

@@ -9,6 +9,7 @@ CLI (typed or piped commands) and tests; the TUI calls the methods directly.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from typing import Any, Protocol
 
 from ..drivers.base import KnobRig
 from ..drivers.rig_constants import PULSE_MAX_US, PULSE_MIN_US
-from ..errors import RigError, StationError
+from ..errors import KnobRangeError, RigError, StationError
 from ..events import StopFlag
-from .profiles import KnobSpec, RigProfile, SwitchSpec
+from .profiles import KnobSpec, RigProfile, SwitchSpec, check_control_name
 
 
 class ShownSetting(Protocol):
@@ -44,10 +45,12 @@ HELP = """commands (one a line):
   mark VALUE                   the pointer is on the printed mark VALUE (a
                                switch: a position name); do both ends and
                                any marks between
+  undo                         drop the last mark
   where                        where the servo is
   done                         finish this knob or switch
+  drop NAME                    forget a control (finished or not)
   save                         write the rig profile and stop
-  quit                         stop without saving
+  quit                         stop without saving (asks when there is work)
 on a terminal: ←/→ fine, ↓/↑ coarse steps; Escape or Ctrl-C stops"""
 
 
@@ -61,6 +64,20 @@ class Draft:
     min: float | None = None
     max: float | None = None
     marks: dict[str, int] = field(default_factory=dict)  # text of the value → pulse
+    # Each mark as made, with the pulse it replaced (None: a new mark), for undo.
+    history: list[tuple[str, int | None]] = field(default_factory=list)
+
+    def out_of_order(self) -> str | None:
+        """Why the knob's marks are not monotone in the value, or None when they are."""
+        if self.kind != "knob" or len(self.marks) < 2:
+            return None
+        points = sorted((float(v), us) for v, us in self.marks.items())
+        pulses = [us for _, us in points]
+        rising = all(b > a for a, b in itertools.pairwise(pulses))
+        falling = all(b < a for a, b in itertools.pairwise(pulses))
+        if rising or falling:
+            return None
+        return ", ".join(f"{v:g} at {us} µs" for v, us in points)
 
     def spec(self) -> KnobSpec | SwitchSpec:
         """The validated KnobSpec or SwitchSpec; RigError says what is missing."""
@@ -109,6 +126,7 @@ class RigCalibration:
         self, kind: str, name: str, channel: int, lo: float | None = None, hi: float | None = None
     ) -> str:
         """Start calibrating a knob or switch on `channel`; returns where its servo is."""
+        check_control_name(name)
         if self.current is not None:
             self.finish()
         taken = {c.channel: c.name for c in self.done}
@@ -188,14 +206,69 @@ class RigCalibration:
             key = text.strip()
             if not key or any(ch in key for ch in " =\"'"):
                 raise RigError(f"{text!r} is not a position name", "e.g. 'mark on'")
+        before = d.marks.get(key)
         d.marks[key] = self.pulse_us
-        marks = ", ".join(f"{k}={v}" for k, v in sorted(d.marks.items(), key=lambda kv: kv[1]))
-        return f"{d.name}: {key} at {self.pulse_us} µs (marks: {marks})"
+        order = d.out_of_order()
+        if order is not None:
+            if before is None:
+                del d.marks[key]
+            else:
+                d.marks[key] = before
+            raise RigError(
+                f"mark {key} at {self.pulse_us} µs is out of order: with it the pulses are "
+                f"not monotone in the value ({order}); the mark was refused, the others kept",
+                "put the pointer on the mark again and type it; 'undo' drops the last mark",
+            )
+        d.history.append((key, before))
+        return f"{d.name}: {key} at {self.pulse_us} µs (marks: {self._marks(d)})"
+
+    @staticmethod
+    def _marks(d: Draft) -> str:
+        return ", ".join(f"{k}={v}" for k, v in sorted(d.marks.items(), key=lambda kv: kv[1]))
+
+    def undo(self) -> str:
+        """Drop the current control's last mark (a replaced mark gets its old pulse back)."""
+        d = self._need()
+        if not d.history:
+            raise RigError(f"{d.name} has no mark to undo", "'drop NAME' forgets a control")
+        key, before = d.history.pop()
+        if before is None:
+            del d.marks[key]
+        else:
+            d.marks[key] = before
+        return f"{d.name}: mark {key} undone (marks: {self._marks(d) or 'none'})"
+
+    def drop(self, name: str) -> str:
+        """Forget a control, the one being calibrated or a finished one."""
+        if self.current is not None and self.current.name == name:
+            self.current = None
+            self.pulse_us = None
+            return f"{name} dropped"
+        for c in self.done:
+            if c.name == name:
+                self.done.remove(c)
+                return f"{name} dropped"
+        names = [c.name for c in self.done] + ([self.current.name] if self.current else [])
+        raise RigError(
+            f"there is no control {name!r} to drop",
+            f"controls so far: {', '.join(names) or 'none'}",
+        )
+
+    @property
+    def unsaved(self) -> list[str]:
+        """The controls calibrated (or begun) in this session: what quitting would lose."""
+        return [c.name for c in self.done] + ([self.current.name] if self.current else [])
 
     def finish(self) -> str:
         """Validate the current control and add it to the profile."""
         d = self._need()
-        spec = d.spec()
+        try:
+            spec = d.spec()
+        except RigError as exc:  # its hint is for a profile file; here the marks can be fixed
+            raise RigError(
+                exc.said,
+                f"mark again ('undo' drops the last mark), or 'drop {d.name}' to start over",
+            ) from None
         self.done.append(spec)
         self.current = None
         self.pulse_us = None
@@ -248,6 +321,10 @@ class RigCalibration:
             return (self.where(), None)
         if cmd == "done" and not args:
             return (self.finish(), None)
+        if cmd == "undo" and not args:
+            return (self.undo(), None)
+        if cmd == "drop" and len(args) == 1:
+            return (self.drop(args[0]), None)
         if cmd == "speed" and len(args) == 1:
             self.rig.set_speed(float(args[0]))
             return (f"slew speed {float(args[0]):g} µs/s", None)
@@ -281,10 +358,19 @@ def parse_settings(
     knobs: dict[str, float] = {}
     switches: dict[str, str] = {}
     knob_names = {k.name for k in profile.knobs}
+    switch_names = {s.name for s in profile.switches}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
             raise RigError(f"{item!r} is not NAME=VALUE", "e.g. drive=5 tone=3.5 boost=on")
+        if name in knobs or name in switches:
+            raise RigError(f"{name} is given twice", f"give each control once, e.g. {item}")
+        if name not in knob_names | switch_names:
+            raise KnobRangeError(
+                f"rig {profile.name!r} has no knob or switch {name!r}",
+                f"knobs: {', '.join(sorted(knob_names)) or 'none'}; "
+                f"switches: {', '.join(sorted(switch_names)) or 'none'}",
+            )
         if name in knob_names:
             try:
                 knobs[name] = float(value)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..drivers.rig_constants import MAX_SPEED_US_PER_S, PULSE_MAX_US, PULSE_MIN_US
-from ..errors import KnobRangeError, RigError
+from ..errors import KnobRangeError, RigError, StationError
 from ..fsutil import atomic_write_text
 from ..home import check_name, list_rigs, rigs_dir
 from ..phrases import Phrase
@@ -34,6 +34,20 @@ _TOP_KEYS = {
     "knobs",
     "switches",
 }
+# Keys NAM's data and model configs use: a control with one of these names would be
+# mistaken for a setting of the trainer where entries are merged ({**common, **entry}).
+NAM_CONFIG_KEYS = frozenset(
+    {
+        "x", "y", "x_path", "y_path", "nx", "ny", "delay", "start", "stop",
+        "start_samples", "stop_samples", "start_seconds", "stop_seconds", "y_scale",
+        "input_gain", "sample_rate", "require_input_pre_silence", "allow_unequal_lengths",
+        "y_preroll", "params", "type", "common", "train", "validation", "joint", "name",
+        "config", "net", "layers", "layers_configs", "head", "head_scale", "parametric",
+        "condition_dsp", "channel", "minval", "maxval", "default_value", "positions",
+        "encoding", "version", "architecture", "weights", "metadata",
+    }
+)  # fmt: skip
+
 _KNOB_KEYS = {"name", "channel", "min", "max", "points"}
 _SWITCH_KEYS = {"name", "channel", "positions"}
 _FIX = Phrase("run {rig_calibrate} again, or edit the file")
@@ -53,6 +67,19 @@ def _check_channel(where: str, channel: object) -> int:
     if not isinstance(channel, int) or isinstance(channel, bool) or not 0 <= channel <= 63:
         raise RigError(f"{where}: channel {channel!r} is not a servo channel (0, 1, 2, ...)", _FIX)
     return channel
+
+
+def check_control_name(name: str) -> str:
+    """A knob or switch name a sweep can train on; StationError for one it cannot."""
+    if not name or not name.strip() or any(ch.isspace() or ch in "=\"'" for ch in name):
+        raise StationError(f"{name!r} cannot name a knob or switch", "e.g. drive, tone, boost")
+    if name in NAM_CONFIG_KEYS:
+        raise StationError(
+            f"the control name {name!r} is also one of NAM's config keys: a parametric model "
+            "could not be trained on it",
+            f"name it after the gear's label another way, e.g. {name}_knob",
+        )
+    return name
 
 
 @dataclass
@@ -274,9 +301,14 @@ def rig_path(home: Path, name: str) -> Path:
 
 
 def save_rig(home: Path, rig: RigProfile) -> Path:
-    """Write the rig profile atomically to calibration/rigs/NAME.toml; returns its path."""
+    """Write the rig profile atomically to calibration/rigs/NAME.toml (an old one different
+    from it is kept as NAME.toml.bak); returns its path."""
     path = rig_path(home, rig.name)
-    atomic_write_text(path, to_toml(rig))
+    text = to_toml(rig)
+    if path.is_file() and path.read_text(encoding="utf-8") != text:
+        # Replacing another calibration: keep it beside, as `tag` keeps a model's .bak.
+        atomic_write_text(path.with_name(path.name + ".bak"), path.read_text(encoding="utf-8"))
+    atomic_write_text(path, text)
     return path
 
 

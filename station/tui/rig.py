@@ -248,7 +248,11 @@ class RigScreen(StationScreen[None]):
             return f"{profile.name}: " + ", ".join(parts)
         text, action = self.cal.execute(line)
         if action == "save":
+            before = list_rigs(app.home)
             path = save_rig(app.home, self.cal.profile())
+            bak = path.with_name(path.name + ".bak")
+            if self.cal.name in before and bak.is_file():
+                return f"[green]saved {path}[/green] (the one it replaced: {bak.name})"
             return f"[green]saved {path}[/green]"
         if action == "quit":
             self.rig.detach()

@@ -116,6 +116,8 @@ def test_human_output(home: Path) -> None:
         (["--samplerate", "12345"], "does not support 12345 Hz"),
         (["--name", "../x"], "not a usable name"),
         (["--meter", "scpi:ASRL/dev/nope::INSTR"], "cannot open the meter"),
+        (["--meter", "scpi:bogus"], "'bogus' is not a VISA instrument's name"),
+        (["--meter", "scpi:"], "a SCPI meter needs its resource"),
         (["--meter", "banana"], "unknown meter"),
         (["--tone-dbfs", "3"], "no headroom"),
     ],

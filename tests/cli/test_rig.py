@@ -169,7 +169,8 @@ def _od_profile(home: Path) -> None:
     ("settings", "message"),
     [
         (["drive=11"], "'drive': 11 is outside its printed range 0–10"),
-        (["gain=3"], "no switch 'gain'"),
+        (["gain=3"], "no knob or switch 'gain'\nhint: knobs: drive, level, tone; switches: boost"),
+        (["drive=5", "drive=6"], "drive is given twice"),
         (["boost=max"], "no position 'max'"),
         (["drive"], "is not NAME=VALUE"),
         (["drive=loud"], "not a number"),
@@ -302,3 +303,40 @@ def test_escape_stops_a_move_midway(home: Path) -> None:
     assert b"drive pointer at" in term.seen.split(b"moving")[1]
     horn = ServoBench(state_path=virtual_bench_path(home)).horn(0)
     assert horn is not None and 1570 < horn < 2250  # stopped on the way
+
+
+@pytest.mark.usefixtures("fast_twin")
+def test_calibrate_never_replaces_a_profile_unasked_and_keeps_the_old_one(home: Path) -> None:
+    _od_profile(home)
+    path = home / "calibration" / "rigs" / "od.toml"
+    old = path.read_text()
+    args = ("rig", "calibrate", "--port", "virtual", "--name", "od")
+    res = run_station(*args, home=home, stdin="save\n")
+    assert res.returncode == 1 and "a rig profile called 'od' exists" in res.stderr
+    assert "--force" in res.stderr and path.read_text() == old
+    script = "knob drive 0\ngoto 800\nmark 0\ngoto 2200\nmark 10\nsave\n"
+    res = run_station(*args, "--force", home=home, stdin=script)
+    assert res.returncode == 0, res.stderr
+    assert load_rig(home, "od").knobs[0].points == [(0.0, 800), (10.0, 2200)]
+    assert (home / "calibration" / "rigs" / "od.toml.bak").read_text() == old
+
+
+@pytest.mark.usefixtures("fast_twin")
+def test_quit_with_unsaved_controls_asks_first(home: Path) -> None:
+    script = "knob drive 0\ngoto 800\nmark 0\nquit\nno\ngoto 2200\nmark 10\nsave\n"
+    args = ("rig", "calibrate", "--port", "virtual", "--name", "od")
+    res = run_station(*args, home=home, stdin=script)
+    assert res.returncode == 0, res.stderr
+    assert "quit without saving drive?" in res.stderr
+    assert load_rig(home, "od").knobs[0].points == [(0.0, 800), (10.0, 2200)]
+    res = run_station(*args, "--force", home=home, stdin="knob tone 1\nquit\nyes\n")
+    assert res.returncode == 1 and "nothing saved" in res.stderr
+    assert [k.name for k in load_rig(home, "od").knobs] == ["drive"]
+
+
+def test_a_knob_named_like_a_nam_config_key_is_refused_by_plan(home: Path) -> None:
+    res = run_station(
+        "plan", "--knob", "delay=0:10", "--settings", "6", "--out", str(home / "p.json"), home=home
+    )
+    assert res.returncode == 1 and "one of NAM's config keys" in res.stderr
+    assert "Traceback" not in res.stderr and not (home / "p.json").exists()

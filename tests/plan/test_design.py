@@ -283,3 +283,33 @@ def test_switches_only_plans_hold_nothing_out_by_default() -> None:
     assert sorted(tuple(s.switches.values()) for s in body) == sorted(
         itertools.product(BOOST.positions, MODE.positions)
     )
+
+
+def test_plan_bad_sizes_and_negative_levels_as_a_user_types_them(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    huge = run_station(
+        "plan", "--knob", "drive=0:10", "--settings", "100000", "--out", str(out), home=tmp_path
+    )
+    assert huge.returncode == 1 and "a plan holds 1 to 2000 settings, not 100000" in huge.stderr
+    assert "Traceback" not in huge.stderr and not out.exists()
+    # "-6,12" looks like an option to argparse; the station reads it as the levels it is.
+    res = run_station(
+        "plan", "--knob", "drive=0:10", "--settings", "6", "--levels", "-6,12",
+        "--out", str(out), "--json", home=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    levels = {s["reamp_dbu"] for s in json.loads(out.read_text())["settings"]}
+    assert levels == {-6.0, 12.0}
+
+
+def test_a_plan_with_nothing_held_out_says_what_that_costs(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    res = run_station(
+        "plan", "--knob", "drive=0:10", "--settings", "4", "--out", str(out), home=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert "no setting is held out" in res.stdout and "training one is refused" in res.stdout
+    held = run_station(
+        "plan", "--knob", "drive=0:10", "--settings", "8", "--out", str(out), home=tmp_path
+    )
+    assert "no setting is held out" not in held.stdout

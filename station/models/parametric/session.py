@@ -22,6 +22,7 @@ from typing import Any
 from ...capture.folder import read_capture_meta
 from ...errors import StationError
 from ...phrases import Phrase
+from ...rig.profiles import NAM_CONFIG_KEYS
 from ...signal.levels import dbu_list
 
 ENCODING = (
@@ -29,19 +30,6 @@ ENCODING = (
     "(value - minval) / (maxval - minval); a switch's value is the index of its position "
     "in 'positions' (minval 0, maxval len(positions) - 1)"
 )
-# Keys NAM's data and model configs use: a control with one of these names would be
-# mistaken for a setting of the trainer where entries are merged ({**common, **entry}).
-NAM_CONFIG_KEYS = frozenset(
-    {
-        "x", "y", "x_path", "y_path", "nx", "ny", "delay", "start", "stop",
-        "start_samples", "stop_samples", "start_seconds", "stop_seconds", "y_scale",
-        "input_gain", "sample_rate", "require_input_pre_silence", "allow_unequal_lengths",
-        "y_preroll", "params", "type", "common", "train", "validation", "joint", "name",
-        "config", "net", "layers", "layers_configs", "head", "head_scale", "parametric",
-        "condition_dsp", "channel", "minval", "maxval", "default_value", "positions",
-        "encoding", "version", "architecture", "weights", "metadata",
-    }
-)  # fmt: skip
 LEVEL_TOLERANCE_DB = 0.01
 
 
