@@ -13,7 +13,13 @@ import pytest
 from benchmarks.virtual_bench import calibrated_profile
 from station.virtual.rig import VirtualInterfaceTruth, VirtualRig
 
-__all__ = ["calibrate_virtual", "calibrated_profile", "jack_running", "run_station"]
+__all__ = [
+    "calibrate_virtual",
+    "calibrated_profile",
+    "jack_running",
+    "run_station",
+    "sigint_as_at_a_terminal",
+]
 
 
 @pytest.fixture
@@ -71,6 +77,17 @@ def calibrate_virtual(home: Path, name: str = "demo") -> subprocess.CompletedPro
         "--yes",
         home=home,
     )
+
+
+def sigint_as_at_a_terminal() -> None:
+    """For Popen's preexec_fn: Ctrl-C's default action in the child, as in a terminal session.
+
+    A suite started as a background job (`.ci/run &`, a CI runner) has SIGINT ignored, and an
+    ignored signal stays ignored across exec: a Ctrl-C test would then judge nothing.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def jack_running() -> bool:

@@ -13,6 +13,7 @@ import pytest
 from station.signal.levels import vrms_from_dbu
 from station.virtual.rig import VirtualInterfaceTruth, VirtualRig
 from tests.conftest import run_station as station
+from tests.conftest import sigint_as_at_a_terminal
 
 BASE = [
     "calibrate",
@@ -181,6 +182,7 @@ def test_ctrl_c_while_the_tone_plays(home: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=sigint_as_at_a_terminal,
     )
     # A loaded machine (the suite runs on two workers beside the JACK tests) can take half a
     # minute to reach the prompt: interrupting before it would test something else.
@@ -215,6 +217,7 @@ def test_ctrl_c_stops_the_prompt_when_another_thread_gets_the_signal(home: Path)
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ, STATION_HOME=str(home)),
+        preexec_fn=sigint_as_at_a_terminal,
     )
     assert proc.stderr is not None
     seen, deadline = "", time.monotonic() + 120  # as above: a loaded machine is slow to get here
