@@ -14,7 +14,7 @@ from ..settings import update_settings
 from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
-from ..sweep.run import SweepSummary, progress_line, summarise
+from ..sweep.run import SweepRunner, SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, open_session
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
 from . import console
@@ -115,7 +115,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         f"{runner.positioner.label})",
         file=sys.stderr,
     )
-    return _report(args, runner.run())
+    return _report(args, _run_saying_how_to_resume(runner, resumed=False))
 
 
 def resume_cmd(args: argparse.Namespace) -> int:
@@ -127,7 +127,20 @@ def resume_cmd(args: argparse.Namespace) -> int:
         f"Resuming {runner.session.folder}: {left} of {len(runner.ids)} captures left",
         file=sys.stderr,
     )
-    return _report(args, runner.run(resumed=True))
+    return _report(args, _run_saying_how_to_resume(runner, resumed=True))
+
+
+def _run_saying_how_to_resume(runner: SweepRunner, *, resumed: bool) -> SweepSummary:
+    """Run the sweep; on Ctrl-C, say that the session is kept and how to go on."""
+    try:
+        return runner.run(resumed=resumed)
+    except KeyboardInterrupt:
+        print(
+            f"\nstopped: the servos are detached and the session is kept; "
+            f"'station sweep resume {runner.session.folder.name}' goes on from here",
+            file=sys.stderr,
+        )
+        raise
 
 
 def _report(args: argparse.Namespace, summary: SweepSummary) -> int:

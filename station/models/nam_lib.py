@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import StationError
+from ..phrases import Phrase
 
 
 def require_nam() -> None:
@@ -14,4 +17,33 @@ def require_nam() -> None:
         raise StationError(
             "training needs neural-amp-modeler, which is not installed",
             "pip install torch==2.13.0, then pip install -e '.[train]'",
+        ) from None
+
+
+def check_trainer_options(options: dict[str, Any] | None) -> None:
+    """StationError, in one line, when Lightning cannot train with these trainer options.
+
+    Lightning only checks `accelerator`, `devices` and `strategy` when it builds its trainer,
+    deep inside NAM, and then raises its own exceptions; building one here first turns an
+    unknown name or a missing GPU into an error the user can act on before anything runs.
+    """
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    if not given:
+        return
+    import pytorch_lightning as pl
+
+    try:
+        pl.Trainer(
+            **given,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    except Exception as exc:  # Lightning raises ValueError, MisconfigurationException, ...
+        said = ", ".join(f"{k}={v}" for k, v in given.items())
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StationError(
+            f"the trainer cannot run with {said}: {reason}",
+            Phrase("leave out {trainer_devices} to let it choose (the CPU when there is no GPU)"),
         ) from None

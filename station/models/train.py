@@ -27,7 +27,7 @@ from ..events import Emit, EpochProgress, Progress, Step, StopFlag, Warning_, ig
 from ..fsutil import write_json
 from ..phrases import Phrase
 from ..reamp import files as reamp
-from .nam_lib import require_nam
+from .nam_lib import check_trainer_options, require_nam
 from .namfile import fields_from_capture, tag_model
 
 ARCHITECTURES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4}  # WaveNet channels
@@ -265,6 +265,7 @@ def train_capture(
     as `<stem>.previous.nam`, never silently replaced.
     """
     require_nam()
+    check_trainer_options(trainer_options)
     folder = Path(folder)
     meta_path = folder / "capture.json"
     if not meta_path.is_file():

@@ -18,7 +18,7 @@ from station.reamp.files import md5_of_file
 from station.rig.profiles import save_rig
 from station.sweep.journal import read_events
 from station.virtual.pedal import virtual_pedal_rig
-from tests.conftest import calibrate_virtual, run_station
+from tests.conftest import calibrate_virtual, run_station, sigint_as_at_a_terminal
 from tests.sweep.fakes import pedal_value
 
 
@@ -212,3 +212,33 @@ def test_capture_a_level_pack_into_one_folder(sweep_home: Path, short_signal: Pa
         "capture", "--profile", "v", "--reamp-dbu", "1,2", "--out", "pack", "--yes", home=home
     )
     assert r.returncode != 0 and "already exists" in r.stderr
+
+
+def test_ctrl_c_on_a_sweep_says_how_to_resume(sweep_home: Path, short_signal: Path) -> None:
+    home = sweep_home
+    plan = _plan(home, "--settings", "4", "--holdout", "1", "--seed", "4")
+    session = home / "captures" / "cc"
+    cmd = [
+        sys.executable, "-m", "station", "sweep", "run", "--plan", str(plan), "--profile", "v",
+        "--rig", "vpedal", "--out", "cc", "--reamp-dbu", "12", "--input", str(short_signal),
+        "--yes",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        env=dict(os.environ, STATION_HOME=str(home)),
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_at_a_terminal,
+    )
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and not _events(session, "moved"):
+            time.sleep(0.05)  # the sweep is under way: a setting has been moved to
+        assert _events(session, "moved"), "the sweep never moved the rig"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "'station sweep resume cc' goes on from here" in err and "Traceback" not in err
+    assert _events(session, "stopped")

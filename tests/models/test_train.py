@@ -240,3 +240,24 @@ def test_damaged_capture_json_is_a_clear_error(virtual_capture: Path, tmp_path: 
         timeout=120,
     )
     assert res.returncode == 1 and "cannot read" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_trainer_options_lightning_cannot_use_are_one_line_errors(
+    virtual_capture: Path, tmp_path: Path
+) -> None:
+    from station.errors import StationError
+    from station.models.nam_lib import check_trainer_options
+
+    check_trainer_options({"accelerator": "cpu", "devices": 1, "strategy": None})
+    check_trainer_options(None)
+    with pytest.raises(StationError, match="cannot run with accelerator=tpu"):
+        check_trainer_options({"accelerator": "tpu"})  # no machine here has a TPU
+    res = subprocess.run(
+        [sys.executable, "-m", "station", "train", str(virtual_capture), "--out",
+         str(tmp_path / "m.nam"), "--accelerator", "bogus"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "the trainer cannot run with accelerator=bogus" in res.stderr
+    assert "hint: leave out --accelerator/--devices/--strategy" in res.stderr
+    assert not (tmp_path / "m.nam").exists()

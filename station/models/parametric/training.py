@@ -1,7 +1,8 @@
 """Training from a sweep session: one knob-conditioned model, or one snapshot per setting.
 
 Both write `<session>/models/`: `parametric.nam` or `snapshots/<id>.nam`, and a
-report (`parametric-report.json` + `.png`, or `snapshots.json`). The captures
+report (`parametric-report.json` + `.png` beside the model, also where `out` puts it, or
+`snapshots.json`). The captures
 are already aligned by the latency the station measured for each take, so
 NAM's `delay` is 0 for every entry.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from ...fsutil import write_json
 from ...phrases import Phrase
 from ...reamp import files as reamp
 from ...signal.levels import dbu_list
-from ..nam_lib import require_nam
+from ..nam_lib import check_trainer_options, require_nam
 from ..namfile import fields_from_capture, tag_model
 from ..train import (
     clock,
@@ -148,6 +150,7 @@ def train_parametric(
             ),
         )
     require_nam()
+    check_trainer_options(recipe.trainer_options)
     from . import nam_ext
 
     nam_ext.register()
@@ -196,11 +199,13 @@ def train_parametric(
     scores = score_settings(target, sweep, holdout)
     seen = score_settings(target, sweep, train)
     report = _parametric_report(sweep, target, architecture, epochs, scores, seen, stop)
-    stem = f"parametric{sweep.level_tag}-report"
-    report_path = models / f"{stem}.json"
+    # Beside the model it judges: a model written elsewhere (--out) must not replace the
+    # report of the session's own model.
+    report_path = target.with_name(f"{target.stem}-report.json")
     from .report import write_plot
 
-    report["plot"] = str(write_plot(models / f"{stem}.png", sweep, scores, seen))
+    plot = write_plot(target.with_name(f"{target.stem}-report.png"), sweep, scores, seen)
+    report["plot"] = str(plot)
     write_json(report_path, report)
     return SweepModels("parametric", [target], report_path, report, list(sweep.warnings))
 
@@ -209,6 +214,14 @@ def _fields(sweep: Sweep) -> dict[str, Any]:
     fields = fields_from_capture(sweep.used("train")[0].meta if sweep.used("train") else {})
     fields.update(input_level_dbu=sweep.input_level_dbu, output_level_dbu=sweep.output_level_dbu)
     return fields
+
+
+def snapshot_file_name(setting_id: str, label: str) -> str:
+    """`s003_drive-5_tone-3.5_boost-on.nam`: a snapshot named after its setting (the id keeps
+    two settings of one label apart), in characters every file system takes."""
+    words = [w.replace("=", "-") for w in label.split()]
+    stem = "_".join([setting_id, *words])
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem) + ".nam"
 
 
 def _parametric_report(
@@ -299,6 +312,7 @@ def train_snapshots(
     sweep = _open(Path(session), emit, level)
     settings = sweep.used("train") + sweep.used("holdout")
     require_nam()
+    check_trainer_options(trainer_options)
     folder = sweep.path / "models" / "snapshots"
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -316,7 +330,7 @@ def train_snapshots(
             s.folder,
             architecture=architecture,
             epochs=epochs,
-            out=folder / f"{s.id}.nam",
+            out=folder / snapshot_file_name(s.id, s.label()),
             emit=_in_bank(emit, i + 1, len(settings), started),
             trainer_options=trainer_options,
             stop=stop,

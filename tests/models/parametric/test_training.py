@@ -236,6 +236,11 @@ def test_cli_parametric_and_snapshots_one_level_at_a_time(
         assert f"drive={s['knobs']['drive']:g}" in meta["name"]
         assert f"boost={s['switches']['boost']}" in meta["name"]
         assert f"at {INPUT_DBU + 6:g} dBu" in meta["name"]
+        # named after the setting, as the README says
+        knobs, switches = s["knobs"], s["switches"]
+        assert Path(s["model_path"]).name == (
+            f"{s['id']}_boost-{switches['boost']}_drive-{knobs['drive']:g}_tone-{knobs['tone']:g}.nam"
+        )
     # verify takes the level from the model, and judges a snapshot at its own setting
     res = run_station(
         "verify", snaps[0]["model_path"], "--session", str(session), "--json", home=tmp_path
@@ -278,3 +283,26 @@ def test_a_capture_too_short_for_one_example_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StationError, match="shorter than one training example"):
         train_capture(folder, architecture="nano", epochs=1, out=tmp_path / "m.nam")
     assert not (tmp_path / "m.nam").exists()
+
+
+def test_a_model_written_elsewhere_leaves_the_sessions_report_alone(
+    trained: tuple, session: Path, tmp_path: Path
+) -> None:
+    result, _ = trained
+    own = result.report_path.read_bytes()
+    other = train_parametric(session, quick(1), out=tmp_path / "elsewhere.nam")
+    assert result.report_path.read_bytes() == own
+    assert other.report_path == tmp_path / "elsewhere-report.json"
+    report = json.loads(other.report_path.read_text())
+    assert report["model_path"] == str(tmp_path / "elsewhere.nam")
+    assert Path(report["plot"]) == tmp_path / "elsewhere-report.png"
+    assert Path(report["plot"]).is_file()
+
+
+def test_snapshot_file_names_keep_to_safe_characters() -> None:
+    from station.models.parametric.training import snapshot_file_name
+
+    assert snapshot_file_name("s003", "boost=on drive=5 tone=3.5") == (
+        "s003_boost-on_drive-5_tone-3.5.nam"
+    )
+    assert snapshot_file_name("s004", "mode=hi/lo voice=ä") == "s004_mode-hi_lo_voice-_.nam"
