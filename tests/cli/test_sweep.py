@@ -37,6 +37,15 @@ def _plan(home: Path, *extra: str) -> Path:
     return out
 
 
+def _sweep_run(plan: Path, out: str, signal_path: Path) -> list[str]:
+    """`station sweep run` of `plan` into session `out` on the twin, as a subprocess command."""
+    return [
+        sys.executable, "-m", "station", "sweep", "run", "--plan", str(plan), "--profile", "v",
+        "--rig", "vpedal", "--out", out, "--reamp-dbu", "12", "--input", str(signal_path),
+        "--yes",
+    ]  # fmt: skip
+
+
 def _events(session: Path, kind: str) -> list[dict]:
     return [e for e in read_events(session / "journal.jsonl") if e["event"] == kind]
 
@@ -48,11 +57,7 @@ def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
     home = sweep_home
     plan = _plan(home, "--settings", "5", "--holdout", "1", "--anchor-every", "3", "--seed", "4")
     session = home / "captures" / "sw"
-    cmd = [
-        sys.executable, "-m", "station", "sweep", "run", "--plan", str(plan), "--profile", "v",
-        "--rig", "vpedal", "--out", "sw", "--reamp-dbu", "12", "--input", str(short_signal),
-        "--yes",
-    ]  # fmt: skip
+    cmd = _sweep_run(plan, "sw", short_signal)
     log = (home / "run.log").open("w")
     proc = subprocess.Popen(cmd, env=dict(os.environ, STATION_HOME=str(home)), stderr=log)
     killed_in: str | None = None
@@ -218,11 +223,7 @@ def test_ctrl_c_on_a_sweep_says_how_to_resume(sweep_home: Path, short_signal: Pa
     home = sweep_home
     plan = _plan(home, "--settings", "4", "--holdout", "1", "--seed", "4")
     session = home / "captures" / "cc"
-    cmd = [
-        sys.executable, "-m", "station", "sweep", "run", "--plan", str(plan), "--profile", "v",
-        "--rig", "vpedal", "--out", "cc", "--reamp-dbu", "12", "--input", str(short_signal),
-        "--yes",
-    ]  # fmt: skip
+    cmd = _sweep_run(plan, "cc", short_signal)
     proc = subprocess.Popen(
         cmd,
         env=dict(os.environ, STATION_HOME=str(home)),
