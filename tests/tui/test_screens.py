@@ -17,8 +17,13 @@ from station.tui.modals import ConfirmModal, ReadingModal
 from station.virtual.rig import VirtualRig
 
 
-async def until(pilot, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    """Let the app run until `condition` holds (never a bare sleep)."""
+async def until(pilot, condition: Callable[[], bool], timeout_s: float = 120.0) -> None:
+    """Let the app run until `condition` holds (never a bare sleep).
+
+    The patience is for the CI machine: there the suite runs niced on two workers beside the
+    JACK tests, and a screen whose worker imports torch was seen to take over a minute to
+    appear. A condition that never holds still fails, only later.
+    """
     for _ in range(int(timeout_s / 0.05)):
         if condition():
             return
