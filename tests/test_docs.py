@@ -31,12 +31,20 @@ def test_the_design_names_every_package() -> None:
     assert not missing, f"docs/design.md §5 does not name {missing}"
 
 
+def _files(folders: tuple[str, ...]) -> list[Path]:
+    """The text files of `folders` that can cite a document (no venv, no build output)."""
+    return [
+        path
+        for folder in folders
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in SUFFIXES and ".venv" not in path.parts and "build" not in path.parts
+    ]
+
+
 def test_every_docs_page_the_code_cites_exists() -> None:
     cited: set[str] = set()
-    for folder in SOURCES:
-        for path in (ROOT / folder).rglob("*"):
-            if path.suffix in SUFFIXES and ".venv" not in path.parts and "build" not in path.parts:
-                cited |= set(re.findall(r"docs/([a-z0-9-]+\.md)", path.read_text(errors="replace")))
+    for path in _files(SOURCES):
+        cited |= set(re.findall(r"docs/([a-z0-9-]+\.md)", path.read_text(errors="replace")))
     assert cited, "no citation of docs/ found: the walk is broken"
     missing = sorted(c for c in cited if not (ROOT / "docs" / c).is_file())
     assert not missing, f"cited but not in docs/: {missing}"
@@ -45,19 +53,12 @@ def test_every_docs_page_the_code_cites_exists() -> None:
 def test_nothing_cites_documents_outside_the_clone() -> None:
     outside = re.compile(r"\.\./shared|SERVO-PROTOCOL\.md|NAM-FACTS\.md|AVR-FACTS\.md|DESIGN §")
     hits = []
-    for folder in (*SOURCES, "docs"):
-        for path in (ROOT / folder).rglob("*"):
-            if path == Path(__file__).resolve():
-                continue  # this test spells the patterns out
-            if path.suffix in SUFFIXES and ".venv" not in path.parts and "build" not in path.parts:
-                hits += [
-                    f"{path.relative_to(ROOT)}:{n}"
-                    for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-                    if outside.search(line)
-                ]
-    hits += [
-        f"README.md:{n}"
-        for n, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1)
-        if outside.search(line)
-    ]
+    for path in [*_files((*SOURCES, "docs")), ROOT / "README.md"]:
+        if path == Path(__file__).resolve():
+            continue  # this test spells the patterns out
+        hits += [
+            f"{path.relative_to(ROOT)}:{n}"
+            for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+            if outside.search(line)
+        ]
     assert not hits, f"citations outside the repository: {hits}"

@@ -9,7 +9,6 @@ CLI (typed or piped commands) and tests; the TUI calls the methods directly.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from ..drivers.base import KnobRig
 from ..drivers.rig_constants import PULSE_MAX_US, PULSE_MIN_US
 from ..errors import KnobRangeError, RigError, StationError
 from ..events import StopFlag
-from .profiles import KnobSpec, RigProfile, SwitchSpec, check_control_name
+from .profiles import KnobSpec, RigProfile, SwitchSpec, check_control_name, strictly_monotone
 
 
 class ShownSetting(Protocol):
@@ -72,10 +71,7 @@ class Draft:
         if self.kind != "knob" or len(self.marks) < 2:
             return None
         points = sorted((float(v), us) for v, us in self.marks.items())
-        pulses = [us for _, us in points]
-        rising = all(b > a for a, b in itertools.pairwise(pulses))
-        falling = all(b < a for a, b in itertools.pairwise(pulses))
-        if rising or falling:
+        if strictly_monotone([us for _, us in points]):
             return None
         return ", ".join(f"{v:g} at {us} µs" for v, us in points)
 
@@ -365,7 +361,7 @@ def parse_settings(
             raise RigError(f"{item!r} is not NAME=VALUE", "e.g. drive=5 tone=3.5 boost=on")
         if name in knobs or name in switches:
             raise RigError(f"{name} is given twice", f"give each control once, e.g. {item}")
-        if name not in knob_names | switch_names:
+        if name not in knob_names and name not in switch_names:
             raise KnobRangeError(
                 f"rig {profile.name!r} has no knob or switch {name!r}",
                 f"knobs: {', '.join(sorted(knob_names)) or 'none'}; "
@@ -377,7 +373,6 @@ def parse_settings(
             except ValueError:
                 raise RigError(f"{name}={value}: not a number", "knobs take numbers") from None
         else:
-            profile.switch(name)  # raises naming the switches when there is none so called
             switches[name] = value
     profile.pulses_for(knobs, switches)  # refuses values outside the printed range, early
     return knobs, switches

@@ -69,6 +69,12 @@ def _check_channel(where: str, channel: object) -> int:
     return channel
 
 
+def strictly_monotone(pulses: list[int]) -> bool:
+    """True when the pulses all rise or all fall (a knob's servo turns one way along it)."""
+    pairs = list(itertools.pairwise(pulses))
+    return all(b > a for a, b in pairs) or all(b < a for a, b in pairs)
+
+
 def check_control_name(name: str) -> str:
     """A knob or switch name a sweep can train on; StationError for one it cannot."""
     if not name or not name.strip() or any(ch.isspace() or ch in "=\"'" for ch in name):
@@ -112,9 +118,7 @@ class KnobSpec:
                 f"{where}: the values {values} are not strictly increasing",
                 "list points low to high",
             )
-        rising = all(b > a for a, b in itertools.pairwise(pulses))
-        falling = all(b < a for a, b in itertools.pairwise(pulses))
-        if not (rising or falling):
+        if not strictly_monotone(pulses):
             raise RigError(
                 f"{where}: the pulses {pulses} are not monotone in the value",
                 "a mark was typed wrong or the linkage slipped; " + _FIX,

@@ -170,18 +170,18 @@ def test_devices_json(home: Path) -> None:
     assert {"serial", "visa"} <= set(out)
 
 
-def test_ctrl_c_while_the_tone_plays(home: Path) -> None:
-    import signal
+def _at_the_meter_prompt(home: Path) -> tuple[subprocess.Popen[str], str]:
+    """`station calibrate` with a typed meter, started and waited for until it asks for the
+    reading (the tone playing); returns the process and what it printed so far."""
     import time
 
-    env = dict(os.environ, STATION_HOME=str(home))
     proc = subprocess.Popen(
         [sys.executable, "-m", "station", *BASE, "--meter", "manual"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=dict(os.environ, STATION_HOME=str(home)),
         preexec_fn=sigint_as_at_a_terminal,
     )
     # A loaded machine (the suite runs on two workers beside the JACK tests) can take half a
@@ -192,6 +192,14 @@ def test_ctrl_c_while_the_tone_plays(home: Path) -> None:
     while "??" not in seen and time.monotonic() < deadline:
         seen += proc.stderr.read(1)
     assert "??" in seen, seen
+    return proc, seen
+
+
+def test_ctrl_c_while_the_tone_plays(home: Path) -> None:
+    import signal
+
+    proc, seen = _at_the_meter_prompt(home)
+    assert proc.stderr is not None
     proc.send_signal(signal.SIGINT)
     # Keep stdin open until it has exited, as a terminal does: closing it at once (as
     # communicate() would) races the interrupt with an end of input at the meter's prompt.
@@ -208,22 +216,9 @@ def test_ctrl_c_stops_the_prompt_when_another_thread_gets_the_signal(home: Path)
     audio thread may get it, and a read in the main thread would wait for Enter."""
     import ctypes
     import signal
-    import time
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "station", *BASE, "--meter", "manual"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, STATION_HOME=str(home)),
-        preexec_fn=sigint_as_at_a_terminal,
-    )
+    proc, seen = _at_the_meter_prompt(home)
     assert proc.stderr is not None
-    seen, deadline = "", time.monotonic() + 120  # as above: a loaded machine is slow to get here
-    while "??" not in seen and time.monotonic() < deadline:
-        seen += proc.stderr.read(1)
-    assert "??" in seen, seen
     others = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
     assert others, "the tone plays from a thread of its own"
     assert ctypes.CDLL(None, use_errno=True).tgkill(proc.pid, others[0], signal.SIGINT) == 0
