@@ -20,13 +20,16 @@ from . import (
     plan,
     rig,
     signal,
+    snapshot,
     sweep,
     train,
 )
 from .common import Handler, OpenTui, common_options, home_of
 from .words import error_lines
 
-COMMANDS = (devices, calibrate, capture, check, signal, models, train, rig, plan, sweep, demo)
+COMMANDS = (
+    devices, calibrate, capture, check, signal, models, snapshot, train, rig, plan, sweep, demo
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from ..models.namfile import (
     read_model,
     tag_model,
 )
+from ..models.parametric import fold
 from ..signal.gainstage import gain_stage
 from . import console
 from .common import home_of
@@ -73,7 +74,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     """Print each model's facts (a table for several)."""
-    infos = [model_info(read_model(p)) for p in args.models]
+    infos = []
+    for path in args.models:
+        model = read_model(path)
+        info = model_info(model)
+        info["host_inputs"] = fold.host_inputs(model.data) if fold.parametric(model.data) else None
+        infos.append(info)
     if args.json:
         console.print_json(infos if len(infos) > 1 else infos[0])
         for i in infos:
@@ -95,6 +101,10 @@ def run_info(args: argparse.Namespace) -> int:
             )
         )
         print_players(i)
+        if i["host_inputs"]:
+            print("  input channels a host feeds (the NAM plugin takes one, by design):")
+            for line in i["host_inputs"]:
+                print(f"    {line}")
         for key, value in i["metadata"].items():
             shown = json.dumps(value) if isinstance(value, dict | list) else value
             print(f"  {key}: {shown}")

@@ -73,14 +73,13 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
         )
         _print_scores(report["holdout"])
         print(f"  plot: {report['plot']}")
-        print(
-            "  note: a knob-conditioned model runs in NAM's Python code and custom players, "
-            "not in the stock NAM plugin; --snapshots makes models every player loads"
-        )
+        print(f"  players: {report['player_note']} (station snapshot MODEL name=value ...)")
     else:
         print(f"{len(report['snapshots'])} snapshot(s):")
         for r in report["snapshots"]:
             print(f"  {r['model_path']}  ESR {r['validation_esr']:.4f}  {r['setting']}")
+        if report.get("player_note"):
+            print(f"  players: {report['player_note']}")
     for r in report["excluded"]:
         print(f"  left out {r['id']} ({r['role']}): {r['reason']}")
     levels = report.get("levels_dbu") or []

@@ -8,16 +8,11 @@ from ..errors import StationError
 from ..phrases import Phrase
 
 
-def require_nam() -> None:
-    """Raise a clear StationError when neural-amp-modeler is not installed."""
-    try:
-        import nam  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        raise StationError(
-            "training needs neural-amp-modeler, which is not installed",
-            "pip install torch==2.13.0, then pip install -e '.[train]'",
-        ) from None
+def require_nam(need: str = "training needs neural-amp-modeler, which is not installed") -> None:
+    """Raise a clear StationError (`need`, and how to install it) when neural-amp-modeler is
+    not installed."""
+    if not installed():
+        raise StationError(need, "pip install torch==2.13.0, then pip install -e '.[train]'")
 
 
 def check_trainer_options(options: dict[str, Any] | None) -> None:
@@ -47,3 +42,29 @@ def check_trainer_options(options: dict[str, Any] | None) -> None:
             f"the trainer cannot run with {said}: {reason}",
             Phrase("leave out {trainer_devices} to let it choose (the CPU when there is no GPU)"),
         ) from None
+
+
+def installed() -> bool:
+    """True when neural-amp-modeler (and torch) can be imported."""
+    try:
+        import nam  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def loudness_and_gain(data: dict[str, Any]) -> tuple[float, float] | None:
+    """NAM's own `loudness` (dB) and `gain` (0…1) metadata for a one-input model file,
+    measured the way its exporter does; None where neural-amp-modeler is not installed."""
+    if not installed():
+        return None
+    import torch
+    from nam.models import init_from_nam
+
+    from .wavenet import with_nested_heads
+
+    net = init_from_nam(with_nested_heads(data))
+    net.eval()
+    with torch.no_grad():
+        return float(net._metadata_loudness()), float(net._metadata_gain())

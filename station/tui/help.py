@@ -51,8 +51,9 @@ F5 starts, Esc stops (the session is kept), F8 resumes it at the first setting n
 
 **Models from a sweep** (F6, *Train from a sweep session*): *Parametric* trains one model
 that takes the knobs as inputs, judged on the held-out settings it never saw; it runs in
-NAM's Python code and custom players, not in the stock NAM plugin. *Snapshots* trains one
-standard model per setting, which every player loads. A session captured at several reamp
+hosts built on NAM's core that feed the knobs as channels, in no NAM plugin, and its
+snapshots at any setting (Models screen) are standard files. *Snapshots* trains one standard
+model per setting; the result says which players load them. A session captured at several reamp
 levels trains one level at a time. Training shows each epoch, the ESR so far and the time
 left; Esc stops at the end of the current epoch and keeps the best model so far.
 """

@@ -17,10 +17,6 @@ from ..models.train import TrainResult, train_capture
 from .training import TrainingJob
 
 SHOWN_SETTINGS = 4  # the worst few held-out settings; the rest are in the report
-PLAYER_NOTE = (
-    "[dim]A knob-conditioned model runs in NAM's Python code and custom players, not in "
-    "the stock NAM plugin; snapshots make models every player loads.[/dim]"
-)
 
 
 def capture_job(folder: Path, architecture: str, epochs: int) -> TrainingJob:
@@ -84,7 +80,7 @@ def parametric_summary(result: SweepModels) -> str:
     ]
     if len(rows) > SHOWN_SETTINGS:
         lines.append(f"  … {len(rows) - SHOWN_SETTINGS} more in the report")
-    lines += [_left_out(r), f"Plot: {r['plot']}", PLAYER_NOTE]
+    lines += [_left_out(r), f"Plot: {r['plot']}", f"[dim]Players: {r.get('player_note')}[/dim]"]
     return "\n".join(line for line in lines if line)
 
 
@@ -103,5 +99,6 @@ def snapshots_summary(result: SweepModels) -> str:
         f"{worst['setting']}), median {median:.4f}",
         _left_out(r),
         f"Report: {result.report_path}",
+        f"[dim]Players: {r['player_note']}[/dim]" if r.get("player_note") else "",
     ]
     return "\n".join(line for line in lines if line)

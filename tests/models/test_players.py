@@ -32,7 +32,8 @@ from tests.models.test_namfile import FOREIGN
 )
 def test_which_cores_load_a_version(version: object, tagged: str, main: str) -> None:
     got = players.support(version)
-    assert [p.loads for p in got] == [tagged, main]
+    # The plugin's main branch (core 0.5.2) checks versions as the core's main does.
+    assert [p.loads for p in got] == [tagged, main, main]
     assert (players.warning(version) is None) == (tagged == "yes")
 
 
@@ -50,7 +51,7 @@ def test_info_says_who_loads_the_model(tmp_path: Path) -> None:
     assert "file version '0.7.0'" in res.stdout and "v0.7.13" in res.stdout
     assert "cannot load this model" in res.stderr
     js = json.loads(station("info", str(new), "--json", home=tmp_path).stdout)
-    assert [p["loads"] for p in js["players"]] == ["no", "yes"] and js["player_warning"]
+    assert [p["loads"] for p in js["players"]] == ["no", "yes", "yes"] and js["player_warning"]
     old = write_model(tmp_path / "old.nam", "0.5.4")
     res = station("info", str(old), home=tmp_path)
     assert "cannot load" not in res.stderr and "0.5.x file" in res.stdout
@@ -74,12 +75,24 @@ def test_tag_never_leaves_text_or_null_where_the_core_reads_numbers(tmp_path: Pa
     assert not any(isinstance(raw[k], str) for k in ("input_level_dbu", "output_level_dbu"))
 
 
-def test_a_knob_conditioned_model_loads_in_no_stock_player() -> None:
-    # The version alone would say the current core loads it; the extra knob inputs say no.
-    model = {"version": "0.5.4", "architecture": "ConditionedWaveNet", "config": {}}
-    assert [p.loads for p in players.support("0.5.4")] == ["yes", "yes"]
-    assert [p.loads for p in players.support("0.5.4", model)] == ["no", "no"]
-    tagged_wavenet = {"version": "0.5.4", "architecture": "WaveNet", "config": {"parametric": {}}}
-    assert [p.loads for p in players.support("0.5.4", tagged_wavenet)] == ["no", "no"]
-    warning = players.warning("0.5.4", model)
-    assert warning is not None and "no stock NAM player" in warning
+def test_a_knob_conditioned_model_loads_in_no_plugin() -> None:
+    # The version alone would say every core loads it; the knob inputs say no plugin does.
+    assert [p.loads for p in players.support("0.5.4")] == ["yes", "yes", "yes"]
+    early = {"version": "0.5.4", "architecture": "ConditionedWaveNet", "config": {}}
+    assert [p.loads for p in players.support("0.5.4", early)] == ["no", "no", "no"]
+    multi = {"version": "0.7.0", "architecture": "WaveNet", "config": {"in_channels": 3}}
+    got = players.support("0.7.0", multi)
+    assert [p.loads for p in got] == ["no", "no", "yes"]
+    assert "3 input channels" in got[2].reason
+    warning = players.warning("0.7.0", multi)
+    assert warning is not None and "no NAM plugin" in warning
+
+
+def test_the_tagged_release_needs_the_classic_layout_as_well_as_a_05_version() -> None:
+    layer = {"kernel_sizes": [3], "head": {}, "activation": []}
+    current = {"version": "0.5.4", "architecture": "WaveNet", "config": {"layers": [layer]}}
+    assert [p.loads for p in players.support("0.5.4", current)] == ["no", "yes", "yes"]
+    classic = {"version": "0.5.4", "architecture": "WaveNet", "config": {"layers": [
+        {"kernel_size": 3, "head_size": 1, "head_bias": True, "gated": False, "activation": "Tanh"}
+    ]}}  # fmt: skip
+    assert [p.loads for p in players.support("0.5.4", classic)] == ["yes", "yes", "yes"]

@@ -10,8 +10,10 @@ NAM 0.13 ships no parametric code, only registries. `register()` adds:
   the audio plus one channel per control (`input_size` = `condition_size` =
   1 + controls), the controls held constant over the clip.
 
-Exports keep NAM's WaveNet config and weights and add the controls under
-`config.parametric` (see `session.ENCODING`). Never imported by the core.
+Exports are NAM WaveNets ("architecture": "WaveNet") with `"in_channels": 1 + controls`,
+which NAM's C++ core runs with the controls as constant extra channels, and the controls
+under `config.parametric` (see `session.ENCODING`). Files of the station's first exports,
+named "ConditionedWaveNet", still load here. Never imported by the core.
 """
 
 from __future__ import annotations
@@ -119,8 +121,13 @@ class ConditionedWaveNet(WaveNet):
     def _export_input_output_args(self) -> tuple[Any, ...]:
         return (self._defaults,)
 
+    def _get_export_architecture(self) -> str:
+        # NAM's cores load a WaveNet with `in_channels` inputs; no loader knows our class name.
+        return "WaveNet"
+
     def _export_config(self) -> dict[str, Any]:
         config = super()._export_config()
+        config["in_channels"] = 1 + len(self._parametric)
         config["parametric"] = copy.deepcopy(self._parametric)
         config["parametric_encoding"] = ENCODING
         return config
@@ -181,7 +188,8 @@ def load_model(data: dict[str, Any]) -> ConditionedWaveNet:
     config = data.get("config") or {}
     if "parametric" not in config:
         raise StationError("this model is not conditioned on knobs")
-    stock = init_from_nam({**data, "architecture": "WaveNet"})
+    stock_config = {k: v for k, v in config.items() if k != "in_channels"}
+    stock = init_from_nam({**data, "architecture": "WaveNet", "config": stock_config})
     net = ConditionedWaveNet(
         stock._net, sample_rate=data.get("sample_rate"), parametric=config["parametric"]
     )

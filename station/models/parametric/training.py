@@ -25,8 +25,9 @@ from ...fsutil import write_json
 from ...phrases import Phrase
 from ...reamp import files as reamp
 from ...signal.levels import dbu_list
+from .. import players
 from ..nam_lib import check_trainer_options, require_nam
-from ..namfile import fields_from_capture, tag_model
+from ..namfile import fields_from_capture, read_model, tag_model
 from ..train import (
     clock,
     epoch_reports,
@@ -245,6 +246,7 @@ def _parametric_report(
         "output_level_dbu": sweep.output_level_dbu,
         **_levels_json(sweep),
         "controls": sweep.parametric_block(),
+        "player_note": players.note(read_model(target).data),
         "holdout": [s.to_json() for s in scores],
         **worst,
         "verdict": esr_verdict(worst["esr_worst"]) if worst["esr_worst"] is not None else None,
@@ -359,6 +361,7 @@ def train_snapshots(
         "output_level_dbu": sweep.output_level_dbu,
         **_levels_json(sweep),
         "snapshots": rows,
+        "player_note": players.note(read_model(models[0]).data) if models else None,
         "stopped_early": bool(stop is not None and stop.is_set()),
         "excluded": _excluded_json(sweep),
         "warnings": list(sweep.warnings),

@@ -103,7 +103,8 @@ def test_holdout_esr_beats_every_knob_blind_model(trained: tuple, session: Path)
 def test_exported_model_carries_knobs_encoding_and_calibration(trained: tuple) -> None:
     result, _ = trained
     model = read_model(result.models[0])
-    assert model.data["architecture"] == "ConditionedWaveNet"
+    assert model.data["architecture"] == "WaveNet"  # what NAM's cores load
+    assert model.data["config"]["in_channels"] == 4  # the audio, boost, drive, tone
     meta = model.metadata
     assert meta["input_level_dbu"] == INPUT_DBU and meta["output_level_dbu"] == OUTPUT_DBU
     assert isinstance(meta["input_level_dbu"], float)  # a JSON number, never a string
