@@ -10,7 +10,6 @@ from typing import Any
 from ..errors import StationError
 from ..models import render as render_mod
 from ..models import snapshot as snap
-from ..models.parametric import fold
 from . import console
 
 
@@ -82,15 +81,11 @@ def run_snapshot(args: argparse.Namespace) -> int:
                 "give a setting or --grid axes, not both",
                 "a control held at one value in a pack is an axis of one: --grid tone=5",
             )
-        out = args.out or args.model.with_name(f"{args.model.stem}-snapshots")
+        out = args.out or snap.default_pack(args.model)
         _refuse_existing(out / "index.json", args.force)
         done = snap.grid(args.model, args.grid, out, console.emit)
     else:
-        data = snap.parametric_model(args.model)
-        known = fold.controls(data)
-        values, _ = fold.parse_values(args.setting, known)
-        stem = f"{args.model.stem}@{fold.file_stem(known, values)}"
-        out = args.out or args.model.with_name(f"{stem}.nam")
+        out = args.out or snap.default_file(args.model, args.setting)
         _refuse_existing(out, args.force)
         done = [snap.snapshot(args.model, args.setting, out)]
     if args.json:

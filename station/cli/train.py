@@ -34,7 +34,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--architecture",
         default="standard",
         choices=list(SIZES),
-        help="WaveNet size ('tiny' only for --parametric quick trials)",
+        help="WaveNet size; for --parametric also 'tiny' (quick trials) and 'classic' "
+        "(NAM's classic layout: its snapshots load in the v0.7.13 plugin too)",
     )
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--out", type=Path, default=None, help="model file (default: CAPTURE/model.nam)")

@@ -61,6 +61,19 @@ class Snapshot:
         }
 
 
+def default_file(model: Path, items: list[str]) -> Path:
+    """Where a snapshot goes when no path is given: beside the model, named by its setting."""
+    data = parametric_model(model)
+    known = fold.controls(data)
+    values, _ = fold.parse_values(items, known)
+    return model.with_name(f"{model.stem}@{fold.file_stem(known, values)}.nam")
+
+
+def default_pack(model: Path) -> Path:
+    """Where a pack goes when no folder is given: beside the model."""
+    return model.with_name(f"{model.stem}-snapshots")
+
+
 def parametric_model(path: Path) -> dict[str, Any]:
     """The parsed parametric model at `path`; StationError for a standard one."""
     data = read_model(path).data

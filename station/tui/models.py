@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Header, Input, Select, Static
 
 from ..capture.folder import read_capture_meta, refuse_failed
 from ..errors import StationError
+from ..events import Event, Progress, Warning_
 from ..fsutil import atomic_write_text
 from ..home import list_captures, list_models, list_sessions
+from ..models import snapshot
 from ..models.namfile import fields_from_capture, model_info, read_model, tag_model
+from ..models.parametric import fold
 from ..models.parametric.session import load_sweep, sweep_levels
 from ..models.parametric.training import SIZES
 from ..models.train import ARCHITECTURES
@@ -22,7 +25,7 @@ from .base import StationScreen
 from .form import number, row
 from .train_jobs import capture_job, sweep_job
 from .training import TrainingJob, TrainingScreen
-from .words import error_text, said
+from .words import error_text, said, say
 
 SWEEP_KINDS = [
     ("Parametric: one model, knobs as inputs", "parametric"),
@@ -42,6 +45,10 @@ PRACTICE_MODEL = {
 
 class ModelsScreen(StationScreen[None]):
     """Tag and train calibrated models, from a capture or a sweep session."""
+
+    DEFAULT_CSS = """
+    ModelsScreen #snap_section { height: auto; display: none; }
+    """
 
     def __init__(self, capture: Path | None = None) -> None:
         super().__init__()
@@ -65,6 +72,20 @@ class ModelsScreen(StationScreen[None]):
                 yield Button("Open", id="open", compact=True)
                 yield Button("Write a practice model", id="practice", compact=True)
             yield Static("", id="info")
+            with Vertical(id="snap_section"):
+                yield Static("Snapshot it (a parametric model, at settings)", classes="title")
+                yield row(
+                    "Setting",
+                    Input("", id="snap_setting", placeholder="drive=6 boost=on (others: default)"),
+                )
+                yield row(
+                    "Or a grid", Input("", id="snap_grid", placeholder="drive=0:10:2 boost=off,on")
+                )
+                yield row("Write to", Input("", id="snap_out", placeholder="beside the model"))
+                with Horizontal(classes="buttons"):
+                    yield Button("Write snapshot", id="snapshot", compact=True)
+                    yield Button("Write a grid pack", id="snapshot_pack", compact=True)
+                yield Static("", id="snap_result")
             yield Static("Tag it", classes="title")
             yield row(
                 "From capture",
@@ -165,11 +186,16 @@ class ModelsScreen(StationScreen[None]):
     def show_model(self) -> None:
         """Read the model and show its facts."""
         info = self.query_one("#info", Static)
+        section = self.query_one("#snap_section")
         try:
-            data = model_info(read_model(self._model_path()))
+            model = read_model(self._model_path())
         except StationError as exc:
             info.update(f"[red]{error_text(exc)}[/red]")
+            section.display = False
             return
+        data = model_info(model)
+        # Snapshots are for parametric models: the section shows only when one is open.
+        section.display = fold.parametric(model.data)
         cal = (
             f"[green]calibrated: input {data['input_level_dbu']:g} dBu, output "
             f"{data['output_level_dbu']:g} dBu[/green]"
@@ -201,9 +227,66 @@ class ModelsScreen(StationScreen[None]):
                 "tag_typed": self.tag_typed,
                 "train": self.start_training,
                 "train_sweep": self.start_sweep_training,
+                "snapshot": lambda: self.write_snapshots(pack=False),
+                "snapshot_pack": lambda: self.write_snapshots(pack=True),
             }[str(event.button.id)]()
         except StationError as exc:
             self.notify(error_text(exc), severity="error", timeout=10)
+
+    def write_snapshots(self, *, pack: bool) -> None:
+        """Write one snapshot or a grid pack of the parametric model, in a worker thread
+        (each file's loudness is measured again); the result says where the files went."""
+        result = self.query_one("#snap_result", Static)
+        result.scroll_visible()
+        try:
+            self._start_snapshots(pack, result)
+        except StationError as exc:
+            result.update(f"[red]{error_text(exc)}[/red]")
+
+    def _start_snapshots(self, pack: bool, result: Static) -> None:
+        model = self._model_path()
+        field = "#snap_grid" if pack else "#snap_setting"
+        items = self.query_one(field, Input).value.split()
+        if pack and not items:
+            raise StationError("no grid given", "type axes such as drive=0:10:2 boost=off,on")
+        text = self.query_one("#snap_out", Input).value.strip()
+        out = Path(text).expanduser() if text else None
+        if out is None:
+            out = snapshot.default_pack(model) if pack else snapshot.default_file(model, items)
+        target = out
+        if (target / "index.json" if pack else target).exists():
+            raise StationError(f"{target} exists", "type another path in Write to")
+        result.update("Writing…")
+
+        def progress(event: Event) -> None:
+            if isinstance(event, Progress):
+                self.app.call_from_thread(result.update, f"Writing {event.message}")
+            elif isinstance(event, Warning_):
+                self.app.call_from_thread(self.notify, say(event.text))
+
+        def work() -> None:
+            try:
+                if pack:
+                    done = snapshot.grid(model, items, target, progress)
+                else:
+                    done = [snapshot.snapshot(model, items, target)]
+            except StationError as exc:
+                self.app.call_from_thread(result.update, f"[red]{error_text(exc)}[/red]")
+                return
+            self.app.call_from_thread(self._snapshots_written, done, target if pack else None)
+
+        self.run_worker(work, thread=True, exclusive=True, group="snapshot")
+
+    def _snapshots_written(self, done: list[snapshot.Snapshot], pack: Path | None) -> None:
+        first = done[0]
+        loads = ", ".join(f"{p.player}: {p.loads}" for p in first.players)
+        where = f"{len(done)} files and index.json in {pack}" if pack else str(first.path)
+        held = f"; at the model's default: {', '.join(first.defaulted)}" if first.defaulted else ""
+        self.query_one("#snap_result", Static).update(
+            f"[green]Wrote {where}[/green]{held}\n"
+            f"{first.layout} layout, version {first.version}. Loads in: {loads}"
+        )
+        self.notify(f"Wrote {where}")
 
     def write_practice(self) -> None:
         """Write the identity model into the home's models folder."""

@@ -203,3 +203,27 @@ def test_a_standard_size_snapshot_keeps_the_current_layout_and_says_so(
     assert esr_after(want, cores["main"].render(snap.path, x).output, rf) < 1e-6
     with pytest.raises(Exception, match="mixes kernel sizes"):
         for_players(snap.path, "v0.7.13", tmp_path / "old.nam")
+
+
+def test_the_classic_parametric_layout_makes_snapshots_the_tagged_release_plays(
+    cores: dict[str, namcore.Core], tmp_path: Path
+) -> None:
+    from station.models.parametric import nam_ext
+
+    rng = np.random.default_rng(11)
+    block = {"drive": {"type": "continuous", "channel": 1, "minval": 0.0, "maxval": 10.0,
+                       "default_value": 5.0}}  # fmt: skip
+    config = nam_ext.model_config("classic", block)["net"]["config"]
+    net = nam_ext.ConditionedWaveNet.init_from_config(config)
+    for p in net.parameters():
+        p.data = torch.from_numpy(rng.normal(0, 0.1, tuple(p.shape)).astype(np.float32))
+    net.export(tmp_path, basename="classic")
+    data = json.loads((tmp_path / "classic.nam").read_text())
+    assert len(data["config"]["layers"]) == 2
+    snap = at_setting(data, fold.controls(data), {"drive": 2.0}, tmp_path / "snap.nam")
+    assert snap.layout == "classic" and [p.loads for p in snap.players] == ["yes"] * 3
+    x = audio(0.3)
+    rf = wavenet.receptive_field(wavenet.layout(data["config"]))
+    want = cores["main"].render(tmp_path / "classic.nam", x, [0.2]).output
+    assert esr_after(want, cores["v0.7.13"].render(snap.path, x).output, rf) < 1e-6
+    assert measured(cores, snap.path) == ["yes"] * 3

@@ -166,7 +166,7 @@ def test_parametric_training_from_the_models_screen(
             await until(pilot, progress, timeout_s=300)
             result = _text(app, "#result")
             assert "Held-out settings: worst ESR" in result, result
-            assert "s009" in result and "stock NAM plugin" in result
+            assert "s009" in result and "no NAM plugin" in result
             assert _on_screen(app, "#result")
             await pilot.press("escape")
             await until(pilot, lambda: type(app.screen).__name__ == "ModelsScreen")

@@ -36,7 +36,11 @@ DATASET_TYPE = "parametric"
 NET_NAME = "ConditionedWaveNet"
 # WaveNet channels per size, as the single-capture path; "tiny" is a short stack for
 # quick trials, tests and benchmarks (receptive field 256 samples).
-SIZES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4, "tiny": 4}
+SIZES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4, "tiny": 4, "classic": 16}
+# NAM's classic standard WaveNet (the trainer's layout before 0.8): two arrays of ten
+# kernel-3 Tanh layers, 16 then 8 channels. Its snapshots have a classic form, which the
+# plugin's newest tagged release (v0.7.13) loads.
+_CLASSIC_DILATIONS = [2**i for i in range(10)]
 _registered: list[bool] = []
 
 
@@ -167,9 +171,10 @@ def model_config(size: str, parametric: dict[str, Any]) -> dict[str, Any]:
             dilations=[1, 2, 4, 8, 16, 32, 64],
             head={"out_channels": 1, "kernel_size": 1, "bias": True},
         )
+    layers = [layer] if size != "classic" else _classic_arrays(width)
     net = {
         "name": NET_NAME,
-        "config": {"layers_configs": [layer], "head_scale": 0.02, "parametric": parametric},
+        "config": {"layers_configs": layers, "head_scale": 0.02, "parametric": parametric},
     }
     out = {"net": net, **{k: v for k, v in template.items() if k != "net"}}
     # Keep the checkpoint with the least squared error over all held-out settings: the
@@ -181,6 +186,22 @@ def model_config(size: str, parametric: dict[str, Any]) -> dict[str, Any]:
         out["optimizer"] = {**out["optimizer"], "lr": 0.004}
         out["loss"] = {"val_loss": "mse"}
     return out
+
+
+def _classic_arrays(width: int) -> list[dict[str, Any]]:
+    def array(inputs: int, channels: int, head: int, bias: bool) -> dict[str, Any]:
+        return {
+            "input_size": inputs,
+            "condition_size": width,
+            "channels": channels,
+            "kernel_sizes": [3] * len(_CLASSIC_DILATIONS),
+            "dilations": _CLASSIC_DILATIONS,
+            "activation": "Tanh",
+            "gated": False,
+            "head": {"out_channels": head, "kernel_size": 1, "bias": bias},
+        }
+
+    return [array(width, 16, 8, False), array(16, 8, 1, True)]
 
 
 def load_model(data: dict[str, Any]) -> ConditionedWaveNet:

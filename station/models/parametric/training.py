@@ -40,7 +40,8 @@ from ..train import (
 from .session import Sweep, load_sweep
 from .verify import SettingScore, score_settings, summary
 
-SIZES = ("standard", "lite", "feather", "nano", "tiny")
+# "classic" is NAM's classic WaveNet layout, whose snapshots the plugin's v0.7.13 loads.
+SIZES = ("standard", "lite", "feather", "nano", "tiny", "classic")
 
 
 @dataclass
