@@ -83,6 +83,22 @@ def numbers_of(data: dict, values: dict) -> dict[str, float]:
     return fold.parse_values(items, known)[0]
 
 
+def random_parametric(size: str, path: Path, seed: int) -> dict:
+    """The station's parametric export of `size` over one knob (drive 0…10), random weights."""
+    from station.models.parametric import nam_ext
+
+    rng = np.random.default_rng(seed)
+    block = {"drive": {"type": "continuous", "channel": 1, "minval": 0.0, "maxval": 10.0,
+                       "default_value": 5.0}}  # fmt: skip
+    net = nam_ext.ConditionedWaveNet.init_from_config(
+        nam_ext.model_config(size, block)["net"]["config"]
+    )
+    for p in net.parameters():
+        p.data = torch.from_numpy(rng.normal(0, 0.1, tuple(p.shape)).astype(np.float32))
+    net.export(path.parent, basename=path.stem)
+    return json.loads(path.read_text())
+
+
 def verdicts(path: Path) -> list[str]:
     data = json.loads(path.read_text())
     return [p.loads for p in players.support(data.get("version"), data)]
@@ -183,17 +199,7 @@ def test_a_standard_size_snapshot_keeps_the_current_layout_and_says_so(
     cores: dict[str, namcore.Core], tmp_path: Path
 ) -> None:
     # NAM's standard WaveNet mixes kernel sizes: no classic form, so v0.7.13 cannot run it.
-    from station.models.parametric import nam_ext
-
-    rng = np.random.default_rng(7)
-    block = {"drive": {"type": "continuous", "channel": 1, "minval": 0.0, "maxval": 10.0,
-                       "default_value": 5.0}}  # fmt: skip
-    config = nam_ext.model_config("standard", block)["net"]["config"]
-    net = nam_ext.ConditionedWaveNet.init_from_config(config)
-    for p in net.parameters():
-        p.data = torch.from_numpy(rng.normal(0, 0.1, tuple(p.shape)).astype(np.float32))
-    net.export(tmp_path, basename="standard")
-    data = json.loads((tmp_path / "standard.nam").read_text())
+    data = random_parametric("standard", tmp_path / "standard.nam", seed=7)
     snap = at_setting(data, fold.controls(data), {"drive": 7.0}, tmp_path / "snap.nam")
     assert snap.layout == "current" and snap.version == "0.7.0"
     assert [p.loads for p in snap.players] == measured(cores, snap.path) == ["no", "yes", "yes"]
@@ -208,17 +214,7 @@ def test_a_standard_size_snapshot_keeps_the_current_layout_and_says_so(
 def test_the_classic_parametric_layout_makes_snapshots_the_tagged_release_plays(
     cores: dict[str, namcore.Core], tmp_path: Path
 ) -> None:
-    from station.models.parametric import nam_ext
-
-    rng = np.random.default_rng(11)
-    block = {"drive": {"type": "continuous", "channel": 1, "minval": 0.0, "maxval": 10.0,
-                       "default_value": 5.0}}  # fmt: skip
-    config = nam_ext.model_config("classic", block)["net"]["config"]
-    net = nam_ext.ConditionedWaveNet.init_from_config(config)
-    for p in net.parameters():
-        p.data = torch.from_numpy(rng.normal(0, 0.1, tuple(p.shape)).astype(np.float32))
-    net.export(tmp_path, basename="classic")
-    data = json.loads((tmp_path / "classic.nam").read_text())
+    data = random_parametric("classic", tmp_path / "classic.nam", seed=11)
     assert len(data["config"]["layers"]) == 2
     snap = at_setting(data, fold.controls(data), {"drive": 2.0}, tmp_path / "snap.nam")
     assert snap.layout == "classic" and [p.loads for p in snap.players] == ["yes"] * 3
