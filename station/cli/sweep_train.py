@@ -68,9 +68,15 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
     if result.kind == "parametric":
         print(f"Model: {report['model_path']}")
         print(
-            f"  held-out settings: worst ESR {report['esr_worst']:.4f}, median "
-            f"{report['esr_median']:.4f}, pooled {report['esr_pooled']:.4f} ({report['verdict']})"
+            f"  test (held-out settings, unseen audio): worst ESR {report['esr_worst']:.4f}, "
+            f"median {report['esr_median']:.4f}, pooled {report['esr_pooled']:.4f} "
+            f"({report['verdict']})"
         )
+        if report.get("esr_selection") is not None:
+            print(
+                f"  checkpoint chosen on the training settings' unseen audio: pooled ESR "
+                f"{report['esr_selection']:.4f}"
+            )
         _print_scores(report["holdout"])
         print(f"  plot: {report['plot']}")
         print(f"  players: {report['player_note']} (station snapshot MODEL name=value ...)")
@@ -154,8 +160,14 @@ def run_sweep_verify(args: argparse.Namespace) -> int:
         kind = "standard (the same for every setting)"
     print(f"{args.model}: {kind}, against the gear at {where}")
     _print_scores(out["settings"])
+    if own is not None:
+        what = "at its own setting, on the stretch of signal it did not train on"
+    elif out["parametric"]:
+        what = "test: settings and audio that took no part in training or checkpoint choice"
+    else:
+        what = "held-out settings, on the stretch of signal no setting trained on"
     print(
         f"  worst ESR {out['esr_worst']:.4f}, median {out['esr_median']:.4f}, "
-        f"pooled {out['esr_pooled']:.4f}"
+        f"pooled {out['esr_pooled']:.4f} ({what})"
     )
     return 0

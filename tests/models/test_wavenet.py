@@ -124,3 +124,13 @@ def test_folding_a_two_array_net_matches_the_conditioned_net() -> None:
     with torch.no_grad():
         got = folded(torch.from_numpy(x.astype(np.float32)), pad_start=True).numpy()
     assert np.sum((want - got) ** 2) / np.sum(want**2) < 1e-10
+
+
+def test_the_stations_first_parametric_files_still_fold() -> None:
+    # Before in_channels, the export said "ConditionedWaveNet" and nothing else differed.
+    new = parametric_model(seed=5)
+    early = copy.deepcopy(new)
+    early["architecture"] = "ConditionedWaveNet"
+    del early["config"]["in_channels"]
+    values = {"boost": 1.0, "drive": 4.0}
+    assert fold.fold(early, values) == fold.fold(new, values)

@@ -89,7 +89,13 @@ def _excluded_json(sweep: Sweep) -> list[dict[str, Any]]:
 
 
 def data_config(sweep: Sweep, ny: int) -> dict[str, Any]:
-    """NAM's old parametric data layout for the usable settings: holdouts validate."""
+    """NAM's old parametric data layout for the usable settings.
+
+    NAM keeps the checkpoint with the best validation loss, so validation is what chooses
+    the model: it is the training settings on the stretch of signal no setting trains on
+    (unseen audio, seen settings). The held-out settings stay out of training and of that
+    choice; the report judges the model on them (unseen audio and unseen settings).
+    """
     info = reamp.recognise(sweep.x_path)
     train_range, val_range = split_ranges(info)
 
@@ -100,7 +106,7 @@ def data_config(sweep: Sweep, ny: int) -> dict[str, Any]:
         "type": "parametric",
         "common": {"x_path": str(sweep.x_path), "delay": 0, "allow_unequal_lengths": True},
         "train": [entry(s, {"ny": ny, **train_range}) for s in sweep.used("train")],
-        "validation": [entry(s, {"ny": None, **val_range}) for s in sweep.used("holdout")],
+        "validation": [entry(s, {"ny": None, **val_range}) for s in sweep.used("train")],
     }
 
 
@@ -164,8 +170,8 @@ def train_parametric(
         Step(
             "train",
             f"Training a {architecture} conditioned WaveNet on {len(train)} settings, "
-            f"validating on {len(holdout)} held-out setting{'s' * (len(holdout) != 1)}, "
-            f"{epochs} epoch(s)",
+            f"{epochs} epoch(s); the checkpoint is chosen on their held-out audio, and "
+            f"{len(holdout)} held-out setting{'s' * (len(holdout) != 1)} are kept for the test",
         )
     )
     model_config = nam_ext.model_config(architecture, sweep.parametric_block())
@@ -249,6 +255,13 @@ def _parametric_report(
         "controls": sweep.parametric_block(),
         "player_note": players.note(read_model(target).data),
         "holdout": [s.to_json() for s in scores],
+        # Which figure is which: the test never took part in training or in choosing the
+        # checkpoint; the selection figure is the data that chose it.
+        "test": "held-out settings on the held-out stretch of the signal: unseen settings, "
+        "unseen audio",
+        "selection": "training settings on the held-out stretch: the checkpoint kept is the "
+        "one with the least error there",
+        "esr_selection": summary(seen)["esr_pooled"],
         **worst,
         "verdict": esr_verdict(worst["esr_worst"]) if worst["esr_worst"] is not None else None,
         "train": [s.to_json() for s in seen],

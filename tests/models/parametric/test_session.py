@@ -243,3 +243,25 @@ def test_a_level_pack_trains_one_level(signal: Path, tmp_path: Path) -> None:
     from station.home import list_captures
 
     assert sorted(n for n, _ in list_captures(tmp_path / "home")) == ["pack/14dBu", "pack/8dBu"]
+
+
+def test_the_test_settings_take_no_part_in_training_or_choosing_the_checkpoint(
+    signal: Path, tmp_path: Path
+) -> None:
+    from station.models.parametric.training import data_config
+
+    sweep = load_sweep(write_session(tmp_path / "s", signal, default_plan()))
+    config = data_config(sweep, ny=2048)
+    test = {str(s.folder / "output.wav") for s in sweep.used("holdout")}
+    assert test, "the fixture has held-out settings"
+    # NAM keeps the checkpoint that scores best on "validation": it must not see them.
+    for part in ("train", "validation"):
+        assert not test & {e["y_path"] for e in config[part]}, part
+    assert {e["y_path"] for e in config["validation"]} == {e["y_path"] for e in config["train"]}
+    # ...and the audio the test is scored on (the held-out stretch) is not trained on.
+    from station.models.parametric.verify import held_out_start
+    from station.reamp import files as reamp
+
+    start = held_out_start(reamp.recognise(sweep.x_path))
+    assert all(e["stop_samples"] <= start for e in config["train"])
+    assert all(e["start_samples"] >= start for e in config["validation"])
