@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from station.capture.folder import write_pcm24
 from station.errors import StationError
@@ -186,6 +187,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="plan-budget-") as tmp:
         work = Path(tmp)
         x_path = write_station_signal(work / "signal.wav", seed=2, training_s=training_s)
+        signal_s = sf.info(str(x_path)).duration
         holdout = holdout_settings()
         for budget in (int(b) for b in args.budgets.split(",")):
             for method in args.methods.split(","):
@@ -197,7 +199,7 @@ def main() -> int:
         return 0
     print(
         f"held-out ESR over 8 fixed settings; tiny conditioned WaveNet, {args.steps} steps of "
-        f"{args.batch}×{args.ny} samples each; signal {'31.5' if args.quick else '190'} s"
+        f"{args.batch}×{args.ny} samples each; signal {signal_s:.1f} s"
     )
     print(
         f"{'method':<12} {'budget':>6} {'trained':>7} {'worst':>8} {'median':>8} {'pooled':>8} "
