@@ -11,7 +11,7 @@ the gain that fits, never clipped.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ def render(
     model: Path,
     di: Path,
     out: Path,
-    items: list[str] = (),  # type: ignore[assignment]
+    items: Sequence[str] = (),
     *,
     input_dbu: float | None = None,
     output_gain_db: float = 0.0,

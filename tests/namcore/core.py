@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,7 @@ class Core:
         return self._call([str(model), "--info"])
 
     def render(
-        self, model: Path, audio: np.ndarray, consts: list[float] = (), block: int = 64
+        self, model: Path, audio: np.ndarray, consts: Sequence[float] = (), block: int = 64
     ) -> Render:
         """`audio` through `model`; input channels past the first held at `consts`."""
         with tempfile.TemporaryDirectory() as tmp:
