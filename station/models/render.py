@@ -24,7 +24,7 @@ from ..events import Event, Step
 from ..phrases import Phrase
 from ..signal.levels import dbfs_from_peak, ratio_from_db
 from .nam_lib import require_nam
-from .namfile import read_model
+from .namfile import LEVEL_RANGE_DBU, read_model
 from .parametric import fold
 from .wavenet import with_nested_heads
 
@@ -96,8 +96,9 @@ def input_gain_db(model_meta: dict[str, Any], input_dbu: float | None) -> float:
             "the model carries no input_level_dbu, so a DI level means nothing to it",
             Phrase("leave out {render_input_dbu}, or tag the model with its capture's levels"),
         )
-    if not math.isfinite(input_dbu) or not -30.0 <= input_dbu <= 40.0:
-        raise StationError(f"a DI level of {input_dbu:g} dBu is outside −30…+40 dBu")
+    lo, hi = LEVEL_RANGE_DBU
+    if not math.isfinite(input_dbu) or not lo <= input_dbu <= hi:
+        raise StationError(f"a DI level of {input_dbu:g} dBu is outside {lo:g}…{hi:+g} dBu")
     return float(input_dbu - level)
 
 
