@@ -18,8 +18,8 @@ from .drivers.rig import open_rig as open_serial_rig
 from .errors import MeterError
 from .interface.profiles import Profile
 from .phrases import Phrase
-from .virtual.pedal import ServoBench
 from .virtual.rig import VirtualRig
+from .virtual.servos import ServoBench
 
 VIRTUAL = "virtual"
 

@@ -1,242 +1,34 @@
 """A virtual overdrive pedal whose knobs and switches are turned by the virtual servos.
 
-The servo bench holds where each servo horn physically is. A horn turns its
-knob through a linkage that is not the identity (a gear ratio, a horn mounted
-a few degrees off, a crank's non-linearity, and on the tone knob a servo
-mounted the other way round), so the pulse that puts a pointer on a printed
-mark is only found by calibrating. Knobs stop at their end stops; switches
-are levers that latch into a position once a horn pushes them far enough.
-The pedal's sound follows the knob values the horns have set.
+Its drive, tone and level knobs and boost and clip switches sit on the servo
+bench's channels 0–4 (see servos); the pedal reads them when a stream starts.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-import math
-import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import numpy as np
-
-from ..drivers.rig_constants import PULSE_MAX_US, PULSE_MIN_US
-from ..fsutil import atomic_write_text
-from ..home import rigs_dir
-from ..rig.profiles import KnobSpec, RigProfile, SwitchSpec
+from ..rig.profiles import RigProfile
 from .gear import Amp
-
-log = logging.getLogger("station.rig")
-
-US_PER_DEG = (PULSE_MAX_US - PULSE_MIN_US) / 180.0  # a hobby servo: 500–2500 µs over 180°
-
-
-def servo_deg(pulse_us: float) -> float:
-    """Horn angle (degrees, 0 at 1500 µs) for a pulse width."""
-    return (pulse_us - 1500.0) / US_PER_DEG
-
-
-@dataclass(frozen=True)
-class Linkage:
-    """How a horn turns a knob: knob° = ratio·(horn° − offset) + wobble·sin(2·horn°)."""
-
-    ratio: float = 2.0
-    offset_deg: float = 0.0
-    wobble_deg: float = 0.0
-
-    def knob_deg(self, pulse_us: float) -> float:
-        """The knob angle the horn at `pulse_us` would give (ignoring end stops)."""
-        h = servo_deg(pulse_us)
-        return self.ratio * (h - self.offset_deg) + self.wobble_deg * math.sin(math.radians(2 * h))
-
-    def pulse_at(self, knob_deg: float) -> float:
-        """The pulse (µs) that turns the knob to `knob_deg` (the linkage is monotone)."""
-        grid = np.linspace(PULSE_MIN_US, PULSE_MAX_US, 8001)
-        deg = np.array([self.knob_deg(p) for p in grid])
-        if deg[0] > deg[-1]:
-            grid, deg = grid[::-1], deg[::-1]
-        return float(np.interp(knob_deg, deg, grid))
-
-
-@dataclass(frozen=True)
-class PrintedKnob:
-    """A knob with marks min..max printed at pointer angles start_deg..end_deg."""
-
-    name: str
-    channel: int
-    linkage: Linkage
-    min: float = 0.0
-    max: float = 10.0
-    start_deg: float = -150.0
-    end_deg: float = 150.0
-    stop_margin_deg: float = 4.0  # the pot turns a little past its printed ends
-
-    def value_at_deg(self, knob_deg: float) -> float:
-        """The printed value under the pointer at `knob_deg`."""
-        frac = (knob_deg - self.start_deg) / (self.end_deg - self.start_deg)
-        return self.min + frac * (self.max - self.min)
-
-    def deg_of(self, value: float) -> float:
-        """The pointer angle of the printed value `value`."""
-        return self.start_deg + (value - self.min) / (self.max - self.min) * (
-            self.end_deg - self.start_deg
-        )
-
-    def true_pulse_us(self, value: float) -> float:
-        """The pulse that puts the pointer exactly on `value` (what calibration should find)."""
-        return self.linkage.pulse_at(self.deg_of(value))
-
-    def stop_pulses_us(self) -> tuple[float, float]:
-        """The horn positions (µs, low then high) where the knob hits its end stops."""
-        a = self.linkage.pulse_at(self.start_deg - self.stop_margin_deg)
-        b = self.linkage.pulse_at(self.end_deg + self.stop_margin_deg)
-        return (min(a, b), max(a, b))
-
-
-@dataclass(frozen=True)
-class LeverSwitch:
-    """A toggle pushed by a horn: it latches into `positions[i]` once the horn passes
-    `thresholds_deg[i-1]` going up (or falls back below it going down, with hysteresis)."""
-
-    name: str
-    channel: int
-    positions: tuple[str, ...]
-    thresholds_deg: tuple[float, ...]
-    hysteresis_deg: float = 8.0
-
-    def latch(self, current: str, horn_deg: float) -> str:
-        """The position after the horn moved to `horn_deg` from a lever at `current`."""
-        i = self.positions.index(current)
-        while (
-            i + 1 < len(self.positions) and horn_deg > self.thresholds_deg[i] + self.hysteresis_deg
-        ):
-            i += 1
-        while i > 0 and horn_deg < self.thresholds_deg[i - 1] - self.hysteresis_deg:
-            i -= 1
-        return self.positions[i]
-
-    def true_pulse_us(self, position: str) -> float:
-        """A pulse that surely latches `position` (mid-way between its thresholds)."""
-        i = self.positions.index(position)
-        edges = (-90.0, *self.thresholds_deg, 90.0)
-        return 1500.0 + (edges[i] + edges[i + 1]) / 2 * US_PER_DEG
-
-
-OD_KNOBS = (
-    PrintedKnob("drive", 0, Linkage(2.0, 7.0, 10.0)),
-    PrintedKnob("tone", 1, Linkage(-1.9, -3.0, 14.0)),  # its servo is mounted the other way
-    PrintedKnob("level", 2, Linkage(2.1, 2.0, -8.0)),
-)
-OD_SWITCHES = (
-    LeverSwitch("boost", 3, ("off", "on"), (0.0,)),
-    LeverSwitch("clip", 4, ("si", "led", "off"), (-30.0, 30.0)),
+from .servos import (
+    OD_KNOBS,
+    OD_SWITCHES,
+    Controls,
+    ServoBench,
+    read_controls,
+    truth_rig,
+    virtual_bench_path,
 )
 
-
-@dataclass
-class ServoBench:
-    """Where each servo horn on the virtual bench is (µs-equivalent), and what it has set.
-
-    Thread-safe: the firmware twin moves horns while the gear reads knobs. With a
-    `state_path` the horns keep their positions between runs, as real knobs do.
-    """
-
-    knobs: tuple[PrintedKnob, ...] = OD_KNOBS
-    switches: tuple[LeverSwitch, ...] = OD_SWITCHES
-    state_path: Path | None = None
-    horn_us: dict[int, float] = field(default_factory=dict)
-    levers: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        for k in self.knobs:  # out of the box: every knob at its middle mark
-            self.horn_us.setdefault(k.channel, k.true_pulse_us((k.min + k.max) / 2))
-        for s in self.switches:
-            self.horn_us.setdefault(s.channel, s.true_pulse_us(s.positions[0]))
-            self.levers.setdefault(s.name, s.positions[0])
-        if self.state_path is not None:
-            self.load()
-
-    def limits_us(self, channel: int) -> tuple[float, float]:
-        """How far the horn on `channel` can physically turn (a knob's end stops)."""
-        for k in self.knobs:
-            if k.channel == channel:
-                return k.stop_pulses_us()
-        return (float(PULSE_MIN_US), float(PULSE_MAX_US))
-
-    def drive(self, channel: int, pulse_us: float) -> float:
-        """The servo pushes its horn toward `pulse_us`; returns where it got (stops hold it)."""
-        lo, hi = self.limits_us(channel)
-        at = min(max(pulse_us, lo), hi)
-        with self._lock:
-            self.horn_us[channel] = at
-            for s in self.switches:
-                if s.channel == channel:
-                    self.levers[s.name] = s.latch(self.levers[s.name], servo_deg(at))
-        return at
-
-    def horn(self, channel: int) -> float | None:
-        """Where the horn on `channel` is (µs), None for a channel with nothing attached."""
-        with self._lock:
-            return self.horn_us.get(channel)
-
-    def knob_values(self) -> dict[str, float]:
-        """Knob name → the printed value its pointer shows now."""
-        with self._lock:
-            return {
-                k.name: k.value_at_deg(k.linkage.knob_deg(self.horn_us[k.channel]))
-                for k in self.knobs
-            }
-
-    def switch_positions(self) -> dict[str, str]:
-        """Switch name → where its lever is now."""
-        with self._lock:
-            return dict(self.levers)
-
-    def pointer_text(self, channel: int) -> str:
-        """What a user sees on the control on `channel`, e.g. 'drive pointer at 4.98'."""
-        for k in self.knobs:
-            if k.channel == channel:
-                value = self.knob_values()[k.name]
-                return f"{k.name} pointer at {0.0 if abs(value) < 0.005 else value:.2f}"
-        for s in self.switches:
-            if s.channel == channel:
-                return f"{s.name} lever at {self.switch_positions()[s.name]}"
-        return "nothing attached"
-
-    def save(self) -> None:
-        """Write the horn positions and levers to `state_path` (if any), atomically."""
-        if self.state_path is None:
-            return
-        with self._lock:
-            data = {"horn_us": {str(c): u for c, u in self.horn_us.items()}, "levers": self.levers}
-        try:
-            atomic_write_text(self.state_path, json.dumps(data, indent=1) + "\n")
-        except OSError as exc:  # a simulation's memory is not worth failing a command over
-            log.warning("cannot save the virtual bench to %s: %s", self.state_path, exc)
-
-    def load(self) -> None:
-        """Read horn positions saved by an earlier run (a damaged file is ignored)."""
-        assert self.state_path is not None
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            data = json.loads(Path(self.state_path).read_text())
-            horns = {int(c): float(u) for c, u in data["horn_us"].items()}
-            levers = {str(n): str(p) for n, p in data["levers"].items()}
-            with self._lock:
-                self.horn_us.update(horns)
-                self.levers.update(
-                    {
-                        s.name: levers[s.name]
-                        for s in self.switches
-                        if levers.get(s.name) in s.positions
-                    }
-                )
-
-
-def virtual_bench_path(home: Path) -> Path:
-    """Where a station home keeps the virtual bench's horn positions between runs."""
-    return rigs_dir(home) / "virtual-bench.json"
+# The bench lived here before the preamp joined it: code importing it from here still works.
+__all__ = [
+    "OD_KNOBS",
+    "OD_SWITCHES",
+    "KnobbedOverdrive",
+    "ServoBench",
+    "virtual_bench_path",
+    "virtual_pedal_rig",
+]
 
 
 @dataclass
@@ -249,12 +41,12 @@ class KnobbedOverdrive(Amp):
         "the virtual servo rig"
     )
     highpass_hz: float = 60.0
-    servos: ServoBench | None = None
+    servos: Controls | None = None  # None: every control at its middle mark
 
     def settings(self) -> tuple[dict[str, float], dict[str, str]]:
-        """The knob values and switch positions the pedal is set to now."""
-        bench = self.servos if self.servos is not None else ServoBench()
-        return bench.knob_values(), bench.switch_positions()
+        """The pedal's knob values and switch positions now (at their middle marks without
+        servos)."""
+        return read_controls(self.servos, OD_KNOBS, OD_SWITCHES)
 
     def reset(self, samplerate: int) -> None:
         """Read the knobs (they do not move while a stream runs) and rebuild the filters."""
@@ -270,16 +62,6 @@ class KnobbedOverdrive(Amp):
 
 def virtual_pedal_rig(name: str = "vpedal", slew_us_per_s: float = 300.0) -> RigProfile:
     """A rig profile for the virtual overdrive's drive and tone knobs and boost switch (port
-    'virtual'), its points read off the pedal's truths: what a careful calibration finds.
+    'virtual'), its points read off the bench's truths: what a careful calibration finds.
     For the demo and tests."""
-    knobs = [
-        KnobSpec(k.name, k.channel, 0.0, 10.0, [(v, round(k.true_pulse_us(v))) for v in range(11)])
-        for k in OD_KNOBS[:2]
-    ]
-    boost = OD_SWITCHES[0]
-    switches = [
-        SwitchSpec(
-            boost.name, boost.channel, {p: round(boost.true_pulse_us(p)) for p in boost.positions}
-        )
-    ]
-    return RigProfile(name, "virtual", "1.0.0-twin", slew_us_per_s, knobs, switches)
+    return truth_rig(name, OD_KNOBS[:2], OD_SWITCHES[:1], slew_us_per_s)

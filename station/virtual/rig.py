@@ -29,7 +29,7 @@ from ..signal.levels import SQRT2, vrms_from_dbu
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .pedal import ServoBench
+    from .servos import ServoBench
 from .physics import ConverterFilter, FractionalDelay, Probe
 
 
@@ -113,7 +113,7 @@ class VirtualRig:
 
     def __post_init__(self) -> None:
         if self.servos is None:
-            from .pedal import ServoBench
+            from .servos import ServoBench
 
             self.servos = ServoBench()
         self.probe = Probe(48000)
@@ -138,7 +138,7 @@ class VirtualRig:
         """Use the servo horns saved in a station home (where `station rig ... --port virtual`
         left the knobs), and save them there as they move. Horns already kept in that home
         stay the same object, so a firmware twin turning them is still heard."""
-        from .pedal import ServoBench, virtual_bench_path
+        from .servos import ServoBench, virtual_bench_path
 
         path = virtual_bench_path(home)
         if self.servos is None or self.servos.state_path != path:

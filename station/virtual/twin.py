@@ -5,8 +5,9 @@ and a repeated id answered again, moves slewed at the set speed and ending
 from below (backlash), DONE 300 ms after the last channel arrives, E_STALL when
 a horn is held back (a knob against its end stop) for 5 s, the 60 s watchdog.
 Time runs `speedup` times faster than the wall clock so tests stay short. The
-horns move a ServoBench, so the virtual pedal's knobs follow them; like a
-firmware with feedback pots, the twin starts from where the horns are.
+horns move a ServoBench, so the virtual gear's knobs follow them; like a
+firmware with feedback pots, the twin starts from where the horns are. It is
+the PCA9685 build (16 channels): the bench's two pieces of gear use 10.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..drivers.rig_constants import (
     STALL_S,
     WATCHDOG_S,
 )
-from .pedal import ServoBench
+from .servos import ServoBench
 
 SPEEDUP_ENV = "STATION_VIRTUAL_RIG_SPEEDUP"  # tests run the twin faster than real time
 
@@ -61,7 +62,7 @@ class VirtualFirmware:
         self,
         *,
         bench: ServoBench | None = None,
-        channels: int = 8,
+        channels: int = 16,
         speedup: float = 1.0,
         version: str = "1.0.0-twin",
         tick_s: float = 0.005,

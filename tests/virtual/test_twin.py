@@ -39,12 +39,12 @@ def twin_of(rig: ServoRig) -> VirtualFirmware:
 
 
 def test_connect_and_move_a_knob_to_a_mark(rig: ServoRig, bench: ServoBench) -> None:
-    assert rig.info is not None and rig.info.proto == 1 and rig.info.channels == 8
+    assert rig.info is not None and rig.info.proto == 1 and rig.info.channels == 16
     target = round(DRIVE.true_pulse_us(7.0))
     assert rig.move({0: target}) == {0: target}
     assert bench.knob_values()["drive"] == pytest.approx(7.0, abs=0.01)
     pos = rig.positions()
-    assert pos[0] == target and len(pos) == 8
+    assert pos[0] == target and len(pos) == 16
     rig.detach()
     assert twin_of(rig).attached == set()
     assert rig.positions()[0] == target  # detached knobs stay where they were
@@ -114,9 +114,9 @@ def test_a_repeated_id_is_executed_once_and_answered_again(bench: ServoBench) ->
         assert port.readline() == b"ACK 9\n"
         assert port.readline() == b"DONE 9 0=1400\n"
         assert len(twin.trace) == n  # nothing moved the second time
-        port.write(b"MOVE 10 0 2600\nMOVE 11 9 1500\nJUMP 12\nMOVE x\n")
+        port.write(b"MOVE 10 0 2600\nMOVE 11 16 1500\nJUMP 12\nMOVE x\n")
         assert port.readline() == b"ERR 10 E_RANGE 2600\n"
-        assert port.readline() == b"ERR 11 E_CHANNEL 9\n"
+        assert port.readline() == b"ERR 11 E_CHANNEL 16\n"
         assert port.readline().startswith(b"ERR 12 E_SYNTAX")
         assert port.readline().startswith(b"ERR 0 E_SYNTAX")
         port.write(b"SPEED 13 100\nMOVE 14 0 2000\nMOVE 15 0 1000\nSTOP 16\n")
@@ -137,12 +137,14 @@ def test_silent_board_fails_naming_the_command(rig: ServoRig) -> None:
         rig.ping()
 
 
-def _rms_through_gear(rig: VirtualRig) -> tuple[float, float]:
-    """RMS and the fraction of energy above 2 kHz of a 440 Hz sine through the gear."""
+def rms_and_treble(
+    rig: VirtualRig, freq_hz: float = 440.0, amp_v: float = 0.5
+) -> tuple[float, float]:
+    """RMS and the fraction of energy above 2 kHz of a sine through the rig's gear."""
     gear = rig.gear
     gear.reset(48000)  # type: ignore[union-attr]
     t = np.arange(48000) / 48000
-    y = gear.process(0.5 * np.sin(2 * np.pi * 440 * t))[4800:]  # type: ignore[union-attr]
+    y = gear.process(amp_v * np.sin(2 * np.pi * freq_hz * t))[9600:]  # type: ignore[union-attr]
     spec = np.abs(np.fft.rfft(y)) ** 2
     f = np.fft.rfftfreq(len(y), 1 / 48000)
     return float(np.sqrt(np.mean(y**2))), float(spec[f > 2000].sum() / spec.sum())
@@ -155,14 +157,14 @@ def test_the_pedal_follows_the_servos() -> None:
     try:
         r.set_speed(3000)
         r.move({0: round(DRIVE.true_pulse_us(1.0)), 1: round(TONE.true_pulse_us(8.0))})
-        quiet, bright_low_drive = _rms_through_gear(vrig)
+        quiet, bright_low_drive = rms_and_treble(vrig)
         r.move({0: round(DRIVE.true_pulse_us(9.0))})
-        _, bright_high_drive = _rms_through_gear(vrig)
+        _, bright_high_drive = rms_and_treble(vrig)
         r.move({1: round(TONE.true_pulse_us(1.0))})
-        _, dark_high_drive = _rms_through_gear(vrig)
+        _, dark_high_drive = rms_and_treble(vrig)
         boost = OD_SWITCHES[0]
         r.move({3: round(boost.true_pulse_us("on")), 2: round(OD_KNOBS[2].true_pulse_us(9.0))})
-        loud, _ = _rms_through_gear(vrig)
+        loud, _ = rms_and_treble(vrig)
         assert vrig.servos.switch_positions()["boost"] == "on"
     finally:
         r.close()
