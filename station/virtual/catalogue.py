@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .gear import Amp, Chorus, DriftingAmp, NoisyAmp
 from .pedal import KnobbedOverdrive
+from .preamp import KnobbedPreamp
+from .servos import (
+    OD_KNOBS,
+    OD_SWITCHES,
+    PREAMP_KNOBS,
+    PREAMP_SWITCHES,
+    LeverSwitch,
+    PrintedKnob,
+    SetControls,
+)
+
+# The gear whose controls sit on the servo bench: its knobs and switches.
+KNOBBED: dict[str, tuple[tuple[PrintedKnob, ...], tuple[LeverSwitch, ...]]] = {
+    "od": (OD_KNOBS, OD_SWITCHES),
+    "preamp": (PREAMP_KNOBS, PREAMP_SWITCHES),
+}
 
 
 def catalogue() -> dict[str, Amp]:
@@ -34,4 +52,15 @@ def catalogue() -> dict[str, Amp]:
         "drifting": DriftingAmp(),
         "chorus": Chorus(),
         "od": KnobbedOverdrive(),
+        "preamp": KnobbedPreamp(),
     }
+
+
+def gear_set_to(key: str, knobs: Mapping[str, float], switches: Mapping[str, str]) -> Amp:
+    """The knobbed gear `key` ('od', 'preamp') with its controls set by hand instead of by
+    the servos (a control not named stays at its middle mark), for benchmarks and tests that
+    name a setting. Call reset(samplerate), then process(volts). KeyError for other keys."""
+    if key not in KNOBBED:
+        raise KeyError(f"{key!r} has no knobs; knobbed gear: {', '.join(KNOBBED)}")
+    given = SetControls(dict(knobs), dict(switches))
+    return KnobbedOverdrive(servos=given) if key == "od" else KnobbedPreamp(servos=given)
