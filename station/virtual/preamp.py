@@ -127,13 +127,13 @@ class KnobbedPreamp(Amp):
 
     name: str = "knobbed preamp"
     description: str = (
-        "an amp preamp: gain into a triode, an interacting bass/middle/treble tone stack and a "
-        "bright switch, turned by the virtual servo rig"
+        "an amp preamp with gain, bass, middle and treble knobs and a bright switch, turned by "
+        "the virtual servo rig"
     )
     v1_gain: float = 40.0  # the first triode's gain
     miller_hz: float = 8000.0  # the second triode's grid stopper into its Miller capacitance
     coupling_hz: float = 34.0  # 10 nF into a 470 kΩ grid leak
-    level: float = 2.0  # the recovery stage's gain to the output
+    level: float = 1.0  # the recovery stage's gain to the output
     pot: GainPot = field(default_factory=GainPot)
     triode: Triode = field(default_factory=Triode)
     tone_parts: ToneStackParts = BASSMAN
