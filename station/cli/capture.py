@@ -57,8 +57,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gear",
         default="clean",
-        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus, od (its knobs "
-        "are turned by 'station rig ... --port virtual')",
+        help="virtual rig only: clean, highgain, fuzz, noisy, drifting, chorus, od, preamp (the "
+        "last two have knobs that 'station rig ... --port virtual' turns)",
     )
     for name in GEAR_FIELDS:
         p.add_argument(f"--{name.replace('_', '-')}", default=None)
