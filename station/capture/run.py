@@ -19,7 +19,7 @@ import numpy as np
 
 from ..drivers.base import AudioInterface, StreamSpec
 from ..drivers.sources import ArraySource, SplitSink, StackedSource
-from ..errors import SignalError, StationError, Stopped, StreamError
+from ..errors import SignalError, Stopped, StreamError
 from ..events import (
     Confirm,
     Emit,
@@ -34,15 +34,14 @@ from ..events import (
     ignore,
 )
 from ..fsutil import write_json
-from ..home import check_name
 from ..interface.profiles import Profile, has_timing_reference
 from ..interface.takes import take
-from ..phrases import Phrase
 from ..reamp import files as reamp
 from ..reamp.layouts import Layout
 from ..signal import analysis, latency, levels, stimuli
 from . import checks
 from .folder import RecordingWriter, Staging, write_pcm24
+from .preflight import preflight
 from .records import (
     Analysis,
     CaptureRequest,
@@ -54,11 +53,11 @@ from .records import (
     capture_record,
 )
 
-CEILING_DBFS = -0.1
-USUAL_REAMP_DBU = (-10.0, 18.0)
 PREROLL_S = 0.5
 TAIL_S = 1.0
 NOISE_S = 2.0
+WAV_HEADER_BYTES = 4096  # a WAV header, generously
+REPORT_BYTES = 1_500_000  # report.png and capture.json, generously (a full capture's: 0.1 MB)
 
 # The timing preamble played before a custom file: silence, two blips, a sweep, silence.
 PREAMBLE = Layout(
@@ -78,50 +77,6 @@ def preamble_signal() -> np.ndarray:
     lo, hi = PREAMBLE.chirps
     x[lo:hi] = stimuli.log_sweep(20.0, 20000.0, (hi - lo) / reamp.RATE, reamp.RATE, -6.0)
     return x
-
-
-def preflight(req: CaptureRequest) -> tuple[Preflight, np.ndarray]:
-    """Check the level plan; returns it with the file's samples. Refuses before playing.
-
-    Raises StationError when the file's true peak plus the gain would pass −0.1 dBFS,
-    saying the highest dBu this interface setting can deliver.
-    """
-    check_name(req.name)
-    if not math.isfinite(req.reamp_dbu):
-        raise StationError(
-            "the reamp level must be a number of dBu", Phrase("e.g. {reamp_dbu} 12")
-        )
-    if not Path(req.reamp_path).is_file():
-        raise SignalError(
-            f"no reamp file at {req.reamp_path}", "give the path to a 48 kHz mono WAV"
-        )
-    x, sr, _subtype = reamp.read_mono(req.reamp_path)
-    info = reamp.recognise(req.reamp_path, (x, sr))
-    reamp.check_playable(x, sr, Path(req.reamp_path).name)
-    if info.samplerate != req.profile.samplerate:
-        raise StationError(
-            f"the reamp file is at {info.samplerate} Hz but the profile at "
-            f"{req.profile.samplerate} Hz",
-            "calibrate at 48000 Hz for NAM",
-        )
-    peak = reamp.true_peak_dbfs(x)
-    gain = levels.reamp_gain_db(req.reamp_dbu, req.profile.send_dbu_at_0dbfs)
-    most = levels.max_reamp_dbu(req.profile.send_dbu_at_0dbfs, peak, CEILING_DBFS)
-    if peak + gain > CEILING_DBFS:
-        raise StationError(
-            f"{req.reamp_dbu:g} dBu would clip the send: the file's true peak is {peak:.2f} dBFS "
-            f"and needs {gain:+.2f} dB of gain",
-            f"this interface setting delivers at most {most:.2f} dBu with this file; turn the "
-            "output up (and re-calibrate the send) or choose a lower level",
-        )
-    warns = list(info.notes)
-    lo, hi = USUAL_REAMP_DBU
-    if not lo <= req.reamp_dbu <= hi:
-        warns.append(
-            f"{req.reamp_dbu:g} dBu is outside the usual reamp range ({lo:g} to "
-            f"{hi:+g} dBu): is that the level your gear sees from a guitar?"
-        )
-    return Preflight(info, gain, peak, most, tuple(warns)), x
 
 
 def measure_noise_and_hum(
@@ -144,6 +99,32 @@ def timing_spec(req: CaptureRequest, spec: StreamSpec) -> StreamSpec | None:
     return replace(spec, extra_sends=(prof.timing_out,), extra_returns=(prof.timing_in,))
 
 
+def stream_spec(profile: Profile) -> StreamSpec:
+    """The send/return stream a capture through this profile opens."""
+    p = profile
+    return StreamSpec(p.samplerate, p.send_channel, p.return_channel, p.blocksize)
+
+
+def validate_streams(interface: AudioInterface, req: CaptureRequest) -> None:
+    """Refuse (DeviceError) channels or a rate the interface lacks, before anything plays."""
+    spec = stream_spec(req.profile)
+    interface.validate(timing_spec(req, spec) or spec)
+
+
+def capture_bytes(plan: Preflight, input_bytes: int, profile: Profile) -> int:
+    """About how many bytes a capture folder of this plan takes on disk (an upper estimate).
+
+    `input.wav` is the reamp file's bytes, `output.wav` 24-bit samples as long as the
+    file, `recording.wav` 32-bit floats with the pre-roll, a custom file's timing
+    preamble and the tail, plus the report picture and capture.json.
+    """
+    sr, frames = profile.samplerate, plan.info.frames
+    lead = 0 if plan.info.layout is not None else PREAMBLE.frames
+    tail = int(TAIL_S * sr) + math.ceil(max(profile.latency_samples, 0.0))
+    recorded = int(PREROLL_S * sr) + lead + frames + tail
+    return input_bytes + 3 * frames + 4 * recorded + 3 * WAV_HEADER_BYTES + REPORT_BYTES
+
+
 def run_capture(
     interface: AudioInterface,
     req: CaptureRequest,
@@ -153,9 +134,8 @@ def run_capture(
     stop: StopFlag | None = None,
 ) -> CaptureResult:
     """Pre-flight, play and record, align, check and write `captures/NAME/`."""
-    prof = req.profile
-    spec = StreamSpec(prof.samplerate, prof.send_channel, prof.return_channel, prof.blocksize)
-    interface.validate(timing_spec(req, spec) or spec)
+    spec = stream_spec(req.profile)
+    validate_streams(interface, req)
     plan, x = preflight(req)
     for w in plan.warnings:
         emit(Warning_(w))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..devices import StationBench
+from ..errors import StationError
 from ..events import Confirm, Event, Prompt, SweepProgress
 from ..home import session_folder
 from ..settings import update_settings
@@ -41,7 +42,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--on-drift", default="continue", help=f"one of {', '.join(ON_DRIFT)}")
     run.add_argument("--drift-esr", type=float, default=0.01, help="anchor ESR limit")
     run.add_argument("--drift-db", type=float, default=0.2, help="anchor level change limit (dB)")
-    run.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
+    run.add_argument(
+        "--yes",
+        action="store_true",
+        help="no prompts: skip 'press Enter', sweep a plan that leaves rig controls alone, and "
+        "mark a setting whose return clips failed instead of pausing",
+    )
     run.add_argument(
         "--gear",
         default=None,
@@ -59,7 +65,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         a.add_argument("session", help="session name (under captures/) or folder")
         if action == "resume":
             a.add_argument("--port", default=None, help="serial port (default: the rig profile's)")
-            a.add_argument("--yes", action="store_true", help="skip the 'press Enter' prompts")
+            a.add_argument(
+                "--yes",
+                action="store_true",
+                help="no prompts: skip 'press Enter'; a setting whose return clips fails",
+            )
         a.set_defaults(handler=handler)
 
 
@@ -72,10 +82,20 @@ def emit(event: Event) -> None:
 
 
 def _terminal(args: argparse.Namespace) -> tuple[StationBench, Confirm]:
-    """The sweep's devices, and Enter prompts that use its virtual rig once it is open."""
+    """The sweep's devices, and Enter prompts that use its virtual rig once it is open.
+
+    A plan that leaves some of the rig's controls alone is swept only with --yes:
+    the question is a refusal here, so an unattended start never sweeps so by accident.
+    """
     devices = StationBench(home_of(args))
 
     def confirm(prompt: Prompt) -> None:
+        if prompt.kind == "controls_left_alone" and not args.yes:
+            raise StationError(
+                prompt.text[:1].lower() + prompt.text[1:],
+                "add --yes to sweep with them where they are, or plan every control: "
+                f"station plan --rig {getattr(args, 'rig', 'NAME')} ...",
+            )
         console.make_confirm(devices.virtual, args.yes)(prompt)
 
     return devices, confirm
@@ -107,7 +127,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         port=args.port,
         anchor_every=args.anchor_every,
     )
-    runner = start_sweep(home, start, devices, confirm, emit=emit)
+    runner = start_sweep(home, start, devices, confirm, emit=emit, unattended=args.yes)
     if remember:  # the session accepted it: next time it is the default
         update_settings(home, console.warn, reamp_file=str(reamp_path.resolve()))
     print(
@@ -121,7 +141,15 @@ def run_cmd(args: argparse.Namespace) -> int:
 def resume_cmd(args: argparse.Namespace) -> int:
     """Continue a session at the first setting not done (refuses when anything changed)."""
     devices, confirm = _terminal(args)
-    runner = resume_sweep(home_of(args), args.session, devices, confirm, port=args.port, emit=emit)
+    runner = resume_sweep(
+        home_of(args),
+        args.session,
+        devices,
+        confirm,
+        port=args.port,
+        emit=emit,
+        unattended=args.yes,
+    )
     left = sum(runner.state.status[i] != "done" for i in runner.ids)
     print(
         f"Resuming {runner.session.folder}: {left} of {len(runner.ids)} captures left",

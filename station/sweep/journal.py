@@ -25,6 +25,7 @@ EVENTS = (
     "captured",
     "checked",
     "retaken",
+    "paused",
     "failed",
     "anchor_compared",
     "suspect",

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from ..errors import StationError
 from ..events import Prompt, StopFlag
 from ..phrases import Phrase
-from ..plan.design import Setting
+from ..plan.design import Plan, Setting
 
 POSITION_TOLERANCE_US = 1
 
@@ -24,6 +24,59 @@ def describe(s: Setting) -> str:
     return " ".join(parts)
 
 
+def left_alone(plan: Plan, rig_profile: Any) -> list[str]:
+    """The rig's controls that the plan never sets (a plan made by hand may name only some)."""
+    named = {k.name for k in plan.request.knobs} | {s.name for s in plan.request.switches}
+    return [c.name for c in [*rig_profile.knobs, *rig_profile.switches] if c.name not in named]
+
+
+def rig_controls(
+    rig_profile: Any, pulses: dict[int, int], planned: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """Where every control of the rig is, from the pulses POS reports: the knob's printed
+    value or the switch's position where the rig profile maps the pulse, and whether the
+    plan sets it. A pulse of 0 (or none) means the rig has not moved that servo since it
+    powered on, so where it is is unknown."""
+    chosen = set(planned)
+    out: dict[str, dict[str, Any]] = {}
+    for k in rig_profile.knobs:
+        pulse = pulses.get(k.channel) or None
+        value = None
+        if pulse is not None:
+            with contextlib.suppress(StationError, ValueError):
+                value = round(float(k.value_at(pulse)), 3)
+        out[k.name] = {
+            "channel": k.channel,
+            "pulse_us": pulse,
+            "value": value,
+            "set_by_plan": k.name in chosen,
+        }
+    for sw in rig_profile.switches:
+        pulse = pulses.get(sw.channel) or None
+        out[sw.name] = {
+            "channel": sw.channel,
+            "pulse_us": pulse,
+            "position": None if pulse is None else sw.position_at(pulse),
+            "set_by_plan": sw.name in chosen,
+        }
+    return out
+
+
+def where(controls: dict[str, dict[str, Any]], names: Iterable[str]) -> str:
+    """'tone at 4.2, boost on, level at 1350 µs': where the named controls are, in words."""
+    parts = []
+    for name in names:
+        c = controls[name]
+        shown = c.get("value", c.get("position"))
+        if shown is not None:
+            parts.append(f"{name} at {shown:g}" if isinstance(shown, float) else f"{name} {shown}")
+        elif c["pulse_us"] is not None:
+            parts.append(f"{name} at {c['pulse_us']} µs")
+        else:
+            parts.append(f"{name} where it is (not moved since the rig powered on)")
+    return ", ".join(parts)
+
+
 class Positioner(Protocol):
     """Something that sets the gear's knobs and switches to a setting."""
 
@@ -34,7 +87,8 @@ class Positioner(Protocol):
         ...
 
     def set(self, s: Setting, *, stop: StopFlag | None) -> dict[str, Any]:
-        """Put the gear at `s`; returns what was done, for the journal."""
+        """Put the gear at `s`; returns what was done, for the journal (with a rig, `controls`:
+        where every control of the rig is, see `rig_controls`)."""
         ...
 
     def close(self) -> None:
@@ -98,7 +152,12 @@ class RigPositioner:
             "pulses_us": pulses,
             "positions_us": {ch: pos[ch] for ch in pulses},
             "move_s": self.last_move_s,
+            "controls": rig_controls(self.profile, pos, [*s.knobs, *s.switches]),
         }
+
+    def controls(self) -> dict[str, dict[str, Any]]:
+        """Where every control of the rig is now (POS), none of them set by a plan yet."""
+        return rig_controls(self.profile, self.rig.positions(), ())
 
     def close(self) -> None:
         """Detach every channel and close the port (errors here must not hide the real one)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..capture.checks import Check
 from ..capture.run import CaptureRequest, run_capture
 from ..drivers.base import AudioInterface
 from ..errors import StationError, Stopped, StreamError
@@ -25,6 +26,8 @@ from .drift import DriftResult, compare_anchor
 from .journal import Journal, SweepState, replay
 from .positioner import Positioner, describe
 from .session import Session, committed_capture, discard_partials
+
+MAX_CLIP_PAUSES = 3  # a setting that still clips after this many pauses fails
 
 
 @dataclass
@@ -80,8 +83,11 @@ class SweepRunner:
         emit: Emit = ignore,
         confirm: Confirm | None = None,
         stop: StopFlag | None = None,
+        unattended: bool = False,
     ) -> None:
         self.session = session
+        # Nobody answers prompts (--yes): a fault only the user can fix fails its setting.
+        self.unattended = unattended
         self.interface = interface
         self.profile = profile
         self.positioner = positioner
@@ -123,6 +129,7 @@ class SweepRunner:
             rig=self.positioner.label,
             discarded=gone,
             done=self.state.count("done"),
+            return_dbu_at_0dbfs=self.profile.return_dbu_at_0dbfs,
         )
         for name in gone:
             self.log("discarded", folder=name)
@@ -191,11 +198,20 @@ class SweepRunner:
         self.confirm(prompt)
 
     def _take(self, setting: Setting) -> bool:
-        """Move to the setting and capture it, retaking up to the limit; True when it passed."""
+        """Move to the setting and capture it, retaking up to the limit; True when it passed.
+
+        A clipped return is never retaken blindly: the sweep pauses with the advice
+        (unattended, the setting fails at once and the sweep goes on).
+        """
         opts, sid = self.session.options, setting.id
         moved = self.positioner.set(setting, stop=self.stop)
+        controls = moved.pop("controls", None)
         self.log("moved", id=sid, **moved)
-        retakes = 0
+        sweep: dict[str, object] = {"session": self.session.name, "id": sid, "role": setting.role}
+        if controls is not None:
+            sweep["rig_controls"] = controls
+            sweep["left_alone"] = [k for k, c in controls.items() if not c["set_by_plan"]]
+        retakes = pauses = 0
         while True:
             req = CaptureRequest(
                 self.profile,
@@ -208,7 +224,7 @@ class SweepRunner:
                 virtual_gear=opts.virtual_gear,
                 knobs=dict(setting.knobs),
                 switches=dict(setting.switches),
-                sweep={"session": self.session.name, "id": sid, "role": setting.role},
+                sweep=sweep,
                 report_later=self._report_later,
             )
             try:
@@ -236,21 +252,49 @@ class SweepRunner:
                 if result.passed:
                     return True
                 reason = f"failed checks: {', '.join(failed)}"
+                clip = clipped(result.checks)
+                if clip is not None and not self.unattended and pauses < MAX_CLIP_PAUSES:
+                    pauses += 1
+                    self._pause_for_clip(sid, clip)
+                    continue  # the user acted: take it again (not one of the retakes)
+                if clip is not None:
+                    reason = f"{reason} ({clip.message})"
+                    return self._give_up(sid, retakes, reason)
             if retakes < opts.retakes:
                 retakes += 1
                 self.log("retaken", id=sid, retake=retakes, reason=reason)
                 self.emit(Warning_(f"{sid}: {reason}; retake {retakes} of {opts.retakes}"))
                 continue
-            self.log("failed", id=sid, reason=reason)
-            self._last_verdict = f"{sid} FAILED ({reason})"
-            self.emit(Warning_(f"{sid} failed after {retakes} retake(s): {reason}"))
-            if opts.stop_on_fail:
-                raise StationError(
-                    f"setting {sid} failed after {retakes} retake(s) ({reason}); stopped as "
-                    + Phrase("{stop_on_fail} asks"),
-                    "fix the gear or patch",
-                )
-            return False
+            return self._give_up(sid, retakes, reason)
+
+    def _give_up(self, sid: str, retakes: int, reason: str) -> bool:
+        """Mark a setting failed and go on (False), or stop when the options say so."""
+        self.log("failed", id=sid, reason=reason)
+        self._last_verdict = f"{sid} FAILED ({reason})"
+        self.emit(Warning_(f"{sid} failed after {retakes} retake(s): {reason}"))
+        if self.session.options.stop_on_fail:
+            raise StationError(
+                f"setting {sid} failed after {retakes} retake(s) ({reason}); stopped as "
+                + Phrase("{stop_on_fail} asks"),
+                "fix the gear or patch",
+            )
+        return False
+
+    def _pause_for_clip(self, sid: str, clip: Check) -> None:
+        """Say why a retake as things stand would clip again, and wait for the user."""
+        self.log("paused", id=sid, reason=clip.message)
+        self._last_verdict = f"{sid} clipped: paused"
+        self.emit(Warning_(f"{sid}: {clip.message}"))
+        self.confirm(
+            Prompt(
+                "return_clipped",
+                f"{sid}: the return clipped ({clip.value:.2f} dBFS), so a retake as things "
+                "stand would clip again. Turn the loadbox output down and press Enter to "
+                "retake. If you turn the interface's input gain down instead, the return must "
+                "be measured again: stop the sweep, calibrate the interface again (same "
+                "profile name) and resume the session; it takes the new return level.",
+            )
+        )
 
     def _anchor(self, index: int, setting: Setting) -> None:
         """Compare this anchor with the first one; on drift warn, mark suspects, react."""
@@ -336,6 +380,15 @@ class SweepRunner:
                 None if mean is None else mean * left,
             )
         )
+
+
+def clipped(found: list[Check]) -> Check | None:
+    """The return_peak check that failed because the return clipped, if one did (a retake
+    cannot fix it: only the loadbox output or the interface gain can)."""
+    for c in found:
+        if c.name == "return_peak" and c.status == "fail" and c.value is not None:
+            return c
+    return None
 
 
 def progress_line(p: SweepProgress) -> str:

@@ -126,6 +126,18 @@ def load_plan_file(path: Path) -> tuple[Plan, dict[str, Any]]:
     return plan_from_json(raw), raw
 
 
+def schedule_of(plan: Plan, anchor_every: int | None) -> list[Setting]:
+    """The settings in playing order: the plan's, or with its anchor every `anchor_every`
+    settings; StationError when that asks for an anchor the plan lacks."""
+    if anchor_every is None:
+        return plan.settings
+    body = [s for s in plan.settings if s.role != "anchor"]
+    anchors = [s for s in plan.settings if s.role == "anchor"]
+    if not anchors:
+        raise StationError("the plan has no anchor setting", Phrase("make it again with {plan}"))
+    return with_anchors(body, anchors[0], anchor_every)
+
+
 def create_session(
     folder: Path,
     plan_path: Path,
@@ -148,15 +160,7 @@ def create_session(
                 session=folder.name,
             ),
         )
-    schedule = plan.settings
-    if anchor_every is not None:
-        body = [s for s in plan.settings if s.role != "anchor"]
-        anchors = [s for s in plan.settings if s.role == "anchor"]
-        if not anchors:
-            raise StationError(
-                "the plan has no anchor setting", Phrase("make it again with {plan}")
-            )
-        schedule = with_anchors(body, anchors[0], anchor_every)
+    schedule = schedule_of(plan, anchor_every)
     folder.mkdir(parents=True, exist_ok=True)
     data = {
         "schema_version": SCHEMA_VERSION,

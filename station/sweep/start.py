@@ -14,15 +14,25 @@ from typing import Any, Protocol
 from ..drivers.base import AudioInterface
 from ..drivers.rig import ServoRig
 from ..errors import StationError
-from ..events import Confirm, Emit, StopFlag, ignore
+from ..events import Confirm, Emit, Prompt, StopFlag, Warning_, ignore
 from ..home import capture_path, check_name, session_folder
 from ..interface.profiles import Profile, load_profile
 from ..phrases import Phrase
+from ..plan.design import Plan
 from ..reamp.files import md5_of_file
 from ..rig.profiles import RigProfile, load_rig
-from .positioner import ManualPositioner, Positioner, RigPositioner
+from .journal import Journal, replay
+from .positioner import ManualPositioner, Positioner, RigPositioner, left_alone, where
+from .preflight import check_plan_captures, check_streams
 from .run import SweepRunner
-from .session import SweepOptions, check_unchanged, create_session, load_plan_file, open_session
+from .session import (
+    SweepOptions,
+    check_unchanged,
+    create_session,
+    load_plan_file,
+    open_session,
+    schedule_of,
+)
 
 
 class SweepDevices(Protocol):
@@ -60,22 +70,48 @@ def default_virtual_gear(profile: Any, rig_name: str | None, gear: str | None) -
 
 
 def open_positioner(
-    home: Path, rig_name: str | None, port: str | None, devices: SweepDevices, confirm: Confirm
-) -> tuple[Positioner, RigProfile | None]:
-    """The positioner for `rig_name` ('none'/None: by hand) and the rig profile, if any.
+    rig_profile: RigProfile | None, port: str | None, devices: SweepDevices, confirm: Confirm
+) -> Positioner:
+    """The positioner for `rig_profile` (None: the user sets the gear by hand).
 
     Raises StationError (RigError) when the rig cannot be used.
     """
-    if rig_name in (None, "none"):
-        return ManualPositioner(confirm), None
-    rig_profile = load_rig(home, rig_name)
+    if rig_profile is None:
+        return ManualPositioner(confirm)
     rig = devices.rig(port or rig_profile.port)
     try:
         rig.set_speed(rig_profile.slew_us_per_s)
     except BaseException:
         rig.close()
         raise
-    return RigPositioner(rig, rig_profile), rig_profile
+    return RigPositioner(rig, rig_profile)
+
+
+def rig_profile_of(home: Path, rig_name: str | None) -> RigProfile | None:
+    """The rig profile called `rig_name`, or None for a sweep by hand ('none')."""
+    return None if rig_name in (None, "none") else load_rig(home, str(rig_name))
+
+
+def confirm_left_alone(
+    plan: Plan, rig_profile: RigProfile | None, positioner: Positioner, confirm: Confirm
+) -> None:
+    """Ask before sweeping a plan that leaves some of the rig's controls alone, saying where
+    they are now (a front end refuses by raising from `confirm`)."""
+    if rig_profile is None or not isinstance(positioner, RigPositioner):
+        return
+    alone = left_alone(plan, rig_profile)
+    if not alone:
+        return
+    sets = [k.name for k in plan.request.knobs] + [s.name for s in plan.request.switches]
+    confirm(
+        Prompt(
+            "controls_left_alone",
+            f"The plan sets only {', '.join(sets)}: the rig leaves {', '.join(alone)} where "
+            f"{'it is' if len(alone) == 1 else 'they are'} now "
+            f"({where(positioner.controls(), alone)}) for the whole sweep; each capture "
+            "records where every control is",
+        )
+    )
 
 
 def start_sweep(
@@ -86,8 +122,15 @@ def start_sweep(
     *,
     emit: Emit = ignore,
     stop: StopFlag | None = None,
+    unattended: bool = False,
 ) -> SweepRunner:
-    """Check everything, open the interface and rig, create the session; returns its runner."""
+    """Check everything, open the interface and rig, create the session; returns its runner.
+
+    Every check a capture's pre-flight makes runs for every level of the plan, and
+    the disk need for every capture is checked, before the session folder exists
+    and before the rig is opened: a refused start leaves nothing behind. With
+    `unattended`, the runner never waits for the user (see SweepRunner).
+    """
     check_name(start.out)
     plan, _ = load_plan_file(start.plan_path)
     profile = load_profile(home, start.profile_name)
@@ -115,18 +158,24 @@ def start_sweep(
             f"a session called {start.out!r} already exists",
             Phrase("continue it with {sweep_resume}, or choose another name", session=start.out),
         )
+    schedule = schedule_of(plan, start.anchor_every)
     reamp_path = Path(start.reamp_path)
-    if not reamp_path.is_file():
-        raise StationError(f"no reamp file at {reamp_path}", "give a 48 kHz mono WAV")
+    levels = [s.reamp_dbu for s in schedule if s.reamp_dbu is not None]
+    if options.reamp_dbu is not None and len(levels) < len(schedule):
+        levels.append(options.reamp_dbu)
+    check_plan_captures(profile, reamp_path, levels, folder, len(schedule))
+    rig_profile = rig_profile_of(home, rig_name)
     interface = devices.interface(profile, options.virtual_gear)
-    positioner, rig_profile = open_positioner(home, rig_name, start.port, devices, confirm)
+    check_streams(interface, profile, reamp_path)
+    positioner = open_positioner(rig_profile, start.port, devices, confirm)
     try:
-        positioner.check(plan.settings)
+        positioner.check(schedule)
+        confirm_left_alone(plan, rig_profile, positioner, confirm)
         session = create_session(
             folder,
             start.plan_path,
             profile=profile,
-            rig_name=None if rig_name == "none" else rig_name,
+            rig_name=None if rig_profile is None else rig_name,
             rig_profile=rig_profile,
             reamp={"path": str(reamp_path.resolve()), "md5": md5_of_file(reamp_path)},
             options=options,
@@ -136,7 +185,15 @@ def start_sweep(
         positioner.close()
         raise
     return SweepRunner(
-        session, interface, profile, positioner, reamp_path, emit=emit, confirm=confirm, stop=stop
+        session,
+        interface,
+        profile,
+        positioner,
+        reamp_path,
+        emit=emit,
+        confirm=confirm,
+        stop=stop,
+        unattended=unattended,
     )
 
 
@@ -149,23 +206,44 @@ def resume_sweep(
     port: str | None = None,
     emit: Emit = ignore,
     stop: StopFlag | None = None,
+    unattended: bool = False,
 ) -> SweepRunner:
-    """Reopen a session, refusing (StationError) when its plan, profiles or reamp file changed."""
+    """Reopen a session, refusing (StationError) when its plan, profiles or reamp file changed,
+    or when a capture's pre-flight or the disk need refuses a setting not done yet: all
+    before the rig is opened."""
     session = open_session(session_folder(home, name))
     d = session.data
     profile = load_profile(home, d["profile_name"])
     reamp = Path(d["reamp_file"]["path"])
     if not reamp.is_file():
         raise StationError(f"the session's reamp file {reamp} is gone", "put it back to resume")
+    rig_profile = rig_profile_of(home, d.get("rig"))
+    check_unchanged(
+        session, profile=profile, rig_profile=rig_profile, reamp_md5=md5_of_file(reamp)
+    )
+    state = replay(Journal(session.folder).read(), [s.id for s in session.schedule])
+    todo = [s for s in session.schedule if state.status[s.id] != "done"]
+    check_plan_captures(
+        profile, reamp, [session.level_of(s) for s in todo], session.folder, len(todo)
+    )
     interface = devices.interface(profile, session.options.virtual_gear)
-    positioner, rig_profile = open_positioner(home, d.get("rig"), port, devices, confirm)
+    check_streams(interface, profile, reamp)
+    positioner = open_positioner(rig_profile, port, devices, confirm)
     try:
-        check_unchanged(
-            session, profile=profile, rig_profile=rig_profile, reamp_md5=md5_of_file(reamp)
-        )
+        positioner.check(session.schedule)
     except BaseException:
         positioner.close()
         raise
+    if rig_profile is not None and (alone := left_alone(session.plan, rig_profile)):
+        emit(Warning_(f"the plan leaves {', '.join(alone)} where the rig finds them"))
     return SweepRunner(
-        session, interface, profile, positioner, reamp, emit=emit, confirm=confirm, stop=stop
+        session,
+        interface,
+        profile,
+        positioner,
+        reamp,
+        emit=emit,
+        confirm=confirm,
+        stop=stop,
+        unattended=unattended,
     )

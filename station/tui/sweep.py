@@ -272,9 +272,9 @@ class SweepScreen(StationScreen[None]):
                 "Models screen (F6).",
             )
         except Stopped:
-            app.call_from_thread(
-                self.finished, None, "Stopped: the session is kept; F8 resumes it."
-            )
+            # Stopped at a question before the session existed: there is nothing to resume.
+            kept = "the session is kept; F8 resumes it" if runner else "no session was made"
+            app.call_from_thread(self.finished, None, f"Stopped: {kept}.")
         except StationError as exc:
             app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
             app.call_from_thread(self.finished, None, f"Not finished: {said(exc)}")

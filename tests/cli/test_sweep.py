@@ -243,3 +243,55 @@ def test_ctrl_c_on_a_sweep_says_how_to_resume(sweep_home: Path, short_signal: Pa
     assert proc.returncode == 130, err[-2000:]
     assert "'station sweep resume cc' goes on from here" in err and "Traceback" not in err
     assert _events(session, "stopped")
+
+
+def _servo_state(home: Path) -> str | None:
+    """The virtual bench's saved servo horns (None while no rig has ever run in `home`)."""
+    from station.virtual.pedal import virtual_bench_path
+
+    path = virtual_bench_path(home)
+    return path.read_text() if path.is_file() else None
+
+
+def test_sweep_run_refuses_what_would_fail_before_a_session_or_a_servo_moves(
+    sweep_home: Path, short_signal: Path
+) -> None:
+    home = sweep_home
+    plan = _plan(home, "--settings", "2", "--holdout", "0", "--anchor-every", "0")
+    before = _servo_state(home)
+    cases = [
+        (["--reamp-dbu", "40", "--input", str(short_signal)], "would clip the send"),
+        (["--reamp-dbu", "12", "--input", str(plan)], "as audio"),
+    ]
+    for extra, fragment in cases:
+        r = run_station(
+            "sweep", "run", "--plan", str(plan), "--profile", "v", "--rig", "vpedal", "--out",
+            "night", *extra, "--yes", home=home,
+        )  # fmt: skip
+        assert r.returncode != 0 and fragment in r.stderr, (extra, r.stderr)
+        assert "Traceback" not in r.stderr
+        # No session: the name is not taken, and no servo moved.
+        assert not (home / "captures" / "night").exists()
+        assert _servo_state(home) == before
+        r = run_station("sweep", "resume", "night", home=home)
+        assert r.returncode != 0 and "no sweep session" in r.stderr
+
+
+def test_a_plan_that_leaves_rig_controls_alone_needs_yes(
+    sweep_home: Path, short_signal: Path
+) -> None:
+    home = sweep_home
+    plan = home / "drive.json"
+    r = run_station(
+        "plan", "--knob", "drive=0:10", "--settings", "1", "--holdout", "0", "--anchor-every",
+        "0", "--out", str(plan), home=home,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = run_station(
+        "sweep", "run", "--plan", str(plan), "--profile", "v", "--rig", "vpedal", "--out",
+        "alone", "--reamp-dbu", "12", "--input", str(short_signal), home=home, stdin="\n" * 5,
+    )  # fmt: skip
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "sets only drive" in r.stderr and "tone, boost" in r.stderr
+    assert "--yes" in r.stderr
+    assert not (home / "captures" / "alone").exists()

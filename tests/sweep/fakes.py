@@ -46,6 +46,10 @@ class FakeSwitch:
     channel: int
     positions: dict[str, int]
 
+    def position_at(self, pulse_us: int) -> str | None:
+        """The position whose pulse is `pulse_us` (±5 µs), else None."""
+        return next((p for p, us in self.positions.items() if abs(us - pulse_us) <= 5), None)
+
 
 @dataclass
 class FakeRigProfile:

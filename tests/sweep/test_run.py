@@ -75,7 +75,7 @@ class Bench:
         )
         self.warnings: list[str] = []
 
-    def runner(self, rig: FakeKnobRig | None = None, confirm=None) -> SweepRunner:  # type: ignore[no-untyped-def]
+    def runner(self, rig: FakeKnobRig | None = None, confirm=None, **kw) -> SweepRunner:  # type: ignore[no-untyped-def]
         """A runner on the (possibly new) rig, reopening the session from disk."""
         if rig is not None:
             self.rig = rig
@@ -94,6 +94,7 @@ class Bench:
             self.signal,
             emit=emit,
             confirm=confirm or self.vrig.act_on,
+            **kw,
         )
 
     def events(self, kind: str) -> list[dict]:
@@ -357,3 +358,56 @@ def test_anchor_alignment_removes_a_fractional_shift() -> None:
     core = slice(200, len(ref) - 200)
     assert esr(late[core], ref[core]) > 0.1  # 2.37 samples late: far from the reference
     assert esr(align_to(ref, late, 48000)[core], ref[core]) < 1e-6
+
+
+CLIP_DB = 20.0  # the interface's input gain turned up this much after calibration
+
+
+@pytest.mark.slow
+def test_a_clipped_return_pauses_with_the_advice_instead_of_a_blind_retake(
+    home: Path, short_signal: Path
+) -> None:
+    b = Bench(home, short_signal, settings=2, holdout=0, anchor_every=0)
+    b.vrig.truth.return_dbu_at_0dbfs -= CLIP_DB  # as calibrated, then the gain turned up
+    prompts = []
+
+    def confirm(prompt) -> None:
+        prompts.append(prompt)
+        if prompt.kind == "return_clipped":
+            b.vrig.truth.return_dbu_at_0dbfs += CLIP_DB  # the user turns the gain back
+        b.vrig.act_on(prompt)
+
+    summary = b.runner(confirm=confirm).run()
+    assert summary.complete and not summary.failed
+    first = b.session.schedule[0].id
+    paused = [p for p in prompts if p.kind == "return_clipped"]
+    assert len(paused) == 1 and paused[0].text.startswith(f"{first}: the return clipped")
+    assert "loadbox output down" in paused[0].text and "measured again" in paused[0].text
+    assert any("turn the loadbox output or the interface gain down" in w for w in b.warnings)
+    # Paused, not retaken blindly: no retake; the clipped setting taken once more after the pause.
+    assert not b.events("retaken")
+    assert [e["id"] for e in b.events("paused")] == [first]
+    captured = Counter(e["id"] for e in b.events("captured"))
+    assert captured[first] == 2 and all(captured[s.id] == 1 for s in b.session.schedule[1:])
+
+
+@pytest.mark.slow
+def test_a_clipped_return_unattended_fails_the_setting_and_the_sweep_goes_on(
+    home: Path, short_signal: Path
+) -> None:
+    b = Bench(home, short_signal, settings=2, holdout=0, anchor_every=0)
+    b.vrig.truth.return_dbu_at_0dbfs -= CLIP_DB
+    prompts = []
+
+    def confirm(prompt) -> None:
+        prompts.append(prompt)
+        b.vrig.act_on(prompt)
+
+    summary = b.runner(confirm=confirm, unattended=True).run()
+    ids = [s.id for s in b.session.schedule]
+    assert summary.failed == ids and not summary.done
+    assert not b.events("retaken") and not b.events("paused")
+    assert not [p for p in prompts if p.kind == "return_clipped"]
+    assert Counter(e["id"] for e in b.events("captured")) == Counter(ids)  # once each
+    reasons = [e["reason"] for e in b.events("failed")]
+    assert all("return_peak" in r and "interface gain down" in r for r in reasons)
