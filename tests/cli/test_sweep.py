@@ -37,6 +37,17 @@ def _plan(home: Path, *extra: str) -> Path:
     return out
 
 
+def _hand_plan(home: Path, knob: str, settings: int) -> Path:
+    """A plan made by hand (`--knob`, no rig, no held-out settings, anchors first and last)."""
+    out = home / "hand.json"
+    r = run_station(
+        "plan", "--knob", knob, "--settings", str(settings), "--holdout", "0", "--anchor-every",
+        "0", "--out", str(out), home=home,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return out
+
+
 def _sweep_run(plan: Path, out: str, signal_path: Path) -> list[str]:
     """`station sweep run` of `plan` into session `out` on the twin, as a subprocess command."""
     return [
@@ -124,12 +135,7 @@ def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
 @pytest.mark.slow
 def test_sweep_by_hand_prompts_with_the_values(sweep_home: Path, short_signal: Path) -> None:
     home = sweep_home
-    plan = home / "hand.json"
-    r = run_station(
-        "plan", "--knob", "gain=0:10", "--settings", "2", "--holdout", "0", "--anchor-every",
-        "0", "--out", str(plan), home=home,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    plan = _hand_plan(home, "gain=0:10", 2)
     settings = json.loads(plan.read_text())["settings"]
     r = run_station(
         "sweep", "run", "--plan", str(plan), "--profile", "v", "--rig", "none", "--out", "hand",
@@ -281,12 +287,7 @@ def test_a_plan_that_leaves_rig_controls_alone_needs_yes(
     sweep_home: Path, short_signal: Path
 ) -> None:
     home = sweep_home
-    plan = home / "drive.json"
-    r = run_station(
-        "plan", "--knob", "drive=0:10", "--settings", "1", "--holdout", "0", "--anchor-every",
-        "0", "--out", str(plan), home=home,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    plan = _hand_plan(home, "drive=0:10", 1)
     r = run_station(
         "sweep", "run", "--plan", str(plan), "--profile", "v", "--rig", "vpedal", "--out",
         "alone", "--reamp-dbu", "12", "--input", str(short_signal), home=home, stdin="\n" * 5,
