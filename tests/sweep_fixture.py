@@ -58,6 +58,9 @@ class PlannedSetting:
     fail: bool = False  # its capture failed a check
     status: str = "captured"
     extra: dict[str, Any] = field(default_factory=dict)
+    # The return level it was recorded at: the gear's voltage is the same, its samples read
+    # 20·log10 lower for a higher level (the return measured again mid-sweep).
+    return_dbu: float = OUTPUT_DBU
 
 
 def default_plan() -> list[PlannedSetting]:
@@ -103,7 +106,7 @@ def write_session(
         y = knob_gear(
             x, values.get("drive", 5.0), values.get("tone", 5.0), values.get("boost", "off")
         )
-        write_pcm24(d / "output.wav", y, sr)
+        write_pcm24(d / "output.wav", y * 10 ** ((OUTPUT_DBU - s.return_dbu) / 20), sr)
         checks = [
             {
                 "name": "replicate_esr",
@@ -117,7 +120,7 @@ def write_session(
         meta = {
             "schema_version": 1,
             "input_level_dbu": INPUT_DBU,
-            "output_level_dbu": OUTPUT_DBU,
+            "output_level_dbu": s.return_dbu,
             "latency_samples": 0.0,
             "reamp_file": {"name": x_path.name, "md5": md5, "kind": "custom"},
             "passed": not s.fail,

@@ -70,6 +70,12 @@ def max_reamp_dbu(send_dbu: float, file_peak_dbfs: float, ceiling_dbfs: float = 
     return send_dbu + ceiling_dbfs - file_peak_dbfs
 
 
+def return_rescale(recorded_dbu: float, common_dbu: float) -> float:
+    """Factor that makes samples recorded at return level `recorded_dbu` (dBu at 0 dBFS) read
+    as if recorded at `common_dbu`: the same voltage, another return calibration."""
+    return ratio_from_db(recorded_dbu - common_dbu)
+
+
 def player_trim_db(
     interface_max_dbu: float, input_level_dbu: float, interface_gain_db: float = 0.0
 ) -> float:

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
-from ..errors import SignalError
+from ..capture.folder import read_capture_meta
+from ..errors import SignalError, StationError
 from ..reamp.files import read_mono
 from ..signal.analysis import esr, estimate_delay, rms_dbfs
+from ..signal.levels import return_rescale
 
 ALIGN_WINDOW_S = 10  # seconds of each output used to measure their relative delay
 ALIGN_GUARD = 64  # samples: the most two takes' alignments can differ by
@@ -66,6 +68,17 @@ def align_to(reference: np.ndarray, y: np.ndarray, samplerate: int) -> np.ndarra
     return shifted[:n]
 
 
+def output_scale(capture: Path, reference: Path) -> float:
+    """The factor that brings `capture`'s samples to `reference`'s return level (1 when either
+    capture.json does not say its output level)."""
+    try:
+        ours = float(read_capture_meta(capture)["output_level_dbu"])
+        theirs = float(read_capture_meta(reference)["output_level_dbu"])
+    except (StationError, KeyError, TypeError, ValueError):
+        return 1.0
+    return return_rescale(ours, theirs)
+
+
 def compare_anchor(
     session: Path,
     anchor_id: str,
@@ -75,12 +88,20 @@ def compare_anchor(
     level_db_max: float,
 ) -> DriftResult:
     """Compare SESSION/<anchor_id>/output.wav with SESSION/<reference_id>/output.wav: ESR
-    after aligning them to a fraction of a sample, and the level change in dB."""
+    after aligning them to a fraction of a sample, and the level change in dB.
+
+    An anchor recorded at another return level (the return was measured again
+    mid-session) is brought to the reference's first, by the two captures'
+    `output_level_dbu`: the gear did not change because the interface did.
+    """
     y, sr, _ = read_mono(Path(session) / anchor_id / "output.wav")
     ref, _, _ = read_mono(Path(session) / reference_id / "output.wav")
     n = min(len(y), len(ref))
     ref64 = np.asarray(ref[:n], dtype=np.float64)
-    aligned = align_to(ref64, y[:n], sr)
+    y = np.asarray(y[:n], dtype=np.float64) * output_scale(
+        Path(session) / anchor_id, Path(session) / reference_id
+    )
+    aligned = align_to(ref64, y, sr)
     # Compare away from the ends, where the circular shift wraps a few samples around.
     core = slice(ALIGN_GUARD, n - ALIGN_GUARD)
     change_db = rms_dbfs(y[:n]) - rms_dbfs(ref64)

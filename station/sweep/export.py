@@ -3,8 +3,11 @@
 dataset.json (docs/files.md): {"type": "parametric", "common": {"x_path", "delay"},
 "train": [...], "validation": [...]} — the holdout settings are the validation
 set — with the calibration levels and the knob/switch specs beside it. Each item
-is {"y_path", "params": {name: value}, ...}; a switch's value is the index of its
-position in the spec's list. Outputs are already aligned, so the delay is 0.
+is {"y_path", "params": {name: value}, "y_scale", ...}; a switch's value is the index
+of its position in the spec's list. Outputs are already aligned, so the delay is 0.
+Captures recorded at different return levels (the return was measured again
+mid-session) each carry the y_scale that brings them to the common output level
+the calibration states.
 manifest.json lists one input/output pair per captured setting with its values,
 for training one standard model per setting.
 """
@@ -19,6 +22,7 @@ from ..errors import StationError
 from ..fsutil import write_json
 from ..phrases import Phrase
 from ..plan.design import Setting
+from ..signal.levels import return_rescale
 from .journal import Journal, replay
 from .session import Session, committed_capture
 
@@ -80,6 +84,13 @@ def export_session(session: Session) -> ExportResult:
     first = next(iter(metas))
     levels = sorted({session.level_of(session.setting(i)) for i in metas})
     excluded = {e["id"] for e in left_out}
+    outs = {sid: float(m["output_level_dbu"]) for sid, m in metas.items()}
+    trained = [
+        outs[s.id]
+        for s in session.schedule
+        if s.id in metas and s.id not in excluded and s.role in ("train", "holdout")
+    ]
+    common = common_output_level(trained or list(outs.values()))
     sets: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
     manifest = []
     for s in session.schedule:
@@ -95,6 +106,7 @@ def export_session(session: Session) -> ExportResult:
             "input_level_dbu": meta["input_level_dbu"],
             "output_level_dbu": meta["output_level_dbu"],
             "latency_samples": meta["latency_samples"],
+            "y_scale": return_rescale(outs[s.id], common),
         }
         if s.id not in excluded and s.role in ("train", "holdout"):
             sets["train" if s.role == "train" else "validation"].append(item)
@@ -109,6 +121,7 @@ def export_session(session: Session) -> ExportResult:
                 "switches": dict(s.switches),
                 "input_level_dbu": meta["input_level_dbu"],
                 "output_level_dbu": meta["output_level_dbu"],
+                "y_scale": item["y_scale"],
                 "latency_samples": meta["latency_samples"],
                 "passed": meta["passed"],
                 "suspect": s.id in state.suspect,
@@ -138,7 +151,8 @@ def export_session(session: Session) -> ExportResult:
         "calibration": {
             "input_level_dbu": levels[0] if len(levels) == 1 else None,
             "levels_dbu": levels,
-            "output_level_dbu": profile["return_dbu_at_0dbfs"],
+            "output_level_dbu": common,
+            "output_levels_dbu": sorted(set(trained or outs.values())),
             "profile": session.data["profile_name"],
         },
         "knobs": knob_specs,
@@ -165,6 +179,13 @@ def export_session(session: Session) -> ExportResult:
     return ExportResult(
         dataset_path, manifest_path, len(sets["train"]), len(sets["validation"]), left_out
     )
+
+
+def common_output_level(levels_dbu: list[float]) -> float:
+    """The one output level (dBu at 0 dBFS) a session's captures train at: the highest return
+    level any was recorded at, so no capture is scaled up (every y_scale is at most 1, and
+    nothing that fitted under full scale is pushed past it)."""
+    return max(levels_dbu)
 
 
 def _rig_part(spec: dict[str, Any] | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,13 @@ from .journal import SweepState
 SCHEMA_VERSION = 1
 SESSION_FILE = "session.json"
 ON_DRIFT = ("continue", "pause", "recapture")
+# Resuming after a re-calibration: what must not have changed, and by how much the rest may.
+SAME_STREAM = (
+    "device_name", "host_api", "samplerate", "blocksize", "send_channel", "return_channel",
+    "timing_out", "timing_in",
+)  # fmt: skip
+SEND_TOLERANCE_DB = 0.05
+LATENCY_TOLERANCE_SAMPLES = 1.0
 
 
 @dataclass
@@ -210,8 +218,11 @@ def open_session(folder: Path) -> Session:
     return Session(Path(folder), data, plan, schedule_plan.settings, options)
 
 
-def check_unchanged(session: Session, *, profile: Any, rig_profile: Any, reamp_md5: str) -> None:
-    """Refuse to resume when what the sweep started with has changed (StationError)."""
+def check_unchanged(
+    session: Session, *, profile: Any, rig_profile: Any, reamp_md5: str
+) -> list[str]:
+    """Refuse to resume when what the sweep started with has changed (StationError, saying
+    what); returns notes on what changed that the session takes (a re-measured return)."""
     d = session.data
     plan_path = Path(d["plan_path"])
     if plan_path.is_file():
@@ -224,12 +235,7 @@ def check_unchanged(session: Session, *, profile: Any, rig_profile: Any, reamp_m
                 f"the plan {plan_path} changed since the sweep started",
                 "put the original plan back, or start a new session with the new plan",
             )
-    if snapshot(profile) != d["profile"]:
-        raise StationError(
-            f"the interface profile {d['profile_name']!r} changed since the sweep started "
-            "(re-calibrated?)",
-            "levels would not match across the session: start a new session",
-        )
+    notes = profile_changes(d["profile_name"], d["profile"], snapshot(profile) or {})
     if snapshot(rig_profile) != d["rig_profile"]:
         raise StationError(
             f"the rig profile {d['rig']!r} changed since the sweep started",
@@ -240,6 +246,69 @@ def check_unchanged(session: Session, *, profile: Any, rig_profile: Any, reamp_m
             f"the reamp file {d['reamp_file']['path']} changed since the sweep started",
             "put the original file back, or start a new session",
         )
+    return notes
+
+
+def _latency_path(p: dict[str, Any]) -> float:
+    """The latency a capture aligns by, less the timing reference's delay when it has one (a
+    reference moves with each stream, and the captures follow it)."""
+    latency = float(p.get("latency_samples", 0.0))
+    if p.get("timing_out") and p.get("timing_in"):
+        latency -= float(p.get("timing_reference_delay_samples", 0.0))
+    return latency
+
+
+def profile_changes(name: str, then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Compare the interface profile a session started with (`then`) and the one on disk now.
+
+    A re-measured return level is taken: each capture records its own output level
+    and the export scales them to one (notes say so). The send level must agree
+    within the two measurements' uncertainty (at least SEND_TOLERANCE_DB), the
+    latency within both calibrations' stream-to-stream spread plus
+    LATENCY_TOLERANCE_SAMPLES, and the device, channels, rate and block size exactly;
+    StationError says which changed.
+    """
+    if now == then:
+        return []
+
+    def refuse(what: str, why: str) -> StationError:
+        return StationError(
+            f"the interface profile {name!r} changed since the sweep started: {what}", why
+        )
+
+    for key in SAME_STREAM:
+        if then.get(key) != now.get(key):
+            raise refuse(
+                f"its {key.replace('_', ' ')} is now {now.get(key)!r}, not {then.get(key)!r}",
+                "the captures would come from another stream: start a new session",
+            )
+    send_then, send_now = float(then["send_dbu_at_0dbfs"]), float(now["send_dbu_at_0dbfs"])
+    spread = math.hypot(
+        float(then.get("send_uncertainty_db", 0.0)), float(now.get("send_uncertainty_db", 0.0))
+    )
+    if abs(send_now - send_then) > max(SEND_TOLERANCE_DB, spread):
+        raise refuse(
+            f"the send level is {send_now:.2f} dBu at 0 dBFS, not {send_then:.2f} "
+            f"({send_now - send_then:+.2f} dB)",
+            "the captures would not share one input level: put the interface's output back "
+            "where it was and calibrate again, or start a new session",
+        )
+    moved = _latency_path(now) - _latency_path(then)
+    spreads = (float(p.get("latency_spread_samples", 0.0)) for p in (then, now))
+    allowed = LATENCY_TOLERANCE_SAMPLES + max(spreads)
+    if abs(moved) > allowed:
+        raise refuse(
+            f"the round-trip latency moved {moved:+.2f} samples (more than {allowed:.2f})",
+            "the captures would not be aligned alike: start a new session",
+        )
+    r_then, r_now = float(then["return_dbu_at_0dbfs"]), float(now["return_dbu_at_0dbfs"])
+    if r_now == r_then:
+        return []
+    return [
+        f"the return was measured again ({r_then:.2f} → {r_now:.2f} dBu at 0 dBFS): captures "
+        f"from here on record {r_now:.2f} dBu, and the export scales every capture to one "
+        "output level"
+    ]
 
 
 def discard_partials(folder: Path) -> list[str]:

@@ -208,9 +208,9 @@ def resume_sweep(
     stop: StopFlag | None = None,
     unattended: bool = False,
 ) -> SweepRunner:
-    """Reopen a session, refusing (StationError) when its plan, profiles or reamp file changed,
-    or when a capture's pre-flight or the disk need refuses a setting not done yet: all
-    before the rig is opened."""
+    """Reopen a session, refusing (StationError) when its plan, profiles or reamp file changed
+    (a re-measured return level is taken, with a warning), or when a capture's pre-flight
+    or the disk need refuses a setting not done yet: all before the rig is opened."""
     session = open_session(session_folder(home, name))
     d = session.data
     profile = load_profile(home, d["profile_name"])
@@ -218,7 +218,7 @@ def resume_sweep(
     if not reamp.is_file():
         raise StationError(f"the session's reamp file {reamp} is gone", "put it back to resume")
     rig_profile = rig_profile_of(home, d.get("rig"))
-    check_unchanged(
+    notes = check_unchanged(
         session, profile=profile, rig_profile=rig_profile, reamp_md5=md5_of_file(reamp)
     )
     state = replay(Journal(session.folder).read(), [s.id for s in session.schedule])
@@ -226,6 +226,8 @@ def resume_sweep(
     check_plan_captures(
         profile, reamp, [session.level_of(s) for s in todo], session.folder, len(todo)
     )
+    for note in notes:
+        emit(Warning_(note))
     interface = devices.interface(profile, session.options.virtual_gear)
     check_streams(interface, profile, reamp)
     positioner = open_positioner(rig_profile, port, devices, confirm)

@@ -411,3 +411,83 @@ def test_a_clipped_return_unattended_fails_the_setting_and_the_sweep_goes_on(
     assert Counter(e["id"] for e in b.events("captured")) == Counter(ids)  # once each
     reasons = [e["reason"] for e in b.events("failed")]
     assert all("return_peak" in r and "interface gain down" in r for r in reasons)
+
+
+@pytest.mark.slow
+def test_a_return_measured_again_mid_sweep_trains_at_one_output_level(
+    home: Path, short_signal: Path
+) -> None:
+    from station.models.parametric.session import load_sweep
+    from station.models.parametric.training import data_config
+    from station.signal.analysis import rms_dbfs
+    from station.sweep.drift import align_to
+
+    b = Bench(home, short_signal, settings=4, holdout=1, anchor_every=3, fail_on_move=4)
+    with pytest.raises(StationError, match="stopped answering"):
+        b.runner().run()  # the first half, at the calibrated return
+    first = b.profile
+    # The interface's input gain turned down 3 dB, and the return measured again.
+    b.vrig.truth.return_dbu_at_0dbfs += 3.0
+    again = calibrated_profile(b.vrig, "p")
+    assert again.return_dbu_at_0dbfs - first.return_dbu_at_0dbfs == pytest.approx(3.0, abs=0.01)
+    notes = check_unchanged(
+        open_session(b.session.folder),
+        profile=again,
+        rig_profile=b.rig_profile,
+        reamp_md5=md5_of_file(short_signal),
+    )
+    assert len(notes) == 1 and "return was measured again" in notes[0]
+    for changed, said in [
+        (replace(again, send_dbu_at_0dbfs=again.send_dbu_at_0dbfs + 0.5), "send level"),
+        (replace(again, latency_samples=again.latency_samples + 5), "latency moved"),
+        (replace(again, return_channel=2), "return channel"),
+    ]:
+        with pytest.raises(StationError, match=said):
+            check_unchanged(
+                open_session(b.session.folder),
+                profile=changed,
+                rig_profile=b.rig_profile,
+                reamp_md5=md5_of_file(short_signal),
+            )
+    b.profile = again
+    summary = b.runner(FakeKnobRig(b.rig_profile, b.vrig)).run(resumed=True)
+    assert summary.complete and not summary.failed
+    levels = {
+        s.id: json.loads((b.session.folder / s.id / "capture.json").read_text())[
+            "output_level_dbu"
+        ]
+        for s in b.session.schedule
+    }
+    assert set(levels.values()) == {first.return_dbu_at_0dbfs, again.return_dbu_at_0dbfs}
+    # The anchors before and after the change: the same gear, 3 dB apart as recorded, no drift
+    # once each is brought to one level.
+    anchors = [s.id for s in b.session.schedule if s.role == "anchor"]
+    early, late = anchors[0], anchors[-1]
+    assert (levels[early], levels[late]) == (first.return_dbu_at_0dbfs, again.return_dbu_at_0dbfs)
+    assert not any(e["drifted"] for e in b.events("anchor_compared"))
+
+    data = json.loads(export_session(open_session(b.session.folder)).dataset_path.read_text())
+    common = data["calibration"]["output_level_dbu"]
+    assert common == again.return_dbu_at_0dbfs  # the highest: nothing is scaled up
+    assert data["calibration"]["output_levels_dbu"] == sorted(set(levels.values()))
+    entries = data["train"] + data["validation"]
+    assert {e["output_level_dbu"] for e in entries} == set(levels.values())
+    for e in entries:
+        assert e["y_scale"] == pytest.approx(10 ** ((e["output_level_dbu"] - common) / 20))
+    # On the rig's truth: the gear's output at one level, whichever return recorded it.
+    outs = {i: read_mono(b.session.folder / i / "output.wav")[0] for i in (early, late)}
+    scale = {i: 10 ** ((levels[i] - common) / 20) for i in (early, late)}
+    assert rms_dbfs(outs[early]) - rms_dbfs(outs[late]) == pytest.approx(3.0, abs=0.02)
+    scaled = {i: outs[i] * scale[i] for i in outs}
+    assert rms_dbfs(scaled[early]) - rms_dbfs(scaled[late]) == pytest.approx(0.0, abs=0.02)
+    aligned = align_to(scaled[early], scaled[late], 48000)
+    assert esr(aligned[100:-100], scaled[early][100:-100]) < 1e-3
+
+    # The trainer reads the same: one output level, each capture's y_scale for NAM.
+    sweep = load_sweep(b.session.folder)
+    assert sweep.output_level_dbu == common
+    assert any("return levels" in w for w in sweep.warnings)
+    config = data_config(sweep, 8192)
+    by_path = {e["y_path"]: e["y_scale"] for e in entries}
+    for e in config["train"] + config["validation"]:
+        assert e["y_scale"] == pytest.approx(by_path[e["y_path"]])

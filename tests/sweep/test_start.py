@@ -17,7 +17,7 @@ from station.capture.records import CaptureRequest
 from station.capture.run import capture_bytes
 from station.devices import Bench, StationBench
 from station.errors import StationError
-from station.events import Prompt, StopFlag
+from station.events import Prompt, StopFlag, Warning_
 from station.interface.profiles import Profile, save_profile
 from station.plan.design import KnobRange, PlanRequest, SwitchChoice, make_plan
 from station.reamp.files import md5_of_file, read_mono, true_peak_dbfs
@@ -194,6 +194,36 @@ def test_a_capture_takes_no_more_disk_than_estimated(
     estimate = capture_bytes(plan, short_signal.stat().st_size, profile)
     # An upper estimate, and a close one: the audio files are most of it.
     assert used <= estimate <= used + 1_600_000
+
+
+def test_resume_takes_a_remeasured_return_and_refuses_another_send(
+    bench_home: Path, short_signal: Path
+) -> None:
+    devices = Devices(bench_home)
+    plan = rig_plan(bench_home)
+    runner = start_sweep(bench_home, sweep_start(plan, short_signal), devices, devices.vrig.act_on)
+    runner.positioner.close()
+    # The interface gain turned down and the return measured again: taken, with a warning.
+    rig = VirtualRig(speed=None)
+    rig.truth.return_dbu_at_0dbfs += 6.0
+    remeasured = calibrated_profile(rig, "v")
+    save_profile(bench_home, remeasured)
+    warnings: list[str] = []
+
+    def emit(e: Any) -> None:
+        if isinstance(e, Warning_):
+            warnings.append(str(e.text))
+
+    resumed = resume_sweep(bench_home, "sw", devices, devices.vrig.act_on, emit=emit)
+    resumed.positioner.close()
+    assert resumed.profile.return_dbu_at_0dbfs == remeasured.return_dbu_at_0dbfs
+    assert any("return was measured again" in w for w in warnings)
+    # The output turned up and the send measured again: refused, saying so.
+    rig.truth.send_dbu_at_0dbfs += 1.0
+    save_profile(bench_home, calibrated_profile(rig, "v"))
+    with pytest.raises(StationError, match="send level") as exc:
+        resume_sweep(bench_home, "sw", devices, devices.vrig.act_on)
+    assert "+1.00 dB" in exc.value.message and "new session" in exc.value.advice
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from ...capture.folder import read_capture_meta
 from ...errors import StationError
 from ...phrases import Phrase
 from ...rig.profiles import NAM_CONFIG_KEYS
-from ...signal.levels import dbu_list
+from ...signal.levels import dbu_list, return_rescale
 
 ENCODING = (
     "input channel 0 is the audio; channel 1+i is control i in sorted name order, encoded "
@@ -100,6 +100,9 @@ class Setting:
     excluded: str | None = None  # why it is left out
     meta: dict[str, Any] = field(default_factory=dict)
     reamp_dbu: float | None = None  # the level it was captured (or planned) at
+    # NAM's y_scale: brings this capture's samples to the sweep's common output level (it
+    # was recorded at another return level when the return was measured again mid-sweep)
+    y_scale: float = 1.0
 
     def values(self) -> dict[str, Any]:
         """Knob values and switch positions together, by name."""
@@ -396,12 +399,7 @@ def _finish(
     if not used:
         raise StationError(f"{path.name} has no usable captured settings", "run the sweep first")
     ins = {round(float(s.meta["input_level_dbu"]), 6) for s in used}
-    outs = [float(s.meta["output_level_dbu"]) for s in used]
-    if max(outs) - min(outs) > LEVEL_TOLERANCE_DB:
-        raise StationError(
-            "the settings were recorded with different return calibrations",
-            "train from captures made with one interface profile",
-        )
+    common = _common_output(settings, used, warnings)
     md5s = {(s.meta.get("reamp_file") or {}).get("md5") for s in used}
     if len(md5s) > 1:
         raise StationError(
@@ -410,5 +408,24 @@ def _finish(
         )
     x_path = used[0].folder / "input.wav"
     return Sweep(
-        path, specs, settings, ins.pop(), outs[0], x_path, warnings, levels, every - len(settings)
+        path, specs, settings, ins.pop(), common, x_path, warnings, levels, every - len(settings)
     )
+
+
+def _common_output(settings: list[Setting], used: list[Setting], warnings: list[str]) -> float:
+    """The output level (dBu at 0 dBFS) the model is trained at and tagged with: the highest
+    return level a used setting was recorded at, as the export's (so no capture is scaled
+    up). Sets each setting's `y_scale`; a warning says when the levels differ."""
+    outs = {s.id: float(s.meta["output_level_dbu"]) for s in used}
+    common = max(outs.values())
+    for s in settings:
+        if s.id in outs:
+            s.y_scale = return_rescale(outs[s.id], common)
+    if max(outs.values()) - min(outs.values()) > LEVEL_TOLERANCE_DB:
+        warnings.append(
+            f"the settings were recorded at return levels "
+            f"{', '.join(f'{v:.2f}' for v in sorted(set(outs.values())))} dBu "
+            f"(the return was measured again mid-sweep): each is scaled to {common:.2f} dBu "
+            "(NAM's y_scale), the level the model carries"
+        )
+    return common

@@ -100,7 +100,9 @@ def data_config(sweep: Sweep, ny: int) -> dict[str, Any]:
     train_range, val_range = split_ranges(info)
 
     def entry(s: Any, extra: dict[str, Any]) -> dict[str, Any]:
-        return {"y_path": str(s.folder / "output.wav"), "params": sweep.encoded(s), **extra}
+        # y_scale: every capture at the sweep's one output level (session._common_output)
+        y = {"y_path": str(s.folder / "output.wav"), "y_scale": s.y_scale}
+        return {**y, "params": sweep.encoded(s), **extra}
 
     return {
         "type": "parametric",
@@ -361,6 +363,8 @@ def train_snapshots(
                 "knobs": s.knobs,
                 "switches": s.switches,
                 "model_path": str(result.model_path.resolve()),
+                # each snapshot carries its own capture's output level, as any capture's model
+                "output_level_dbu": s.meta.get("output_level_dbu"),
                 "name": name,
                 "validation_esr": result.validation_esr,
                 "verdict": result.verdict,

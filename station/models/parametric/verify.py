@@ -20,6 +20,7 @@ import numpy as np
 
 from ...reamp import files as reamp
 from ...signal.analysis import esr
+from ...signal.levels import return_rescale
 from ..nam_lib import require_nam
 from ..namfile import read_model
 from .session import Setting, Sweep
@@ -94,6 +95,15 @@ def _runner(model_path: Path, sweep: Sweep) -> Callable[[np.ndarray, Setting], n
     return standard
 
 
+def _output_level(model_path: Path, sweep: Sweep) -> float:
+    """The output level (dBu at 0 dBFS) the model's samples are at: its metadata's (a snapshot
+    trained on one capture carries that capture's), else the sweep's common level."""
+    level = read_model(model_path).metadata.get("output_level_dbu")
+    if isinstance(level, int | float) and not isinstance(level, bool):
+        return float(level)
+    return sweep.output_level_dbu
+
+
 def score_settings(
     model_path: Path, sweep: Sweep, settings: list[Setting], *, whole: bool = False
 ) -> list[SettingScore]:
@@ -104,9 +114,14 @@ def score_settings(
     # Without the whole file, give the model a second before the stretch to fill its memory.
     start = 0 if whole else max(0, lo - sr)
     run = _runner(model_path, sweep)
+    model_dbu = _output_level(model_path, sweep)
     scores = []
     for s in settings:
         y, _, _ = reamp.read_mono(s.folder / "output.wav")
+        # The gear's output at the model's output level (a capture recorded at another return
+        # level reads louder or quieter for the same voltage).
+        recorded = s.meta.get("output_level_dbu", sweep.output_level_dbu)
+        y = y * return_rescale(float(recorded), model_dbu)
         out = run(x[start:], s)
         n = min(len(out), len(y) - start)
         m, g = out[lo - start : n], y[lo : start + n]

@@ -307,3 +307,41 @@ def test_snapshot_file_names_keep_to_safe_characters() -> None:
         "s003_boost-on_drive-5_tone-3.5.nam"
     )
     assert snapshot_file_name("s004", "mode=hi/lo voice=ä") == "s004_mode-hi_lo_voice-_.nam"
+
+
+def test_captures_at_two_return_levels_train_at_one(
+    signal: Path, tmp_path: Path, one_thread: object
+) -> None:
+    from dataclasses import replace
+
+    from nam.data import Split, init_dataset
+
+    from station.models.parametric import nam_ext
+    from station.models.parametric.training import data_config
+    from tests.sweep_fixture import knob_gear
+
+    # The return was measured again halfway: the second half recorded 6 dB less sensitively.
+    common = OUTPUT_DBU + 6.0
+    plan = [replace(p, return_dbu=common) if p.id >= "s005" else p for p in default_plan()]
+    path = write_session(tmp_path / "two", signal, plan)
+    sweep = load_sweep(path)
+    assert sweep.output_level_dbu == common  # the highest: no capture is scaled up
+    assert any("return levels" in w for w in sweep.warnings)
+    # NAM's own dataset scales each capture to the common level: on the gear's truth, every
+    # setting's output as if recorded at `common`.
+    nam_ext.register()
+    config = data_config(sweep, 2048)
+    config["common"]["nx"] = 1
+    train = init_dataset(config, Split.TRAIN).datasets
+    x, _, _ = reamp.read_mono(sweep.x_path)
+    settings = sweep.used("train")
+    assert len(train) == len(settings) == 8
+    for dataset, s, entry in zip(train, settings, config["train"], strict=True):
+        values = s.values()
+        truth = knob_gear(x.astype(np.float64), values["drive"], values["tone"], values["boost"])
+        lo, hi = entry.get("start_samples", 0), entry["stop_samples"]
+        at_common = truth[lo:hi] * 10 ** ((OUTPUT_DBU - common) / 20)
+        np.testing.assert_allclose(dataset.y.numpy(), at_common, atol=2e-7)
+    # The model carries that level.
+    result = train_parametric(path, quick(1))
+    assert read_model(result.models[0]).metadata["output_level_dbu"] == common
