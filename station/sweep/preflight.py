@@ -20,6 +20,7 @@ from ..capture.run import capture_bytes, validate_streams
 from ..drivers.base import AudioInterface
 from ..errors import StationError
 from ..phrases import Phrase
+from ..plan.design import Setting
 
 DISK_MARGIN = 0.05  # a little more than the estimate, for the session's own files
 
@@ -87,3 +88,25 @@ def check_plan_captures(
 def check_streams(interface: AudioInterface, profile: Any, reamp_path: Path) -> None:
     """Refuse (DeviceError) a profile whose channels or rate the opened interface lacks."""
     validate_streams(interface, CaptureRequest(profile, Path(reamp_path), 0.0, "preflight", Path()))
+
+
+def training_warnings(schedule: list[Setting], default_dbu: float | None) -> list[str]:
+    """What a parametric model of this schedule would be refused for, known before the first
+    capture: per reamp level (a model carries one), fewer than two training settings or no
+    held-out one. Snapshots (one model per setting) still train."""
+    levels: dict[float | None, list[str]] = {}
+    for s in schedule:
+        levels.setdefault(s.reamp_dbu if s.reamp_dbu is not None else default_dbu, []).append(
+            s.role
+        )
+    out = []
+    for level, roles in sorted(levels.items(), key=lambda kv: kv[0] or 0.0):
+        train, held = roles.count("train"), roles.count("holdout")
+        if train < 2 or held == 0:
+            at = "" if len(levels) == 1 or level is None else f" at {level:g} dBu"
+            out.append(
+                f"a parametric model of this sweep{at} would be refused: it has {train} "
+                f"training and {held} held-out setting(s) (it needs two and one); one model "
+                "per setting can still be trained"
+            )
+    return out

@@ -23,7 +23,7 @@ from ..reamp.files import md5_of_file
 from ..rig.profiles import RigProfile, load_rig
 from .journal import Journal, replay
 from .positioner import ManualPositioner, Positioner, RigPositioner, left_alone, where
-from .preflight import check_plan_captures, check_streams
+from .preflight import check_plan_captures, check_streams, training_warnings
 from .run import SweepRunner
 from .session import (
     SweepOptions,
@@ -171,6 +171,8 @@ def start_sweep(
     try:
         positioner.check(schedule)
         confirm_left_alone(plan, rig_profile, positioner, confirm)
+        for text in training_warnings(schedule, options.reamp_dbu):
+            emit(Warning_(text))
         session = create_session(
             folder,
             start.plan_path,

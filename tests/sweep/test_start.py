@@ -62,14 +62,14 @@ def bench_home(home: Path) -> Path:
     return home
 
 
-def rig_plan(home: Path, settings: int = 2) -> Path:
+def rig_plan(home: Path, settings: int = 2, holdout: int = 0) -> Path:
     """A plan over every control of the virtual pedal's rig."""
     rig = virtual_pedal_rig()
     req = PlanRequest(
         knobs=tuple(KnobRange(k.name, k.min, k.max) for k in rig.knobs),
         switches=tuple(SwitchChoice(s.name, tuple(s.positions)) for s in rig.switches),
         settings=settings,
-        holdout=0,
+        holdout=holdout,
         anchor_every=0,
         seed=2,
         rig=rig.name,
@@ -270,3 +270,24 @@ def test_controls_the_plan_leaves_alone_are_named_asked_and_recorded(
         assert controls["tone"]["value"] == pytest.approx(truth, abs=0.02)
         assert not controls["tone"]["set_by_plan"]
         assert controls["boost"]["position"] == "on" and not controls["boost"]["set_by_plan"]
+
+
+def test_a_plan_no_parametric_model_could_train_on_is_said_at_the_start(
+    bench_home: Path, short_signal: Path
+) -> None:
+    said: dict[str, list[str]] = {}
+    for name, holdout in (("none_held", 0), ("one_held", 1)):
+        devices = Devices(bench_home)
+        plan = rig_plan(bench_home, settings=3, holdout=holdout)
+        events: list[Any] = []
+        runner = start_sweep(
+            bench_home, sweep_start(plan, short_signal, out=name), devices, devices.vrig.act_on,
+            emit=events.append,
+        )  # fmt: skip
+        said[name] = [str(e.text) for e in events if isinstance(e, Warning_)]
+        runner.positioner.close()
+    assert [w for w in said["none_held"] if "parametric model" in w] == [
+        "a parametric model of this sweep would be refused: it has 3 training and 0 held-out "
+        "setting(s) (it needs two and one); one model per setting can still be trained"
+    ]
+    assert not [w for w in said["one_held"] if "parametric model" in w]
