@@ -1,8 +1,8 @@
 """The station home: where profiles, rigs, captures, sessions and models live, and finding them.
 
 A home is a folder (docs/files.md) holding `calibration/profiles/`,
-`calibration/rigs/`, `captures/` (captures, level packs, sweep sessions) and
-`models/`. Every other module asks this one where things are, so the layout is
+`calibration/rigs/`, `captures/` (captures, level packs, sweep sessions),
+`plans/` and `models/`. Every other module asks this one where things are, so the layout is
 spelled out once.
 """
 
@@ -49,6 +49,16 @@ def captures_dir(home: Path) -> Path:
 def models_dir(home: Path) -> Path:
     """Where a station home keeps models that belong to no capture."""
     return Path(home) / "models"
+
+
+def plans_dir(home: Path) -> Path:
+    """Where a station home keeps the sweep plans its TUI makes."""
+    return Path(home) / "plans"
+
+
+def plan_path(home: Path, name: str) -> Path:
+    """The plan file called `name` under plans/; ProfileError for an unusable name."""
+    return plans_dir(home) / f"{check_name(name)}.json"
 
 
 def home_signal_path(home: Path) -> Path:

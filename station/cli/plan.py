@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import StationError
-from ..fsutil import atomic_write_text
 from ..plan.design import (
     DEFAULT_ANCHOR_EVERY,
     DEFAULT_CAPTURE_S,
@@ -18,10 +16,9 @@ from ..plan.design import (
     Plan,
     PlanRequest,
     SwitchChoice,
-    make_plan,
-    validate,
 )
-from ..rig.motion import DEFAULT_SLEW_US_PER_S, MotionModel, nominal_model, rig_model
+from ..plan.setup import by_hand, for_rig, make_and_write, plan_summary
+from ..rig.motion import DEFAULT_SLEW_US_PER_S, MotionModel
 from .common import home_of
 from .console import print_json
 
@@ -148,32 +145,14 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
             )
         from ..rig.profiles import load_rig
 
-        rig = load_rig(home_of(args), args.rig)
-        req = PlanRequest(
-            knobs=tuple(KnobRange(k.name, float(k.min), float(k.max)) for k in rig.knobs),
-            switches=tuple(SwitchChoice(s.name, tuple(s.positions)) for s in rig.switches),
-            rig=rig.name,
-            **common,
-        )
-        return req, rig_model(rig)
+        return for_rig(PlanRequest(knobs=(), **common), load_rig(home_of(args), args.rig))
     knobs = tuple(parse_knob(k) for k in args.knob)
     switches = tuple(parse_switch(s) for s in args.switch)
     slew = DEFAULT_SLEW_US_PER_S if args.slew is None else args.slew
     if not (math.isfinite(slew) and slew > 0):
         raise StationError("--slew must be a positive speed in µs/s", "the firmware default is 300")
     req = PlanRequest(knobs=knobs, switches=switches, **common)
-    # Validate names and ranges before building a model that indexes them.
-    validate(req)
-    model = nominal_model(
-        [(k.name, k.min, k.max) for k in knobs], [(s.name, s.positions) for s in switches], slew
-    )
-    return req, model
-
-
-def hms(seconds: float) -> str:
-    """Seconds as h:mm:ss."""
-    s = round(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return req, by_hand(req, slew)
 
 
 def print_table(plan: Plan) -> None:
@@ -191,21 +170,8 @@ def print_table(plan: Plan) -> None:
         ]
         level = f"  {s.reamp_dbu:9.2f}" if s.reamp_dbu is not None else ""
         print(f"  {s.id:<5} {s.role:<8} {'  '.join(cells)}{level}")
-    roles = {
-        role: sum(s.role == role for s in plan.settings) for role in ("train", "holdout", "anchor")
-    }
-    print(
-        f"{len(plan.settings)} captures: {roles['train']} training, {roles['holdout']} held out, "
-        f"{roles['anchor']} anchors ({r.method}, seed {r.seed})"
-    )
-    saved = plan.unordered_motion_s - plan.motion_s
-    print(
-        f"motion {hms(plan.motion_s)} ordered by travel, {hms(plan.unordered_motion_s)} "
-        f"unordered ({saved:.0f} s saved)"
-    )
-    print(f"estimated total {hms(plan.total_s)} ({r.capture_s:g} s a capture)")
-    for note in plan.notes:
-        print(f"note: {note}")
+    for line in plan_summary(plan):
+        print(line)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -213,9 +179,8 @@ def run(args: argparse.Namespace) -> int:
     req, model = request_and_model(args)
     if args.out.is_dir():
         raise StationError(f"{args.out} is a folder", "give a file name, e.g. --out plan.json")
-    plan = make_plan(req, model)
+    plan = make_and_write(req, model, args.out)
     data = plan.to_json()
-    atomic_write_text(args.out, json.dumps(data, indent=2) + "\n")
     if args.json:
         print_json({"plan_path": str(args.out.resolve()), **data})
     else:
