@@ -9,6 +9,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..devices import Bench, open_bench
+from ..errors import StationError
 from ..settings import load_settings, update_settings
 from ..virtual.rig import VirtualRig
 
@@ -67,9 +68,16 @@ class StationApp(App[None]):
         return open_bench(device)
 
     def on_mount(self) -> None:
-        """Start at home."""
+        """Start at home; in the demo, with the virtual pedal's rig profile and a plan for it."""
         from .home import HomeScreen
 
+        if self.demo:
+            from .demo import prepare_demo
+
+            try:
+                prepare_demo(self.home)
+            except (StationError, OSError) as exc:
+                self.startup_warnings.append(f"the demo's rig profile or plan: {exc}")
         self.push_screen(HomeScreen())
         for text in self.startup_warnings:
             self.notify(text, severity="warning", timeout=12)

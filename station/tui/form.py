@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Label
@@ -25,6 +27,28 @@ def number(screen: Widget, selector: str, what: str, *, integer: bool = False) -
         raise StationError(
             f"{what}: {text!r} is not a {'whole ' if integer else ''}number"
         ) from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise StationError(f"{what} must be a finite number")
     return value
+
+
+def optional_integer(screen: Widget, selector: str, what: str) -> int | None:
+    """The whole number typed in an Input, None when it is left blank."""
+    if not screen.query_one(selector, Input).value.strip():
+        return None
+    return int(number(screen, selector, what, integer=True))
+
+
+def dbu_values(screen: Widget, selector: str, what: str) -> tuple[float, ...]:
+    """Levels typed as `6, 12, 18` (commas or spaces between them); () when left blank."""
+    text = screen.query_one(selector, Input).value
+    words = text.replace(",", " ").split()
+    try:
+        values = tuple(float(w) for w in words)
+    except ValueError:
+        raise StationError(
+            f"{what}: {text.strip()!r} is not a list of dBu values", "e.g. 6, 12, 18"
+        ) from None
+    if not all(math.isfinite(v) for v in values):
+        raise StationError(f"{what} must be finite numbers", "e.g. 6, 12, 18")
+    return values

@@ -129,7 +129,7 @@ class HomeScreen(StationScreen[None]):
                 "Press [b]p[/b] (F4) for another capture, [b]m[/b] (F6) to tag or train a "
                 "model, [b]g[/b] (F7) for the player's gain staging."
             )
-        text += " Servo rig: [b]r[/b] (F10); sweep a plan: [b]s[/b] (F11)."
+        text += " Servo rig: [b]r[/b] (F10); plan and run a sweep: [b]s[/b] (F11)."
         if app.demo:
             text = "[b]Demo on the virtual rig[/b] — no hardware needed. " + text
         self.query_one("#welcome", Static).update(text)

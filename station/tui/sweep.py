@@ -1,8 +1,13 @@
-"""Sweep: a plan's settings captured one after another, with live progress and ETA."""
+"""Sweep: make a plan, sweep it setting after setting, and see every verdict and anchor.
+
+Three tabs: Plan (the plan form, tui/plan_form.py), Sweep (what to sweep it
+with) and Progress (tui/sweep_view.py: live progress, then the finished
+session's settings, verdicts and anchors, whole at 80×24). F5 starts from any
+of them; starting shows the Progress tab.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,52 +15,38 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, DataTable, Footer, Header, Input, ProgressBar, Select, Static
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Input,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from ..devices import StationBench
 from ..errors import StationError, Stopped
 from ..events import Event, Progress, Step, SweepProgress, Warning_
-from ..home import home_signal_path, list_profiles
+from ..home import home_signal_path, list_profiles, plans_dir, session_folder
+from ..plan.design import Plan
 from ..reamp.generate import write_station_signal
-from ..sweep.journal import Journal, replay
-from ..sweep.positioner import describe
-from ..sweep.run import SweepRunner, SweepSummary, progress_line
-from ..sweep.session import Session, SweepOptions
+from ..sweep.run import SweepRunner, SweepSummary, summarise
+from ..sweep.session import Session, SweepOptions, open_session
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
 from .base import StationScreen
 from .bridge import Bridge
 from .form import number, row
+from .plan_form import PlanForm
+from .sweep_view import SweepView, summary_line
 from .words import error_text, said, say
 
-STATUS_STYLE = {
-    "pending": "[dim]pending[/dim]",
-    "captured": "[yellow]retaking[/yellow]",
-    "done": "[green]done[/green]",
-    "failed": "[b red]FAILED[/b red]",
-}
 
-
-def prepare_demo(home: Path) -> None:
-    """In the demo: a rig profile for the virtual pedal and a small plan, if there are none."""
-    from ..plan.design import KnobRange, PlanRequest, SwitchChoice, make_plan
-    from ..rig.motion import rig_model
-    from ..rig.profiles import rig_path, save_rig
-    from ..virtual.pedal import virtual_pedal_rig
-
-    rig = virtual_pedal_rig()
-    if not rig_path(home, rig.name).is_file():
-        save_rig(home, rig)
-    plan_file = Path(home) / "plan.json"
-    if not plan_file.is_file():
-        req = PlanRequest(
-            knobs=tuple(KnobRange(k.name, k.min, k.max) for k in rig.knobs),
-            switches=tuple(SwitchChoice(s.name, tuple(s.positions)) for s in rig.switches),
-            settings=6,
-            holdout=1,
-            anchor_every=4,
-            rig=rig.name,
-        )
-        plan_file.write_text(json.dumps(make_plan(req, rig_model(rig)).to_json(), indent=2))
+def newest_plan(home: Path) -> Path | None:
+    """The plan most recently written under the home's plans/, if any."""
+    found = sorted(plans_dir(home).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
 
 
 class SweepScreen(StationScreen[None]):
@@ -66,63 +57,86 @@ class SweepScreen(StationScreen[None]):
         Binding("f8", "resume", "Resume"),
         Binding("escape", "stop", "Stop"),
     ]
+    DEFAULT_CSS = """
+    SweepScreen TabPane { padding: 0 1; }
+    SweepScreen #progress_tab { height: 1fr; }
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.busy = False
         self.bridge: Bridge | None = None
-        self.session: Session | None = None
         self.summary: SweepSummary | None = None
+
+    @property
+    def session(self) -> Session | None:
+        """The session the Progress tab shows."""
+        return self.query_one(SweepView).session
 
     def compose(self) -> ComposeResult:
         app = self.station
         s = app.settings
         names = list_profiles(app.home)
         default = s.get("profile") if s.get("profile") in names else (names[0] if names else None)
+        remembered = s.get("sweep_plan")
+        plan = remembered if remembered and Path(remembered).is_file() else newest_plan(app.home)
         yield Header()
-        with VerticalScroll():
-            yield Static("Sweep a plan", classes="title")
-            yield Static(
-                "Make a plan with 'station plan' (knobs, switches, a budget of settings); the "
-                "rig turns the knobs, or you do when the rig is 'none'.",
-                classes="muted",
-            )
-            plan = s.get("sweep_plan") or str(Path(app.home) / "plan.json")
-            yield row("Plan file", Input(plan, id="plan"))
-            yield row(
-                "Profile",
-                Select(
-                    [(n, n) for n in names],
-                    value=default or Select.NULL,
-                    id="profile",
-                    prompt="calibrated interface",
-                ),
-            )
-            rig = s.get("sweep_rig") or ("vpedal" if app.demo else "none")
-            yield row("Rig", Input(rig, id="rig"))
-            yield row("Session", Input(s.get("sweep_session", "sweep1"), id="session"))
-            yield row("Reamp dBu", Input(str(s.get("reamp_dbu", 12)), id="dbu"))
-            reamp_file = s.get("reamp_file") or str(home_signal_path(app.home))
-            yield row("Reamp file", Input(reamp_file, id="file"))
-            with Horizontal(classes="buttons"):
-                yield Button("Start (F5)", variant="primary", id="start", compact=True)
-                yield Button("Resume (F8)", id="resume", compact=True)
-                yield Button("Stop (Esc)", id="stop", disabled=True, compact=True)
-            yield Static("", id="status", classes="big")
-            yield ProgressBar(total=1.0, show_eta=False, id="progress")
-            yield Static("", id="current")
-            yield Static("", id="take", classes="muted")
-            yield DataTable(id="settings", zebra_stripes=True)
+        with TabbedContent(initial="sweep_tab" if plan else "plan_tab", id="tabs"):
+            with TabPane("Plan", id="plan_tab"):
+                yield PlanForm()
+            with TabPane("Sweep", id="sweep_tab"), VerticalScroll():
+                yield Static(
+                    "The rig turns the knobs (or you do, with Rig none); every take is checked "
+                    "and journalled, and Resume goes on after a stop or a crash.",
+                    classes="muted",
+                )
+                yield row(
+                    "Plan file",
+                    Input(str(plan or ""), id="plan", placeholder="make one on the Plan tab"),
+                )
+                yield row(
+                    "Profile",
+                    Select(
+                        [(n, n) for n in names],
+                        value=default or Select.NULL,
+                        id="profile",
+                        prompt="calibrated interface",
+                    ),
+                )
+                rig = s.get("sweep_rig") or ("vpedal" if app.demo else "none")
+                yield row("Rig", Input(rig, id="rig"))
+                yield row("Session", Input(s.get("sweep_session", "sweep1"), id="session"))
+                yield row("Reamp dBu", Input(str(s.get("reamp_dbu", 12)), id="dbu"))
+                reamp_file = s.get("reamp_file") or str(home_signal_path(app.home))
+                yield row("Reamp file", Input(reamp_file, id="file"))
+                with Horizontal(classes="buttons"):
+                    yield Button("Start (F5)", variant="primary", id="start", compact=True)
+                    yield Button("Resume (F8)", id="resume", compact=True)
+                    yield Button("Stop (Esc)", id="stop", disabled=True, compact=True)
+            with TabPane("Progress", id="progress_tab"):
+                yield SweepView()
         yield Footer()
 
     def on_mount(self) -> None:
-        """Ready the demo's rig profile and plan."""
-        app = self.station
-        if app.demo:
-            try:
-                prepare_demo(app.home)
-            except (StationError, OSError) as exc:
-                self.notify(f"demo plan not written: {exc}", severity="warning")
+        """Show the session named in the form, if it exists: how it ended, or how far it got."""
+        folder = session_folder(self.station.home, self.query_one("#session", Input).value.strip())
+        if not (folder / "session.json").is_file():
+            return
+        try:
+            session = open_session(folder)
+            state = self.query_one(SweepView).show_session(session)
+        except StationError:
+            return  # a damaged session says why when it is resumed
+        summary = summarise(session, state)
+        self.query_one(SweepView).show_end(summary_line(summary), summary)
+
+    def on_plan_form_made(self, message: PlanForm.Made) -> None:
+        """A new plan: sweep it next, with the rig it was made for."""
+        self.query_one("#plan", Input).value = str(message.path)
+        plan: Plan = message.plan
+        if plan.request.rig:
+            self.query_one("#rig", Input).value = plan.request.rig
+        self.station.remember(sweep_plan=str(message.path))
 
     def set_busy(self, busy: bool) -> None:
         """Lock the form while sweeping."""
@@ -147,6 +161,8 @@ class SweepScreen(StationScreen[None]):
             if not isinstance(profile, str):
                 raise StationError("choose a calibrated profile", "press F3 to calibrate first")
             dbu = number(self, "#dbu", "Reamp dBu")
+            if not self.query_one("#plan", Input).value.strip():
+                raise StationError("no plan chosen", "make one on the Plan tab")
         except StationError as exc:
             self.notify(error_text(exc), severity="error", timeout=8)
             return
@@ -179,55 +195,29 @@ class SweepScreen(StationScreen[None]):
             self.bridge.stop.set()
             self.notify("Stopping… the session stays resumable (F8).")
 
-    def show_session(self, session: Session) -> None:
-        """Fill the table with the session's schedule and statuses."""
-        self.session = session
-        table = self.query_one("#settings", DataTable)
-        table.clear(columns=True)
-        for label in ("id", "role", "setting", "status"):
-            table.add_column(label, key=label)
-        state = replay(Journal(session.folder).read(), [s.id for s in session.schedule])
-        for s in session.schedule:
-            table.add_row(s.id, s.role, describe(s), STATUS_STYLE[state.status[s.id]], key=s.id)
-
-    def refresh_statuses(self) -> None:
-        """Re-read the journal and update the status column."""
-        if self.session is None:
-            return
-        table = self.query_one("#settings", DataTable)
-        ids = [s.id for s in self.session.schedule]
-        state = replay(Journal(self.session.folder).read(), ids)
-        for sid in ids:
-            flag = " [yellow]suspect[/yellow]" if sid in state.suspect else ""
-            table.update_cell(sid, "status", STATUS_STYLE[state.status[sid]] + flag)
-
     def on_station_event(self, event: Event) -> None:
         """Sweep progress, the take's progress and warnings from the core."""
+        view = self.query_one(SweepView)
         if isinstance(event, SweepProgress):
-            self.query_one("#status", Static).update(progress_line(event))
-            self.query_one("#progress", ProgressBar).update(
-                progress=(event.done + event.failed) / max(1, event.total)
-            )
-            values = "   ".join(
-                [f"{k} [b]{v:g}[/b]" for k, v in event.knobs.items()]
-                + [f"{k} [b]{v}[/b]" for k, v in event.switches.items()]
-            )
-            self.query_one("#current", Static).update(f"{event.setting_id}: {values}")
-            self.refresh_statuses()
+            view.show_progress(event)
         elif isinstance(event, Progress):
-            self.query_one("#take", Static).update(event.message)
+            view.show_take(event.message)
         elif isinstance(event, Step):
-            self.query_one("#take", Static).update(event.text)
+            view.show_take(event.text)
         elif isinstance(event, Warning_):
             self.notify(say(event.text), severity="warning", timeout=10)
 
+    def started(self, session: Session) -> None:
+        """The session exists: its settings on the Progress tab, shown."""
+        self.query_one(SweepView).show_session(session)
+        self.query_one("#tabs", TabbedContent).active = "progress_tab"
+        self.query_one("#settings").focus()
+
     def finished(self, summary: SweepSummary | None, message: str) -> None:
-        """Show how the sweep ended and unlock the form."""
+        """Show how the sweep ended, every verdict and anchor, and unlock the form."""
         self.summary = summary
         self.set_busy(False)
-        self.refresh_statuses()
-        self.query_one("#status", Static).update(message)
-        self.query_one("#take", Static).update("")  # no take runs any more
+        self.query_one(SweepView).show_end(message, summary)
 
     @work(thread=True, exclusive=True)
     def run_sweep(self, form: dict[str, Any], *, resume: bool) -> None:
@@ -262,15 +252,9 @@ class SweepScreen(StationScreen[None]):
                     app.home, start, devices, bridge.confirm, emit=bridge.emit, stop=bridge.stop
                 )
             bridge.rig = app.rig  # the bench is open now: the virtual rig does what prompts ask
-            app.call_from_thread(self.show_session, runner.session)
+            app.call_from_thread(self.started, runner.session)
             summary = runner.run(resumed=resume)
-            app.call_from_thread(
-                self.finished,
-                summary,
-                f"Sweep {summary.session.name}: {len(summary.done)} done, {len(summary.failed)} "
-                f"failed, {len(summary.suspect)} suspect. Train models from it on the "
-                "Models screen (F6).",
-            )
+            app.call_from_thread(self.finished, summary, summary_line(summary))
         except Stopped:
             # Stopped at a question before the session existed: there is nothing to resume.
             kept = "the session is kept; F8 resumes it" if runner else "no session was made"

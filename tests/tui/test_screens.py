@@ -206,7 +206,7 @@ def snapshot_home() -> Path:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (140, 44)])
-@pytest.mark.parametrize("key", ["home", "c", "f4", "f6", "f7", "f1", "f10"])
+@pytest.mark.parametrize("key", ["home", "c", "f4", "f6", "f7", "f1", "f10", "f11"])
 def test_screens(snap_compare, snapshot_home: Path, key: str, size: tuple[int, int]) -> None:
     async def before(pilot) -> None:
         if key != "home":

@@ -1,0 +1,189 @@
+"""The Sweep screen's Plan tab: a plan from a rig profile's controls, a budget and a design.
+
+It calls the core that `station plan` calls (station.plan.setup), shows the
+plan's estimate, writes the file under the home's plans/ and tells the screen,
+which puts it in the Sweep tab's form so F5 sweeps it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Input, Select, Static
+
+from ..errors import StationError
+from ..home import list_rigs, plan_path, plans_dir
+from ..plan.design import METHODS, Plan, PlanRequest
+from ..plan.setup import for_rig, make_and_write, plan_summary
+from ..rig.profiles import RigProfile, load_rig
+from .form import dbu_values, number, optional_integer, row
+from .words import error_text
+
+if TYPE_CHECKING:
+    from .app import StationApp
+
+
+def controls_line(rig: RigProfile) -> str:
+    """`drive 0–10 · tone 0–10 · boost off/on`: what a plan for this rig varies."""
+    parts = [f"{k.name} {k.min:g}–{k.max:g}" for k in rig.knobs]
+    parts += [f"{s.name} {'/'.join(s.positions)}" for s in rig.switches]
+    return " · ".join(parts) or "no knobs or switches"
+
+
+class PlanForm(Vertical):
+    """Rig, budget, method, holdout, levels, seed; Make writes the plan and shows its estimate."""
+
+    DEFAULT_CSS = """
+    PlanForm { height: auto; }
+    PlanForm #plan_result { height: auto; }
+    """
+
+    class Made(Message):
+        """A plan was written to `path`."""
+
+        def __init__(self, path: Path, plan: Plan) -> None:
+            super().__init__()
+            self.path = path
+            self.plan = plan
+
+    @property
+    def station(self) -> StationApp:
+        """The running app, as the StationApp it is."""
+        return cast("StationApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        app = self.station
+        s: dict[str, Any] = app.settings
+        rigs = list_rigs(app.home)
+        chosen = s.get("plan_rig") if s.get("plan_rig") in rigs else (rigs[0] if rigs else None)
+        yield Static(
+            "Which settings to capture, played in the order that turns the knobs least.",
+            classes="muted",
+        )
+        yield row(
+            "Rig",
+            Select(
+                [(r, r) for r in rigs],
+                value=chosen or Select.NULL,
+                id="plan_rig",
+                prompt="a rig profile: calibrate one on the Rig screen (F10)",
+            ),
+        )
+        yield Static("", id="plan_controls", classes="muted")
+        budget = s.get("plan_settings", 6 if app.demo else 16)
+        yield row("Settings", Input(str(budget), id="plan_settings", placeholder="held out too"))
+        methods = [(m, m) for m in METHODS]
+        yield row(
+            "Method", Select(methods, value=METHODS[0], allow_blank=False, id="plan_method")
+        )
+        yield row("Held out", Input("", id="plan_holdout", placeholder="about 10 % of them"))
+        yield row(
+            "Levels dBu",
+            Input("", id="plan_levels", placeholder="blank: the Reamp dBu; or e.g. 6, 12, 18"),
+        )
+        yield row("Seed", Input("1", id="plan_seed"))
+        yield row("Plan name", Input(chosen or "", id="plan_name", placeholder="e.g. od-night1"))
+        with Horizontal(classes="buttons"):
+            yield Button("Make the plan", variant="primary", id="make_plan", compact=True)
+        yield Static(f"Plans are saved in {plans_dir(app.home)}.", id="plan_result")
+
+    def on_mount(self) -> None:
+        """Show the chosen rig's controls."""
+        self.show_controls()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """A new rig: show its controls, and name the plan after it unless a name was typed."""
+        if event.select.id != "plan_rig":
+            return
+        name = self.query_one("#plan_name", Input)
+        if isinstance(event.value, str) and (not name.value or name.value in self._rigs()):
+            name.value = event.value
+        self.show_controls()
+
+    def _rigs(self) -> list[str]:
+        return list_rigs(self.station.home)
+
+    def _rig(self) -> RigProfile:
+        name = self.query_one("#plan_rig", Select).value
+        if not isinstance(name, str):
+            raise StationError("choose a rig profile", "calibrate one on the Rig screen (F10)")
+        return load_rig(self.station.home, name)
+
+    def show_controls(self) -> None:
+        """The chosen rig's knobs and switches, or why there are none."""
+        line = self.query_one("#plan_controls", Static)
+        if not isinstance(self.query_one("#plan_rig", Select).value, str):
+            line.update("")
+            return
+        try:
+            line.update(escape(controls_line(self._rig())))
+        except StationError as exc:
+            line.update(f"[red]{escape(error_text(exc))}[/red]")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Make the plan."""
+        if event.button.id == "make_plan":
+            event.stop()
+            self.make()
+
+    def request(self) -> tuple[PlanRequest, RigProfile, Path]:
+        """The plan request from the form, the rig it is for and the file it goes to;
+        StationError naming the field for anything typed wrong."""
+        rig = self._rig()
+        settings = int(number(self, "#plan_settings", "Settings", integer=True))
+        req = PlanRequest(
+            knobs=(),
+            settings=settings,
+            method=str(self.query_one("#plan_method", Select).value),
+            holdout=optional_integer(self, "#plan_holdout", "Held out"),
+            levels_dbu=dbu_values(self, "#plan_levels", "Levels dBu"),
+            seed=int(number(self, "#plan_seed", "Seed", integer=True)),
+        )
+        name = self.query_one("#plan_name", Input).value.strip()
+        if not name:
+            raise StationError("the plan needs a name", "type one in Plan name, e.g. od-night1")
+        return req, rig, plan_path(self.station.home, name)
+
+    def make(self) -> None:
+        """Check the form, then design and write the plan off the UI thread."""
+        result = self.query_one("#plan_result", Static)
+        try:
+            req, rig, path = self.request()
+        except StationError as exc:
+            result.update(f"[red]{escape(error_text(exc))}[/red]")
+            return
+        self.station.remember(plan_rig=rig.name, plan_settings=req.settings)
+        result.update("Planning…")
+        self.query_one("#make_plan", Button).disabled = True
+        self.design(req, rig, path)
+
+    @work(thread=True, exclusive=True, group="plan")
+    def design(self, req: PlanRequest, rig: RigProfile, path: Path) -> None:
+        """Make and write the plan (a large budget takes a moment), then show it."""
+        app = self.station
+        replaced = path.is_file()
+        try:
+            plan = make_and_write(*for_rig(req, rig), path)
+        except StationError as exc:
+            app.call_from_thread(self.planned, None, f"[red]{escape(error_text(exc))}[/red]")
+            return
+        lines = [escape(line) for line in plan_summary(plan)]
+        lines[2] = f"[b]{lines[2]}[/b]"  # the estimated total: what a user plans the night by
+        saved = f"[green]Saved {escape(str(path))}[/green]" + (
+            " (it replaced the plan of that name)" if replaced else ""
+        )
+        text = "\n".join([*lines, saved, "F5 sweeps it (Profile and Session on the Sweep tab)."])
+        app.call_from_thread(self.planned, (path, plan), text)
+
+    def planned(self, made: tuple[Path, Plan] | None, text: str) -> None:
+        """Show what came of it; tell the screen about a new plan."""
+        self.query_one("#make_plan", Button).disabled = False
+        self.query_one("#plan_result", Static).update(text)
+        if made is not None:
+            self.post_message(self.Made(*made))

@@ -1,0 +1,178 @@
+"""The Sweep screen's Progress tab: a session's settings with their verdicts, its anchors and
+how far it is, live while it sweeps and whole, at 80×24, once it has ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, ProgressBar, Static
+
+from ..events import SweepProgress
+from ..sweep.journal import Journal, SweepState, replay
+from ..sweep.positioner import describe
+from ..sweep.run import SweepSummary, progress_line
+from ..sweep.session import Session
+
+SHOWN_ANCHORS = 3  # anchors listed one by one; the rest are counted (drifted ones come first)
+
+
+def verdict(state: SweepState, setting_id: str, anchor: dict[str, Any] | None) -> str:
+    """What came of one setting, as the table shows it: passed (and in how many takes),
+    failed and why, retaking, pending; suspect after a drift; an anchor steady or drifted."""
+    status = state.status[setting_id]
+    takes = state.takes.get(setting_id, 0)
+    if status == "done":
+        text = "[green]passed[/green]" + (f" ({takes} takes)" if takes > 1 else "")
+    elif status == "failed":
+        reason = state.last_verdict.get(setting_id, "failed").removeprefix("failed: ")
+        text = f"[b red]FAILED[/b red] {escape(reason)}"
+    elif status == "captured":
+        text = "[yellow]retaking[/yellow]"
+    else:
+        text = "[dim]pending[/dim]"
+    if setting_id in state.suspect:
+        text += " [yellow]suspect[/yellow]"
+    if anchor is not None:
+        text += " · [b red]DRIFT[/b red]" if anchor.get("drifted") else " · steady"
+    return text
+
+
+def last_anchors(state: SweepState) -> dict[str, dict[str, Any]]:
+    """Each anchor's latest comparison with the first one, by anchor id."""
+    return {str(a["id"]): a for a in state.anchors}
+
+
+def anchors_text(
+    anchors: dict[str, dict[str, Any]], planned: int, limits: tuple[float, float]
+) -> str:
+    """The anchors' results: ESR and level change against the first anchor, drifted or not
+    (over the ESR or the level limit, in dB)."""
+    if planned <= 1:
+        return "[dim]Anchors: this plan has no drift anchor to compare.[/dim]"
+    if not anchors:
+        return f"Anchors: {planned} in the plan; the first is the reference, none compared yet."
+    ordered = sorted(anchors.values(), key=lambda a: not a.get("drifted"))
+    drifted = sum(bool(a.get("drifted")) for a in ordered)
+    head = f"Anchors vs {ordered[0]['reference']}: " + (
+        f"[b red]{drifted} drifted[/b red]" if drifted else "[green]all steady[/green]"
+    )
+    head += f" (limits ESR {limits[0]:g}, {limits[1]:g} dB)"
+    items = [
+        f"{a['id']} ESR {a['esr']:.4f}, level {a['level_change_db']:+.2f} dB"
+        + (" [b red]DRIFT[/b red]" if a.get("drifted") else "")
+        for a in ordered[:SHOWN_ANCHORS]
+    ]
+    more = len(ordered) - SHOWN_ANCHORS
+    if more > 0:
+        items.append(f"{more} more")
+    return head + " — " + " · ".join(items)
+
+
+def summary_line(summary: SweepSummary) -> str:
+    """How a session stands: settings done, failed, left and suspect, and what comes next."""
+    s = summary
+    counts = f"{len(s.done)} done, {len(s.failed)} failed, {len(s.suspect)} suspect"
+    if s.pending:
+        return f"Sweep {s.session.name}: {counts}, {len(s.pending)} left; F8 resumes it."
+    nxt = "F8 retakes the failed ones, or t" if s.failed else "T"
+    return f"Sweep {s.session.name}: {counts}. {nxt}rain models from it on the Models screen (F6)."
+
+
+class SweepView(Vertical):
+    """A sweep session's progress and results: status, bar, the setting now, anchors, table."""
+
+    DEFAULT_CSS = """
+    SweepView { height: 1fr; }
+    SweepView #status { text-style: bold; background: $boost; padding: 0 1; height: auto; }
+    SweepView #current, SweepView #take { height: 1; }
+    SweepView #anchors { height: auto; }
+    SweepView DataTable { height: 1fr; max-height: 100%; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session: Session | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("No sweep yet: make a plan, then F5 starts it.", id="status")
+        yield ProgressBar(total=1.0, show_eta=False, id="progress")
+        for line in (Static("", id="current"), Static("", id="take", classes="muted")):
+            line.display = False  # shown while a sweep runs
+            yield line
+        yield Static("", id="anchors")
+        yield DataTable(id="settings", zebra_stripes=True, cursor_type="row")
+
+    def show_session(self, session: Session) -> SweepState:
+        """Fill the table with the session's schedule and what its journal says so far."""
+        self.session = session
+        table = self.query_one("#settings", DataTable)
+        table.clear(columns=True)
+        for label in ("id", "role", "setting", "verdict"):
+            table.add_column(label, key=label)
+        state = self._state()
+        anchors = last_anchors(state)
+        for s in session.schedule:
+            table.add_row(
+                s.id, s.role, describe(s), verdict(state, s.id, anchors.get(s.id)), key=s.id
+            )
+        self._show_anchors(state)
+        return state
+
+    def _state(self) -> SweepState:
+        assert self.session is not None
+        return replay(Journal(self.session.folder).read(), [s.id for s in self.session.schedule])
+
+    def _show_anchors(self, state: SweepState) -> None:
+        assert self.session is not None
+        planned = sum(s.role == "anchor" for s in self.session.schedule)
+        o = self.session.options
+        limits = (o.drift_esr_max, o.drift_level_db_max)
+        text = anchors_text(last_anchors(state), planned, limits)
+        self.query_one("#anchors", Static).update(text)
+
+    def refresh_verdicts(self) -> None:
+        """Re-read the journal: every setting's verdict, and the anchors."""
+        if self.session is None:
+            return
+        table = self.query_one("#settings", DataTable)
+        state = self._state()
+        anchors = last_anchors(state)
+        for s in self.session.schedule:
+            cell = verdict(state, s.id, anchors.get(s.id))
+            table.update_cell(s.id, "verdict", cell, update_width=True)
+        self._show_anchors(state)
+
+    def show_progress(self, event: SweepProgress) -> None:
+        """Where the sweep is: the status line, the bar, the setting now, the table."""
+        self.query_one("#status", Static).update(escape(progress_line(event)))
+        self.query_one("#progress", ProgressBar).update(
+            progress=(event.done + event.failed) / max(1, event.total)
+        )
+        values = "   ".join(
+            [f"{k} [b]{v:g}[/b]" for k, v in event.knobs.items()]
+            + [f"{k} [b]{escape(v)}[/b]" for k, v in event.switches.items()]
+        )
+        current = self.query_one("#current", Static)
+        current.update(f"{event.setting_id}: {values}")
+        current.display = self.query_one("#take").display = True
+        self.refresh_verdicts()
+        table = self.query_one("#settings", DataTable)
+        if event.setting_id in table.rows:
+            table.move_cursor(row=table.get_row_index(event.setting_id))
+
+    def show_take(self, text: str) -> None:
+        """What the take now is doing."""
+        self.query_one("#take", Static).update(escape(text))
+
+    def show_end(self, message: str, summary: SweepSummary | None = None) -> None:
+        """How the sweep ended (or stopped): the message, every verdict and anchor, and with
+        a summary the bar at the share of settings done or failed."""
+        self.refresh_verdicts()
+        self.query_one("#status", Static).update(escape(message))
+        self.query_one("#current").display = self.query_one("#take").display = False
+        if summary is not None and self.session is not None:
+            left = len(summary.pending) / max(1, len(self.session.schedule))
+            self.query_one("#progress", ProgressBar).update(progress=1.0 - left)
