@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,20 +37,41 @@ class ShownSetting(Protocol):
 FINE_US = 5
 COARSE_US = 50
 
-HELP = """commands (one a line):
-  knob NAME CHANNEL [MIN MAX]  calibrate a knob on a servo channel
-  switch NAME CHANNEL          calibrate a switch
-  + / -    ++ / --             jog a fine (5 µs) / coarse (50 µs) step
-  +N / -N   goto US            jog by N µs / go to a pulse width
-  mark VALUE                   the pointer is on the printed mark VALUE (a
-                               switch: a position name); do both ends and
-                               any marks between
-  undo                         drop the last mark
-  where                        where the servo is
-  done                         finish this knob or switch
-  drop NAME                    forget a control (finished or not)
-  save                         write the rig profile and stop
-  quit                         stop without saving (asks when there is work)
+# The line commands, as (syntax, what it does): each face lists them at its own width.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("knob NAME CHANNEL [MIN MAX]", "calibrate a knob on a servo channel"),
+    ("switch NAME CHANNEL", "calibrate a switch"),
+    ("+ / -    ++ / --", "jog a fine (5 µs) / coarse (50 µs) step"),
+    ("+N / -N   goto US", "jog by N µs / go to a pulse width"),
+    (
+        "mark VALUE",
+        "the pointer is on the printed mark VALUE (a switch: a position name); do both ends "
+        "and any marks between",
+    ),
+    ("undo", "drop the last mark"),
+    ("where", "where the servo is"),
+    ("done", "finish this knob or switch"),
+    ("drop NAME", "forget a control (finished or not)"),
+    ("save", "write the rig profile and stop"),
+    ("quit", "stop without saving (asks when there is work)"),
+)
+
+
+def command_list(commands: Sequence[tuple[str, str]], width: int = 76, indent: int = 2) -> str:
+    """The commands as a list `width` characters wide: each one's syntax (after `indent`
+    spaces), then what it does, wrapped under itself."""
+    syntax_width = max(len(syntax) for syntax, _ in commands)
+    column = indent + syntax_width + 2
+    lines: list[str] = []
+    for syntax, what in commands:
+        first, *more = textwrap.wrap(what, max(20, width - column)) or [""]
+        lines.append(f"{' ' * indent}{syntax:<{syntax_width}}  {first}")
+        lines += [" " * column + line for line in more]
+    return "\n".join(lines)
+
+
+HELP = f"""commands (one a line):
+{command_list(COMMANDS)}
 on a terminal: ←/→ fine, ↓/↑ coarse steps; Escape or Ctrl-C stops"""
 
 

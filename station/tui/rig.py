@@ -11,34 +11,49 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Header, Input, RichLog, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Header, Input, Label, RichLog, Static
 
 from ..errors import StationError, Stopped
 from ..home import list_rigs
-from ..rig.calibrate import RigCalibration, parse_settings, rig_status
+from ..rig.calibrate import COMMANDS, RigCalibration, command_list, parse_settings, rig_status
 from ..rig.profiles import load_rig, save_rig
 from .base import StationScreen
 from .form import row
 from .words import error_text, said
 
 KEYS = (
-    "[b]←/→[/b] 5 µs [b]↓/↑[/b] 50 µs [b]Esc[/b] stop · [b]knob drive 0[/b] · [b]mark 5[/b] · "
-    "[b]done[/b] · [b]save[/b] · [b]move drive=5[/b] · [b]help[/b]"
+    "[b]←/→[/b] ±5 µs [b]↓/↑[/b] ±50 µs [b]Esc[/b] stop · [b]knob drive 0[/b] · [b]mark 5[/b] · "
+    "[b]done[/b] · [b]save[/b] · [b]help[/b]"
 )
+# What this screen adds to the calibration's commands (the keys are on the line above them).
+SCREEN_COMMANDS = (
+    ("move drive=5 boost=on", "turn the saved rig's controls there"),
+    ("status", "where the saved rig's controls are"),
+    ("detach", "let the servos go limp (Esc does too)"),
+)
+NEW_RIG = "od"  # the name offered when the home has no rig profile yet
 
 
 class RigScreen(StationScreen[None]):
     """Connect, jog each knob to its printed marks, save the profile; status and moves."""
 
-    DEFAULT_CSS = """
-    RigScreen #live { padding: 0 1; margin: 0; height: 3; }
-    RigScreen .title { margin: 0; }
-    RigScreen .buttons { margin: 0; }
-    RigScreen RichLog { height: 7; }
+    # Everything but the log takes one line (the live position two), so the log has the rest:
+    # at 80×24 the whole command list fits in it. CSS, not DEFAULT_CSS: it overrides the app's.
+    CSS = """
+    RigScreen #connection { height: 1; }
+    RigScreen #connection Label { width: auto; padding: 0 1 0 0; }
+    RigScreen #connection Input { width: 1fr; margin: 0 2 0 0; }
+    RigScreen #connection Button { margin: 0 0 0 1; }
+    RigScreen #live { padding: 0 1; margin: 0; height: 2; background: $boost; text-style: bold; }
+    RigScreen .row Label { width: 9; }
+    RigScreen RichLog {
+        height: 1fr; border: none; border-left: outer $primary-darken-2; padding: 0 0 0 1;
+    }
     """
 
     BINDINGS = [
@@ -63,21 +78,35 @@ class RigScreen(StationScreen[None]):
     def compose(self) -> ComposeResult:
         s: dict[str, Any] = self.station.settings
         yield Header()
-        with VerticalScroll():
-            yield Static("Servo rig: calibrate knobs, move them", classes="title")
-            yield row("Port", Input(s.get("rig_port", "virtual"), id="port"))
-            yield row("Rig name", Input(s.get("rig_name", "od"), id="name"))
-            with Horizontal(classes="buttons"):
+        with Vertical():
+            with Horizontal(id="connection"):
+                yield Label("Port")
+                yield Input(s.get("rig_port", "virtual"), id="port", compact=True)
+                yield Label("Rig name")
+                yield Input(self.default_name(), id="name", compact=True)
                 yield Button("Connect (F5)", variant="primary", id="connect", compact=True)
                 yield Button("Stop (Esc)", id="stop", compact=True)
-            yield Static("Not connected. Press F5 to connect.", id="live", classes="big")
+            yield Static("Servo rig: not connected. Press F5 to connect.", id="live")
             yield Static(KEYS, classes="muted")
-            yield Input(placeholder="command, then Enter (help lists them)", id="command")
-            yield RichLog(id="log", markup=True, wrap=True)
+            yield row(
+                "Command", Input(placeholder="then Enter (help lists them)", id="command")
+            )
+            # Long lines wrap at the log's own width (RichLog's default renders 78 wide and cuts).
+            yield RichLog(id="log", markup=True, wrap=True, min_width=20)
         yield Footer()
 
+    def default_name(self) -> str:
+        """The rig profile last used, else the first saved one, else a name for a new rig."""
+        s: dict[str, Any] = self.station.settings
+        saved = list_rigs(self.station.home)
+        if s.get("rig_name") in saved:
+            return str(s["rig_name"])
+        return saved[0] if saved else str(s.get("rig_name") or NEW_RIG)
+
     def on_mount(self) -> None:
-        """Refresh the live position five times a second (it moves during a slew)."""
+        """Connect is one Enter away; refresh the live position five times a second (it moves
+        during a slew)."""
+        self.query_one("#connect", Button).focus()
         self.set_interval(0.2, self.show_live)
 
     # -- live position -------------------------------------------------------------
@@ -150,7 +179,7 @@ class RigScreen(StationScreen[None]):
             )
         except StationError as exc:
             app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
-            app.call_from_thread(self.note, f"[red]{said(exc)}[/red]")
+            app.call_from_thread(self.note, f"[red]{escape(said(exc))}[/red]")
             return
         self.rig, self.cal, self.bench, self.port = rig, cal, bench, port
         info = rig.info
@@ -170,7 +199,7 @@ class RigScreen(StationScreen[None]):
         if self.cal is None:
             self.notify("Connect first (F5).", severity="warning")
             return
-        self.note(f"[b]> {line}[/b]")
+        self.note(f"[b]> {escape(line)}[/b]")
         self.run_command(line, self._generation)
 
     def action_jog(self, delta_us: int) -> None:
@@ -218,7 +247,7 @@ class RigScreen(StationScreen[None]):
         except Stopped:
             app.call_from_thread(self.note, "[yellow]stopped[/yellow]")
         except StationError as exc:
-            app.call_from_thread(self.note, f"[red]{error_text(exc)}[/red]")
+            app.call_from_thread(self.note, f"[red]{escape(error_text(exc))}[/red]")
         finally:
             app.call_from_thread(setattr, self, "busy", False)
             app.call_from_thread(self.show_live)
@@ -229,6 +258,8 @@ class RigScreen(StationScreen[None]):
         app = self.station
         words = line.split()
         verb = words[0].lower()
+        if verb in ("help", "?"):
+            return escape(self.help_text())
         if verb in ("move", "status", "detach"):
             profile = load_rig(app.home, self._profile_name())
             if verb == "detach":
@@ -245,19 +276,26 @@ class RigScreen(StationScreen[None]):
                 for n, k in st["knobs"].items()
             ]
             parts += [f"{n} {sw['position'] or '?'}" for n, sw in st["switches"].items()]
-            return f"{profile.name}: " + ", ".join(parts)
+            return escape(f"{profile.name}: " + ", ".join(parts))
         text, action = self.cal.execute(line)
         if action == "save":
             before = list_rigs(app.home)
             path = save_rig(app.home, self.cal.profile())
             bak = path.with_name(path.name + ".bak")
             if self.cal.name in before and bak.is_file():
-                return f"[green]saved {path}[/green] (the one it replaced: {bak.name})"
-            return f"[green]saved {path}[/green]"
+                return f"[green]saved {escape(str(path))}[/green] (the one it replaced: {bak.name})"
+            return f"[green]saved {escape(str(path))}[/green]"
         if action == "quit":
             self.rig.detach()
             return "servos detached"
-        return text
+        return escape(text)
+
+    def help_text(self) -> str:
+        """The calibration's commands and this screen's, as wide as the log shows them."""
+        log = self.query_one("#log", RichLog)
+        # The scrollbar the list itself may bring takes its columns from the text.
+        width = log.scrollable_content_region.width - (0 if log.show_vertical_scrollbar else 2)
+        return command_list((*COMMANDS, *SCREEN_COMMANDS), max(40, width), indent=0)
 
     def _profile_name(self) -> str:
         name = self.query_one("#name", Input).value.strip()

@@ -6,10 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input, RichLog, Static
 
+from station.rig.calibrate import COMMANDS
 from station.rig.profiles import load_rig
 from station.tui.app import StationApp
+from station.tui.rig import SCREEN_COMMANDS
 from station.virtual.pedal import OD_KNOBS
 from station.virtual.rig import VirtualRig
 from tests.tui.test_screens import until
@@ -30,6 +32,7 @@ def test_calibrate_save_move_and_stop(tmp_path: Path) -> None:
             await pilot.press("r")
             await until(pilot, lambda: type(app.screen).__name__ == "RigScreen")
             screen = app.screen
+            screen.query_one("#name", Input).value = "od"  # a new rig, beside the demo's vpedal
             await pilot.press("f5")
             await until(pilot, lambda: screen.cal is not None)
 
@@ -89,5 +92,47 @@ def test_errors_show_in_the_log(tmp_path: Path) -> None:
                 pilot, lambda: any("no serial port" in n.message for n in app._notifications)
             )
             assert screen.cal is None
+
+    asyncio.run(run())
+
+
+def visible_log(screen) -> list[str]:
+    """The lines the Rig screen's log shows now (it scrolls to its end as lines come)."""
+    log = screen.query_one("#log", RichLog)
+    top = round(log.scroll_y)
+    return [strip.text.rstrip() for strip in log.lines[top : top + log.scrollable_size.height]]
+
+
+def test_the_demo_rig_is_offered_and_help_is_whole_at_80x24(tmp_path: Path) -> None:
+    async def run() -> None:
+        app = StationApp(tmp_path, rig=VirtualRig(speed=None), demo=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("r")
+            await until(pilot, lambda: type(app.screen).__name__ == "RigScreen")
+            screen = app.screen
+            # The demo saved a rig profile for its pedal: the screen offers that one.
+            assert screen.query_one("#name", Input).value == "vpedal"
+            await pilot.press("f5")
+            await until(pilot, lambda: screen.cal is not None)
+            box = screen.query_one("#command", Input)
+            box.value = "help"
+            await pilot.press("enter")
+            await until(pilot, lambda: any("detach" in line for line in visible_log(screen)))
+            shown = visible_log(screen)
+            # Every command, first to last, is on screen at once, and nothing is cut at the edge.
+            assert "> help" in shown
+            for syntax, _ in (*COMMANDS, *SCREEN_COMMANDS):
+                assert any(line.startswith(syntax) for line in shown), (syntax, shown)
+            assert "marks between" in "\n".join(shown)
+            # A long line wraps inside the log instead of running past its right edge: the
+            # echo and the error each show all 90 letters.
+            box.value = "frobnicate " + "x" * 90
+            await pilot.press("enter")
+            await until(pilot, lambda: "unknown command" in "".join(visible_log(screen)))
+            shown = visible_log(screen)
+            since = max(i for i, line in enumerate(shown) if line.startswith("> frobnicate"))
+            assert "".join(shown[since:]).count("x") == 2 * 90
+            log = screen.query_one("#log", RichLog)
+            assert max(strip.cell_length for strip in log.lines) <= log.scrollable_size.width
 
     asyncio.run(run())
