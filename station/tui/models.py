@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Header, Input, Select, Static
+from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
 from ..capture.folder import read_capture_meta, refuse_failed
 from ..errors import StationError
@@ -60,81 +60,87 @@ class ModelsScreen(StationScreen[None]):
         captures = [name for name, _ in list_captures(app.home)]
         default_capture = self.capture.name if self.capture else (captures[0] if captures else None)
         yield Header()
-        with VerticalScroll():
-            yield Static("Models", classes="title")
-            yield row(
-                "Model file",
-                Input(
-                    str(models[0]) if models else "", id="model", placeholder="path/to/model.nam"
-                ),
-            )
-            with Horizontal(classes="buttons"):
-                yield Button("Open", id="open", compact=True)
-                yield Button("Write a practice model", id="practice", compact=True)
-            yield Static("", id="info")
-            with Vertical(id="snap_section"):
-                yield Static("Snapshot it (a parametric model, at settings)", classes="title")
-                yield row(
-                    "Setting",
-                    Input("", id="snap_setting", placeholder="drive=6 boost=on (others: default)"),
-                )
-                yield row(
-                    "Or a grid", Input("", id="snap_grid", placeholder="drive=0:10:2 boost=off,on")
-                )
-                yield row("Write to", Input("", id="snap_out", placeholder="beside the model"))
-                with Horizontal(classes="buttons"):
-                    yield Button("Write snapshot", id="snapshot", compact=True)
-                    yield Button("Write a grid pack", id="snapshot_pack", compact=True)
-                yield Static("", id="snap_result")
-            yield Static("Tag it", classes="title")
-            yield row(
-                "From capture",
-                Select(
-                    [(c, c) for c in captures],
-                    id="capture",
-                    value=default_capture or Select.NULL,
-                    prompt="a capture",
-                ),
-            )
-            yield row("Or input dBu", Input("", id="in_dbu", placeholder="e.g. 12"))
-            yield row("and output dBu", Input("", id="out_dbu", placeholder="e.g. 9.7"))
-            yield row("Model name", Input("", id="model_name", placeholder="(optional)"))
-            with Horizontal(classes="buttons"):
-                yield Button("Tag from capture", variant="primary", id="tag_capture", compact=True)
-                yield Button("Tag with typed levels", id="tag_typed", compact=True)
-            yield Static(
-                "Train from the capture chosen above (needs the train extra)", classes="title"
-            )
-            yield row(
-                "Architecture",
-                Select(
-                    [(a, a) for a in ARCHITECTURES], value="standard", allow_blank=False, id="arch"
-                ),
-            )
-            yield row("Epochs", Input("100", id="epochs"))
-            with Horizontal(classes="buttons"):
-                yield Button("Train", id="train", compact=True)
-            yield Static("Train from a sweep session", classes="title")
-            sessions = list_sessions(app.home)
-            yield row(
-                "Session",
-                Select(
-                    [(name, name) for name in sessions],
-                    id="session",
-                    value=sessions[0] if sessions else Select.NULL,
-                    prompt="a sweep session",
-                ),
-            )
-            yield row("Make", Select(SWEEP_KINDS, value="parametric", allow_blank=False, id="kind"))
-            yield row("Reamp level", Select([], id="level", prompt="the session's only level"))
-            yield row(
-                "Size",
-                Select([(a, a) for a in SIZES], value="standard", allow_blank=False, id="size"),
-            )
-            yield row("Epochs", Input("100", id="sweep_epochs"))
-            with Horizontal(classes="buttons"):
-                yield Button("Train from the sweep", id="train_sweep", compact=True)
+        # Two tabs, so that training from a sweep is on screen at 80×24 without scrolling.
+        with TabbedContent(id="tabs"):
+            with TabPane("Open and tag", id="model_tab"), VerticalScroll():
+                yield from self._model_tab(models, captures, default_capture)
+            with TabPane("Train", id="train_tab"), VerticalScroll():
+                yield from self._train_tab(captures, default_capture)
         yield Footer()
+
+    def _model_tab(
+        self, models: list[Path], captures: list[str], default_capture: str | None
+    ) -> ComposeResult:
+        yield row(
+            "Model file",
+            Input(str(models[0]) if models else "", id="model", placeholder="path/to/model.nam"),
+        )
+        with Horizontal(classes="buttons"):
+            yield Button("Open", id="open", compact=True)
+            yield Button("Write a practice model", id="practice", compact=True)
+        yield Static("", id="info")
+        with Vertical(id="snap_section"):
+            yield Static("Snapshot it (a parametric model, at settings)", classes="title")
+            yield row(
+                "Setting",
+                Input("", id="snap_setting", placeholder="drive=6 boost=on (others: default)"),
+            )
+            yield row(
+                "Or a grid", Input("", id="snap_grid", placeholder="drive=0:10:2 boost=off,on")
+            )
+            yield row("Write to", Input("", id="snap_out", placeholder="beside the model"))
+            with Horizontal(classes="buttons"):
+                yield Button("Write snapshot", id="snapshot", compact=True)
+                yield Button("Write a grid pack", id="snapshot_pack", compact=True)
+            yield Static("", id="snap_result")
+        yield Static("Tag it", classes="title")
+        yield row("From capture", self._captures("capture", captures, default_capture))
+        yield row("Or input dBu", Input("", id="in_dbu", placeholder="e.g. 12"))
+        yield row("and output dBu", Input("", id="out_dbu", placeholder="e.g. 9.7"))
+        yield row("Model name", Input("", id="model_name", placeholder="(optional)"))
+        with Horizontal(classes="buttons"):
+            yield Button("Tag from capture", variant="primary", id="tag_capture", compact=True)
+            yield Button("Tag with typed levels", id="tag_typed", compact=True)
+
+    def _train_tab(self, captures: list[str], default_capture: str | None) -> ComposeResult:
+        yield Static("Train from a capture (needs the train extra)", classes="title")
+        yield row("Capture", self._captures("train_capture", captures, default_capture))
+        yield row(
+            "Architecture",
+            Select([(a, a) for a in ARCHITECTURES], value="standard", allow_blank=False, id="arch"),
+        )
+        yield row("Epochs", Input("100", id="epochs"))
+        with Horizontal(classes="buttons"):
+            yield Button("Train", id="train", compact=True)
+        yield Static("Train from a sweep session", classes="title")
+        sessions = list_sessions(self.station.home)
+        yield row(
+            "Session",
+            Select(
+                [(name, name) for name in sessions],
+                id="session",
+                value=sessions[0] if sessions else Select.NULL,
+                prompt="a sweep session",
+            ),
+        )
+        yield row("Make", Select(SWEEP_KINDS, value="parametric", allow_blank=False, id="kind"))
+        yield row("Reamp level", Select([], id="level", prompt="the session's only level"))
+        yield row(
+            "Size",
+            Select([(a, a) for a in SIZES], value="standard", allow_blank=False, id="size"),
+        )
+        yield row("Epochs", Input("100", id="sweep_epochs"))
+        with Horizontal(classes="buttons"):
+            yield Button("Train from the sweep", id="train_sweep", compact=True)
+
+    @staticmethod
+    def _captures(select_id: str, captures: list[str], default: str | None) -> Select[str]:
+        return Select(
+            [(c, c) for c in captures],
+            id=select_id,
+            value=default or Select.NULL,
+            prompt="a capture",
+        )
 
     def on_mount(self) -> None:
         """Show the first model, if any, and the first session's levels."""
@@ -297,15 +303,14 @@ class ModelsScreen(StationScreen[None]):
         self.show_model()
         self.notify(f"Wrote {path}: an identity model to practise tagging.")
 
-    def _capture_dir(self) -> Path:
-        name = self.query_one("#capture", Select).value
+    def _capture_dir(self, select_id: str = "capture") -> Path:
+        name = self.query_one(f"#{select_id}", Select).value
         if not isinstance(name, str):
             there = [n for n, _ in list_captures(self.station.home)]
+            field = "From capture (under Tag it)" if select_id == "capture" else "Capture"
             raise StationError(
                 "choose a capture",
-                f"in From capture (under Tag it): {', '.join(there[:3])}"
-                if there
-                else "capture first (F4)",
+                f"in {field}: {', '.join(there[:3])}" if there else "capture first (F4)",
             )
         return Path(self.station.home) / "captures" / name
 
@@ -357,7 +362,7 @@ class ModelsScreen(StationScreen[None]):
 
     def start_training(self) -> None:
         """Train from the chosen capture on a training screen."""
-        folder = self._capture_dir()
+        folder = self._capture_dir("train_capture")
         epochs = self._epochs("#epochs")
         job = capture_job(folder, str(self.query_one("#arch", Select).value), epochs)
         self._train(job)
@@ -389,6 +394,7 @@ class ModelsScreen(StationScreen[None]):
             return
         field = self.query_one("#model", Input)
         field.value = str(model)
+        self.query_one("#tabs", TabbedContent).active = "model_tab"
         self.show_model()
         field.focus()
-        self.query_one(VerticalScroll).scroll_home(animate=False)
+        self.query_one("#model_tab VerticalScroll", VerticalScroll).scroll_home(animate=False)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, TabbedContent, Tabs
 
 from station.events import EpochProgress, Step, Warning_
 from station.tui.app import StationApp
@@ -105,6 +105,29 @@ def test_quitting_mid_training_waits_for_the_epoch(tmp_path: Path) -> None:
     assert stop_seen.is_set()  # the job was told to stop, and its epoch ended first
 
 
+async def train_tab(pilot, app: StationApp) -> None:
+    """Open the Models screen and its Train tab as a keyboard user does (→ on the tabs)."""
+    await pilot.press("f6")
+    await until(pilot, lambda: type(app.screen).__name__ == "ModelsScreen")
+    tabs = app.screen.query_one("#tabs", TabbedContent)
+    await until(pilot, lambda: isinstance(app.focused, Tabs))  # the tabs have the focus
+    await pilot.press("right")
+    await until(pilot, lambda: tabs.active == "train_tab")
+
+
+def test_training_from_a_sweep_is_on_screen_at_80x24(tmp_path: Path) -> None:
+    async def run() -> None:
+        app = StationApp(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await train_tab(pilot, app)
+            await pilot.pause()
+            # Both ways to train, down to the sweep's button, without scrolling.
+            for selector in ("#train_capture", "#train", "#session", "#level", "#train_sweep"):
+                assert _on_screen(app, selector), selector
+
+    asyncio.run(run())
+
+
 # --- the real trainer, from the Models screen ---
 
 pytest.importorskip("nam")
@@ -130,13 +153,15 @@ def home_with_sessions(tmp_path: Path) -> Path:
 
 async def press_button(pilot, app: StationApp, selector: str) -> None:
     """Tab to a button (it scrolls into view) and press Enter, as a keyboard user does."""
-    app.screen.query_one(selector).focus()
+    button = app.screen.query_one(selector)
+    button.focus()
+    # A button ignores a press while it still shows the last one (0.2 s).
+    await until(pilot, lambda: app.focused is button and not button.has_class("-active"))
     await pilot.press("enter")
 
 
 async def _models_form(pilot, app: StationApp, session: str, kind: str, epochs: int) -> None:
-    await pilot.press("f6")
-    await until(pilot, lambda: type(app.screen).__name__ == "ModelsScreen")
+    await train_tab(pilot, app)
     app.screen.query_one("#session", Select).value = session
     app.screen.query_one("#kind", Select).value = kind
     app.screen.query_one("#size", Select).value = "tiny" if kind == "parametric" else "nano"
