@@ -47,6 +47,19 @@ class EpochProgress(Progress):
 
 
 @dataclass(frozen=True)
+class BatchProgress(Progress):
+    """Training is inside epoch `epoch` of `epochs` of model `model` of `models`: `batch` of
+    its `batches` done. `fraction` counts the epochs before it too; a few a second at most."""
+
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    model: int = 1
+    models: int = 1
+
+
+@dataclass(frozen=True)
 class LevelReading:
     """A live level: what a meter or a return read, with units in the field name."""
 

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from ..events import Event, Instruction, Progress, Prompt, Result, Step, Warning_
+from ..events import BatchProgress, Event, Instruction, Progress, Prompt, Result, Step, Warning_
 from ..fsutil import json_safe
 from ..virtual.rig import VirtualRig
 from .keys import read_line
@@ -16,10 +16,13 @@ _last_tenth = [-1]
 
 
 def _progress(event: Progress) -> None:
-    # A terminal gets one line updated in place; a log gets a line per tenth of the way.
+    # A terminal gets one line updated in place; a log gets a line per tenth of the way,
+    # and of training only its epochs (a batch's line would take an epoch's tenth).
     if sys.stderr.isatty():
         end = "\n" if event.fraction is not None and event.fraction >= 1.0 else ""
         print(f"\r   {event.message}\033[K", end=end, file=sys.stderr, flush=True)
+        return
+    if isinstance(event, BatchProgress):
         return
     if event.fraction is None:
         print(f"   {event.message}", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import sys
@@ -23,7 +24,16 @@ from typing import Any
 
 from ..capture.folder import read_capture_meta
 from ..errors import StationError
-from ..events import Emit, EpochProgress, Progress, Step, StopFlag, Warning_, ignore
+from ..events import (
+    BatchProgress,
+    Emit,
+    EpochProgress,
+    Progress,
+    Step,
+    StopFlag,
+    Warning_,
+    ignore,
+)
 from ..fsutil import write_json
 from ..phrases import Phrase
 from ..reamp import files as reamp
@@ -31,6 +41,7 @@ from .nam_lib import check_trainer_options, require_nam
 from .namfile import fields_from_capture, tag_model
 
 ARCHITECTURES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4}  # WaveNet channels
+BATCH_REPORT_S = 0.25  # at most four reports a second from inside an epoch
 ESR_VERDICTS = ((0.01, "excellent"), (0.035, "good"), (0.1, "fair: audible differences likely"))
 
 
@@ -127,7 +138,8 @@ def learning_config(
 def epoch_reports(
     module: Any, attr: str, epochs: int, emit: Emit, stop: StopFlag | None = None
 ) -> Iterator[None]:
-    """Add a callback reporting each epoch, and honouring `stop`, to what `module.attr` builds.
+    """Add a callback reporting each epoch (and, a few times a second, the batches inside one)
+    and honouring `stop`, to what `module.attr` builds.
 
     NAM builds its Lightning trainer inside its entry points; wrapping the
     function that makes the callback list is the one place to hear epochs.
@@ -138,11 +150,45 @@ def epoch_reports(
 
     class Report(pl.Callback):
         started = time.monotonic()
+        training_since: float | None = None  # when epoch 1 began: batches are paced from it
+        reported = -math.inf  # when the last batch was reported
         best: float | None = None
+        last: float | None = None  # the ESR after the last epoch
 
         def on_train_epoch_start(self, trainer: Any, _module: Any) -> None:
             if trainer.current_epoch == 0:
+                self.training_since = time.monotonic()
                 emit(Progress(0.0, f"epoch 1/{epochs} running; time left shows after it"))
+
+        def on_train_batch_end(
+            self, trainer: Any, _module: Any, _outputs: Any, _batch: Any, batch_idx: int
+        ) -> None:
+            # An epoch of NAM's standard file takes minutes on a CPU: report inside it too.
+            now = time.monotonic()
+            batches = trainer.num_training_batches
+            if now - self.reported < BATCH_REPORT_S or not (
+                isinstance(batches, int) and batches > 0
+            ):
+                return
+            self.reported = now
+            epoch, batch = trainer.current_epoch + 1, min(batch_idx + 1, batches)
+            fraction = min(1.0, (epoch - 1 + batch / batches) / epochs)
+            pace_s = now - (self.training_since or self.started)
+            remaining = pace_s / fraction * (1 - fraction) if fraction > 0 else None
+            left = f", about {clock(remaining)} left" if remaining is not None else ""
+            so_far = "" if self.last is None else f", ESR {self.last:.4g} after epoch {epoch - 1}"
+            emit(
+                BatchProgress(
+                    fraction,
+                    f"epoch {epoch}/{epochs}: batch {batch}/{batches}{so_far}{left}",
+                    now - self.started,
+                    remaining,
+                    epoch=epoch,
+                    epochs=epochs,
+                    batch=batch,
+                    batches=batches,
+                )
+            )
 
         def on_train_epoch_end(self, trainer: Any, _module: Any) -> None:
             if stop is not None and stop.is_set():
@@ -156,6 +202,7 @@ def epoch_reports(
             elapsed = time.monotonic() - self.started
             remaining = elapsed / done * max(0, epochs - done)
             esr = float(m["ESR"]) if "ESR" in m else None
+            self.last = esr
             if esr is not None and (self.best is None or esr < self.best):
                 self.best = esr
             parts = [f"epoch {done}/{epochs}"]

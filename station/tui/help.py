@@ -43,19 +43,26 @@ fields; the mouse works everywhere.
 **Servo rig** (F10): connect the rig (`virtual` is a simulated one turning the virtual
 overdrive's knobs), then for each knob type `knob NAME CHANNEL`, jog with the arrow keys
 until the pointer sits on a printed mark, type `mark VALUE`; both ends and any marks
-between; `done`, then `save`. `move drive=5 boost=on` turns them; Esc stops and detaches.
+between; `done`, then `save`. `move drive=5 boost=on` turns them; Esc stops and detaches;
+`help` lists every command.
 
-**Sweep** (F11): the settings of a plan (`station plan`) captured one after another: the
-rig turns the knobs (or you do, with rig `none`), every take is checked and journalled.
-F5 starts, Esc stops (the session is kept), F8 resumes it at the first setting not done.
+**Sweep** (F11), in three tabs. *Plan*: from a rig profile's knobs and switches, a budget
+of settings (the held-out ones included), a design method and reamp levels, the station
+chooses the settings worth capturing and the order that turns the knobs least, says how
+long it will take and saves the plan in the home's `plans` folder. *Sweep*: its settings
+captured one after another; the rig turns the knobs (or you do, with rig `none`), every
+take is checked and journalled. *Progress*: the sweep live, then every setting's verdict
+and the drift anchors. F5 starts, Esc stops (the session is kept), F8 resumes it at the
+first setting not done.
 
-**Models from a sweep** (F6, *Train from a sweep session*): *Parametric* trains one model
+**Models from a sweep** (F6, the *Train* tab): *Parametric* trains one model
 that takes the knobs as inputs, judged on the held-out settings it never saw; it runs in
 hosts built on NAM's core that feed the knobs as channels, in no NAM plugin, and its
 snapshots at any setting (Models screen) are standard files. *Snapshots* trains one standard
 model per setting; the result says which players load them. A session captured at several reamp
-levels trains one level at a time. Training shows each epoch, the ESR so far and the time
-left; Esc stops at the end of the current epoch and keeps the best model so far.
+levels trains one level at a time. Training shows each epoch (and the batches inside it),
+the ESR so far and the time left; Esc stops at the end of the current epoch and keeps the
+best model so far. The result shows the calibration levels the model carries.
 """
 
 

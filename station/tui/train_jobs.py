@@ -10,7 +10,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..capture.folder import read_capture_meta
 from ..events import Emit, StopFlag
 from ..models.parametric.training import Recipe, SweepModels, train_parametric, train_snapshots
 from ..models.train import TrainResult, train_capture
@@ -26,12 +25,9 @@ def capture_job(folder: Path, architecture: str, epochs: int) -> TrainingJob:
         return train_capture(folder, architecture=architecture, epochs=epochs, emit=emit, stop=stop)
 
     def summary(result: TrainResult) -> str:
-        meta = read_capture_meta(folder)
         return (
             f"[green]Model written:[/green] {result.model_path}\n"
-            f"Validation ESR [b]{result.validation_esr:.4f}[/b] ({result.verdict})\n"
-            f"Calibrated: input {meta['input_level_dbu']:g} dBu, output "
-            f"{meta['output_level_dbu']:.2f} dBu"
+            f"Validation ESR [b]{result.validation_esr:.4f}[/b] ({result.verdict})"
         )
 
     return TrainingJob(

@@ -1,4 +1,5 @@
-"""Training on a screen of its own: epochs, ESR so far and time left; Escape stops after the epoch.
+"""Training on a screen of its own: epochs (and the batches inside one), ESR so far and time left;
+Escape stops after the epoch; the result names the model and the calibration it carries.
 
 NAM trains in Lightning epochs and can only stop between them, so Escape asks
 for a stop and the screen says it will come at the end of the current epoch;
@@ -22,7 +23,17 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Header, ProgressBar, Static
 
 from ..errors import StationError, Stopped
-from ..events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_
+from ..events import (
+    BatchProgress,
+    Emit,
+    EpochProgress,
+    Event,
+    Progress,
+    Step,
+    StopFlag,
+    Warning_,
+)
+from ..models.namfile import model_info, read_model
 from ..models.train import clock
 from .base import StationScreen
 from .bridge import Bridge
@@ -41,18 +52,53 @@ class TrainingJob:
     model_of: Callable[[Any], Path | None]  # the model to open afterwards, if one
 
 
-def epoch_line(event: EpochProgress) -> str:
-    """`Epoch 12 of 100 · ESR 0.0453 (best 0.0311) · 7:40 left`, with the bank's model if any."""
+def _which(event: EpochProgress | BatchProgress) -> list[str]:
     parts = [f"Epoch [b]{event.epoch}[/b] of {event.epochs}"]
     if event.models > 1:
         parts.insert(0, f"Model [b]{event.model}[/b] of {event.models}")
+    return parts
+
+
+def _times(event: Progress, about: str = "") -> list[str]:
+    parts = [f"{clock(event.elapsed_s)} gone"]
+    if event.remaining_s is not None:
+        parts.append(f"{about}[b]{clock(event.remaining_s)}[/b] left")
+    return parts
+
+
+def epoch_line(event: EpochProgress) -> str:
+    """`Epoch 12 of 100 · ESR 0.0453 (best 0.0311) · 7:40 left`, with the bank's model if any."""
+    parts = _which(event)
     if event.esr is not None:
         best = f" (best {event.best_esr:.4f})" if event.best_esr is not None else ""
         parts.append(f"ESR [b]{event.esr:.4f}[/b]{best}")
-    parts.append(f"{clock(event.elapsed_s)} gone")
-    if event.remaining_s is not None:
-        parts.append(f"[b]{clock(event.remaining_s)}[/b] left")
-    return " · ".join(parts)
+    return " · ".join(parts + _times(event))
+
+
+def batch_line(event: BatchProgress, last: EpochProgress | None) -> str:
+    """`Epoch 3 of 10, batch 12 of 40 · ESR 0.0453 after epoch 2 · 1:10 gone · about 7:40
+    left`: inside an epoch, with the last epoch's ESR when it was this model's."""
+    parts = _which(event)
+    parts[-1] += f", batch {event.batch} of {event.batches}"
+    if last is not None and last.model == event.model and last.esr is not None:
+        parts.append(f"ESR {last.esr:.4f} after epoch {last.epoch}")
+    return " · ".join(parts + _times(event, "about "))
+
+
+def calibration_line(model: Path | None) -> str:
+    """The calibration levels the new model carries, read back from its file."""
+    if model is None:
+        return ""
+    try:
+        info = model_info(read_model(model))
+    except StationError as exc:
+        return f"[yellow]{escape(error_text(exc))}[/yellow]"
+    if not info["calibrated"]:
+        return "[yellow]The model carries no calibration levels.[/yellow]"
+    return (
+        f"In the model: input_level_dbu [b]{info['input_level_dbu']:g}[/b], "
+        f"output_level_dbu [b]{info['output_level_dbu']:.2f}[/b] dBu"
+    )
 
 
 class TrainingScreen(StationScreen[Path | None]):
@@ -141,6 +187,9 @@ class TrainingScreen(StationScreen[Path | None]):
             self.last_epoch = event
             self.query_one("#epoch", Static).update(epoch_line(event))
             self.query_one("#bar", ProgressBar).update(progress=event.fraction or 0.0)
+        elif isinstance(event, BatchProgress):
+            self.query_one("#epoch", Static).update(batch_line(event, self.last_epoch))
+            self.query_one("#bar", ProgressBar).update(progress=event.fraction or 0.0)
         elif isinstance(event, Progress):
             self.query_one("#epoch", Static).update(event.message[:1].upper() + event.message[1:])
         elif isinstance(event, Step | Warning_):
@@ -187,7 +236,10 @@ class TrainingScreen(StationScreen[Path | None]):
                 )
             if not self.stopping:
                 self.query_one("#bar", ProgressBar).update(progress=1.0)
-            box.update(stopped + self.job.summary(result))
+            # What the model says of itself, under the line that names it.
+            first, _, rest = self.job.summary(result).partition("\n")
+            levels = calibration_line(self.job.model_of(result))
+            box.update(stopped + "\n".join(line for line in (first, levels, rest) if line))
         self.query_one("#note", Static).update("")
         self.refresh_bindings()
         if self.quit_after:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Select, TabbedContent, Tabs
+from textual.widgets import Input, ProgressBar, Select, TabbedContent, Tabs
 
 from station.events import EpochProgress, Step, Warning_
 from station.tui.app import StationApp
@@ -183,14 +183,19 @@ def test_parametric_training_from_the_models_screen(
             await press_button(pilot, app, "#train_sweep")
             await until(pilot, lambda: isinstance(app.screen, TrainingScreen))
             screen = app.screen
+            bar = screen.query_one("#bar", ProgressBar)
 
             def progress() -> bool:
                 seen.append(_text(app, "#epoch"))
+                if screen.last_epoch is None:  # the first epoch has not ended yet
+                    inside.append((bar.progress, seen[-1]))
                 return not screen.busy
 
             await until(pilot, progress, timeout_s=300)
             result = _text(app, "#result")
             assert "Held-out settings: worst ESR" in result, result
+            # The model's own calibration levels, read back from the file.
+            assert "In the model: input_level_dbu 8, output_level_dbu 11.50 dBu" in result
             assert "s009" in result and "no NAM plugin" in result
             assert _on_screen(app, "#result")
             await pilot.press("escape")
@@ -198,8 +203,12 @@ def test_parametric_training_from_the_models_screen(
             assert app.screen.query_one("#model", Input).value.endswith("parametric.nam")
             assert "calibrated: input 8 dBu" in _text(app, "#info")
 
+    inside: list[tuple[float, str]] = []
     asyncio.run(run())
     assert any("Epoch 3 of 3" in s and "ESR" in s and "left" in s for s in seen), seen
+    # Before the first epoch ended the bar had moved: its batches (two an epoch here) showed.
+    moved = [(p, text) for p, text in inside if 0 < p < 1 / 3]
+    assert moved and "Epoch 1 of 3, batch 1 of 2" in moved[0][1] and "left" in moved[0][1], inside
     report = json.loads((home / "captures/knobbox/models/parametric-report.json").read_text())
     assert report["epochs"] == 3 and not report["stopped_early"]
     assert [r["id"] for r in report["holdout"]] == ["h002"]

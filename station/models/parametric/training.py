@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import StationError, Stopped
-from ...events import Emit, EpochProgress, Event, Progress, Step, StopFlag, Warning_, ignore
+from ...events import (
+    BatchProgress,
+    Emit,
+    EpochProgress,
+    Event,
+    Progress,
+    Step,
+    StopFlag,
+    Warning_,
+    ignore,
+)
 from ...fsutil import write_json
 from ...phrases import Phrase
 from ...reamp import files as reamp
@@ -277,8 +287,9 @@ def _in_bank(emit: Emit, model: int, models: int, started: float) -> Emit:
     """Epoch reports of model `model` of `models`, with the fraction and time left of the bank."""
 
     def bank(event: Event) -> None:
-        if isinstance(event, EpochProgress) and event.epochs:
-            done = (model - 1 + event.epoch / event.epochs) / models
+        if isinstance(event, EpochProgress | BatchProgress) and event.epochs:
+            own = event.fraction if event.fraction is not None else event.epoch / event.epochs
+            done = (model - 1 + own) / models
             elapsed = time.monotonic() - started
             remaining = elapsed / done * (1 - done) if done > 0 else None
             left = f", {clock(remaining)} left in all" if remaining is not None else ""
