@@ -17,6 +17,7 @@ from ..signal import latency
 from . import checks
 from .checks import Check
 from .folder import read_capture_meta
+from .redraw import draw_missing
 
 
 @dataclass
@@ -30,6 +31,7 @@ class PairReport:
     latency_found_samples: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     stored_latency: dict[str, Any] | None = None  # a capture.json's latency block
+    notes: list[str] = field(default_factory=list)  # e.g. a missing report.png drawn again
 
     @property
     def passed(self) -> bool:
@@ -50,7 +52,11 @@ def _read_any(path: Path) -> tuple[np.ndarray, int, int]:
 
 
 def check_capture_dir(folder: Path) -> PairReport:
-    """Re-run the checks on `folder` (input.wav + output.wav, capture.json optional)."""
+    """Re-run the checks on `folder` (input.wav + output.wav, capture.json optional).
+
+    A station capture whose report.png is missing (a take stopped after its folder
+    was committed) has it drawn again; the report's `notes` say so.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise StationError(
@@ -58,7 +64,9 @@ def check_capture_dir(folder: Path) -> PairReport:
             Phrase("give a capture folder, or {pair}"),
         )
     meta = read_capture_meta(folder) if (folder / "capture.json").is_file() else None
-    return check_pair(folder / "input.wav", folder / "output.wav", meta)
+    report = check_pair(folder / "input.wav", folder / "output.wav", meta)
+    report.notes.extend(draw_missing(folder) if meta is not None else [])
+    return report
 
 
 def check_pair(

@@ -42,12 +42,16 @@ def write_report(
     sr: int,
     decision: LatencyDecision,
     record: dict[str, Any] | None = None,
+    *,
+    noise_from: str | None = None,
 ) -> None:
     """Draw the report PNG: what a creator checks at a glance after a take.
 
     With the capture's `record` (capture.json), the title carries the capture's
     name, its dBu levels, PASS/FAIL and the failed checks, so the picture can
-    be shared on its own.
+    be shared on its own; the PNG's Title text holds the same words. `noise_from`
+    says where `noise` came from when it is not the noise take (a picture drawn
+    again from the folder).
     """
     import matplotlib
 
@@ -99,13 +103,16 @@ def write_report(
         ax.set_title("Output level over the take", fontsize=9)
         ax.set_xlabel("seconds")
     ax = axes[2]
-    f, pxx = scipy.signal.welch(np.asarray(noise, dtype=np.float64), sr, nperseg=8192)
+    nperseg = min(8192, max(256, len(noise) // 4))  # a short stretch still averages segments
+    f, pxx = scipy.signal.welch(np.asarray(noise, dtype=np.float64), sr, nperseg=nperseg)
     ax.semilogx(f[1:], 10 * np.log10(np.maximum(pxx[1:], 1e-20)), color="C4")
-    ax.set_title("Return with the gear on and silent (noise and hum)", fontsize=9)
+    where = f" — from {noise_from}, drawn again from the folder" if noise_from else ""
+    ax.set_title(f"Return with the gear on and silent (noise and hum){where}", fontsize=9)
     ax.set_xlabel("Hz")
     ax.set_ylabel("dBFS²/Hz")
     ax.set_xlim(20, sr / 2)
     colour = "black" if record is None else ("darkgreen" if record.get("passed") else "darkred")
-    fig.suptitle(report_title(info, record), fontsize=11, color=colour)
-    fig.savefig(path, dpi=80)
+    title = report_title(info, record)
+    fig.suptitle(title, fontsize=11, color=colour)
+    fig.savefig(path, dpi=80, format="png", metadata={"Title": title})
     plt.close(fig)

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
             "nothing to check",
             "station check CAPTURE_DIR, or station check --input input.wav --output output.wav",
         )
+    for note in report.notes:
+        console.warn(note)
     if args.json:
         console.print_json(summarise(report))
     else:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..capture.redraw import draw_missing
 from ..devices import StationBench
 from ..errors import StationError
 from ..events import Confirm, Event, Prompt, SweepProgress
@@ -199,6 +200,8 @@ def _state(session: Session) -> Any:
 def status_cmd(args: argparse.Namespace) -> int:
     """Each setting's status, values and last verdict."""
     session = open_session(session_folder(home_of(args), args.session))
+    for note in draw_missing(session.folder):  # a sweep killed before its last picture
+        console.warn(note)
     state = _state(session)
     summary = summarise(session, state)
     if args.json:
@@ -231,6 +234,8 @@ def status_cmd(args: argparse.Namespace) -> int:
 def export_cmd(args: argparse.Namespace) -> int:
     """Write dataset.json and manifest.json into the session folder."""
     session = open_session(session_folder(home_of(args), args.session))
+    for note in draw_missing(session.folder):  # a sweep killed before its last picture
+        console.warn(note)
     result = export_session(session)
     if args.json:
         console.print_json(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..capture.checks import Check
+from ..capture.redraw import draw_missing
 from ..capture.run import CaptureRequest, run_capture
 from ..drivers.base import AudioInterface
 from ..errors import StationError, Stopped, StreamError
@@ -177,7 +178,9 @@ class SweepRunner:
         return summarise(s, self.state)
 
     def _recover(self) -> None:
-        """Adopt captures finished but not journalled (killed between commit and journal)."""
+        """Adopt captures finished but not journalled (killed between commit and journal);
+        draw the report pictures a kill left undrawn, while the sweep goes on."""
+        self._report_later(self._draw_missing)
         for setting in self.session.schedule:
             sid = setting.id
             if self.state.status[sid] not in ("pending", "captured"):
@@ -189,6 +192,10 @@ class SweepRunner:
                 self.log("recovered", id=sid, passed=bool(meta.get("passed")), take=0)
             if meta.get("passed"):
                 self.log("checked", id=sid, passed=True)
+
+    def _draw_missing(self) -> None:
+        for note in draw_missing(self.session.folder):
+            self.emit(Warning_(note))
 
     def _capture_confirm(self, prompt: Prompt) -> None:
         # The gear is patched once for the whole sweep; later captures need no Enter.

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ..capture.redraw import draw_if_missing
 from .base import StationScreen
 from .widgets import STATUS_STYLE
 
@@ -80,6 +82,14 @@ class VerdictScreen(ResultScreen):
                 _shown(c.get("value")),
                 Text(str(c.get("message", "")), no_wrap=True, overflow="ellipsis"),
             )
+        self.draw_missing_report()
+
+    @work(thread=True, group="report")
+    def draw_missing_report(self) -> None:
+        """Draw report.png again when a stopped take left the capture without it."""
+        note = draw_if_missing(self.folder)
+        if note is not None:
+            self.app.call_from_thread(self.notify, note, timeout=8)
 
     def action_tag(self) -> None:
         """Tag a model with this capture's calibration."""

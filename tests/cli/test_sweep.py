@@ -101,9 +101,12 @@ def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
     assert Counter(e["id"] for e in _events(session, "captured")) == Counter(s["id"] for s in sched)
     assert {i: md5_of_file(session / i / "output.wav") for i in finished} == before
 
+    (session / finished[0] / "report.png").unlink()  # as a kill before the picture leaves it
     r = run_station("sweep", "status", "sw", "--json", home=home)
     assert r.returncode == 0, r.stderr
     assert {s["status"] for s in json.loads(r.stdout)["settings"]} == {"done"}
+    assert f"{finished[0]}: report.png was missing" in r.stderr
+    assert (session / finished[0] / "report.png").stat().st_size > 10_000
     r = run_station("sweep", "export", "sw", "--json", home=home)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

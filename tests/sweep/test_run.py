@@ -179,10 +179,13 @@ def test_rig_vanishing_stops_safely_and_resume_loses_nothing(
     before = {i: md5_of_file(b.session.folder / i / "output.wav") for i in first}
     status = json.loads((b.session.folder / "session.json").read_text())["status"]
     assert [status[i] for i in first] == ["done"] * 3
+    (b.session.folder / first[0] / "report.png").unlink()  # as a kill before the picture leaves it
 
     healthy = FakeKnobRig(b.rig_profile, b.vrig)
     summary = b.runner(healthy).run(resumed=True)
     assert summary.complete and not summary.failed
+    assert (b.session.folder / first[0] / "report.png").stat().st_size > 10_000
+    assert f"{first[0]}: report.png was missing (the take was stopped); drawn again" in b.warnings
     # Nothing taken twice, nothing lost: the first three were not moved to or captured again.
     assert Counter(e["id"] for e in b.events("captured")) == Counter(
         s.id for s in b.session.schedule
