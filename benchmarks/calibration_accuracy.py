@@ -6,8 +6,11 @@ a realistic meter whose actual error is drawn from its stated accuracy (taken
 as a 95 % bound) and whose reading falls off above its bandwidth. Levels are
 compared with the truth at the tone frequency; "within ±2σ" is the share of
 rigs whose true level lies inside the uncertainty the station reports (about
-95 % if that uncertainty is honest). Every calibration uses a timing reference,
-so the latency rows also show how well the reference follows the latency.
+95 % if that uncertainty is honest). The "typed in" meter is read off its display
+and typed, as a user does (`--meter manual`), with the station's default
+accuracy for a meter whose own is not given: ±(0.5 % + 2 counts). Every
+calibration uses a timing reference, so the latency rows also show how well the
+reference follows the latency.
 
 Run: python benchmarks/calibration_accuracy.py [--rigs 50] [--seed 7]
 """
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from station.drivers.base import StreamSpec
+from station.drivers.base import StreamSpec, Voltmeter
+from station.drivers.meter import DEFAULT_ACCURACY, ManualMeter
 from station.interface.calibrate import LATENCY_STREAMS, CalibrationSettings, calibrate
 from station.virtual.rig import random_rig
 
@@ -35,12 +39,14 @@ class Meter:
     bandwidth_hz: float
     digits: int
     tone_hz: float
+    typed: bool = False  # its display is typed in (the manual meter), with the default accuracy
 
 
 METERS = (
     Meter("true-RMS meter ±0.5 %, 20 kHz, 1 kHz tone", 0.5, 20_000.0, 5, 1000.0),
     Meter("cheap handheld ±1 %, 2 kHz, 100 Hz tone", 1.0, 2_000.0, 4, 100.0),
     Meter("cheap handheld ±1 %, 2 kHz, 1 kHz tone", 1.0, 2_000.0, 4, 1000.0),
+    Meter("handheld ±0.5 %, 20 kHz, typed in, 1 kHz", 0.5, 20_000.0, 4, 1000.0, typed=True),
 )
 
 
@@ -57,7 +63,10 @@ def one_rig(rng: np.random.Generator, meter: Meter) -> dict[str, float]:
     settings = CalibrationSettings(
         StreamSpec(48000, 1, 1), tone_hz=meter.tone_hz, timing_out=2, timing_in=2
     )
-    r = calibrate(rig.interface, rig.meter, settings, confirm=rig.act_on)
+    meter_in_use: Voltmeter = rig.meter
+    if meter.typed:
+        meter_in_use = ManualMeter(lambda _p, _e: rig.meter_display(), accuracy=DEFAULT_ACCURACY)
+    r = calibrate(rig.interface, meter_in_use, settings, confirm=rig.act_on)
     send_err = r.send_dbu_at_0dbfs - rig.true_send_dbu(meter.tone_hz)
     return_err = r.return_dbu_at_0dbfs - rig.true_return_dbu(meter.tone_hz)
     streams = rig.streams[-1 - LATENCY_STREAMS : -1]

@@ -40,6 +40,7 @@ PLAIN: dict[str, str] = {
     "knob": "a knob drive from 0 to 10",
     "level": "level",
     "levels": "levels 6, 12 and 18 dBu",
+    "meter_accuracy": "the meter's stated accuracy",
     "meter_choice": "a manual, virtual or SCPI meter",
     "meter_manual": "the manual meter",
     "meter_scpi": "a SCPI meter and its resource",

@@ -1,4 +1,5 @@
-"""Station settings remembered between runs (last reamp file, ...): <home>/settings.toml."""
+"""Station settings remembered between runs (last reamp file, meter accuracy, ...):
+<home>/settings.toml."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import tomli_w
 
+from .drivers.meter import MeterAccuracy, parse_accuracy
 from .fsutil import atomic_write_text
 
 Warn = Callable[[str], None]
@@ -58,3 +60,21 @@ def update_settings(home: Path, warn: Warn | None = None, **values: Any) -> None
         else:
             data[key] = value
     atomic_write_text(settings_path(home), tomli_w.dumps(data))
+
+
+def meter_accuracy_of(settings: dict[str, Any]) -> MeterAccuracy | None:
+    """The manual meter's accuracy kept in `settings`, or None when none is kept (or it is not
+    one: a hand-edited file is then asked about again)."""
+    kept = settings.get("meter_accuracy")
+    if not isinstance(kept, dict):
+        return None
+    try:
+        found = parse_accuracy(f"{float(kept['percent'])} % + {float(kept['counts'])}")
+    except (KeyError, TypeError, ValueError):
+        return None
+    return MeterAccuracy(found.percent, found.counts, assumed=bool(kept.get("assumed", False)))
+
+
+def meter_accuracy_setting(accuracy: MeterAccuracy) -> dict[str, Any]:
+    """How settings.toml keeps a meter accuracy (`assumed`: the typical handheld's default)."""
+    return {"percent": accuracy.percent, "counts": accuracy.counts, "assumed": accuracy.assumed}

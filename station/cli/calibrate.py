@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..devices import open_bench, open_meter
-from ..drivers.base import StreamSpec
+from ..drivers.base import StreamSpec, Voltmeter
+from ..drivers.meter import ManualMeter, MeterAccuracy
 from ..home import check_name
 from ..interface.calibrate import CalibrationSettings
-from ..interface.setup import calibrate_profile, check_calibration
+from ..interface.setup import calibrate_profile, check_calibration, choose_meter_accuracy
+from ..settings import load_settings, meter_accuracy_of, meter_accuracy_setting, update_settings
 from . import console
 from .common import home_of
 
@@ -56,6 +59,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="manual | scpi:RESOURCE | virtual (default: virtual on the virtual rig, else manual)",
     )
     p.add_argument(
+        "--meter-accuracy",
+        default=None,
+        metavar="PCT+COUNTS",
+        help="the typed-in meter's stated AC-volts accuracy, e.g. '0.5 %% + 2' (%% of reading + "
+        "counts of the last digit typed); asked once, then kept in settings.toml",
+    )
+    p.add_argument(
         "--gain-note", default="", help='how the return gain is set, e.g. "gain knob at minimum"'
     )
     p.add_argument("--yes", action="store_true", help="skip the 'press Enter when patched' prompts")
@@ -70,9 +80,12 @@ def run(args: argparse.Namespace) -> int:
     settings = CalibrationSettings(
         spec, args.tone_hz, args.tone_dbfs, timing_out=args.timing_out, timing_in=args.timing_in
     )
+    # A bad accuracy is refused before anything plays.
+    given = choose_meter_accuracy(args.meter_accuracy) if args.meter_accuracy else None
     bench = open_bench(args.device)
     check_calibration(args.name, bench.interface, settings)
     meter = open_meter(args.meter, bench, console.make_ask(bench.rig))
+    accuracy = _meter_accuracy(home, meter, given)
     saved = calibrate_profile(
         home,
         args.name,
@@ -102,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         "return_noise_floor_dbfs": result.return_noise_floor_dbfs,
         "meter": result.meter.source,
         "meter_reading_vrms": result.meter.vrms,
+        "meter_accuracy": None if accuracy is None else meter_accuracy_setting(accuracy),
     }
     if args.json:
         console.print_json(out)
@@ -109,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"Profile {'replaced' if existed else 'saved'}: {path}")
     print(
         f"  send    {result.send_dbu_at_0dbfs:+.2f} dBu at 0 dBFS peak "
-        f"(± {result.send_uncertainty_db:.2f} dB, meter {result.meter.vrms:g} V)"
+        f"(± {result.send_uncertainty_db:.2f} dB, meter {result.meter.vrms:g} V"
+        + ("" if accuracy is None else f" {accuracy}, {_how(accuracy)}")
+        + ")"
     )
     print(
         f"  return  {result.return_dbu_at_0dbfs:+.2f} dBu at 0 dBFS peak "
@@ -128,3 +144,23 @@ def run(args: argparse.Namespace) -> int:
     print(f"  return noise floor {result.return_noise_floor_dbfs:.1f} dBFS")
     sys.stdout.flush()
     return 0
+
+
+def _meter_accuracy(
+    home: Path, meter: Voltmeter, given: MeterAccuracy | None
+) -> MeterAccuracy | None:
+    """The typed-in meter's accuracy: given, kept in settings, or asked once; kept for next time.
+
+    None for a meter that reads itself (virtual, SCPI); a given accuracy is still kept.
+    """
+    accuracy = given
+    if isinstance(meter, ManualMeter):
+        kept = given or meter_accuracy_of(load_settings(home, console.warn))
+        accuracy = meter.accuracy = choose_meter_accuracy(None, kept, console.make_ask(None))
+    if accuracy is not None:
+        update_settings(home, console.warn, meter_accuracy=meter_accuracy_setting(accuracy))
+    return accuracy if isinstance(meter, ManualMeter) else None
+
+
+def _how(accuracy: MeterAccuracy) -> str:
+    return "assumed, a typical handheld's" if accuracy.assumed else "stated"

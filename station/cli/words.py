@@ -24,6 +24,7 @@ WORDS: dict[str, str] = {
     "knob": "--knob drive=0:10",
     "level": "--level",
     "levels": "--levels 6,12,18",
+    "meter_accuracy": "--meter-accuracy \"PCT % + COUNTS\"",
     "meter_choice": "--meter manual, virtual or scpi:RESOURCE",
     "meter_manual": "--meter manual",
     "meter_scpi": "--meter scpi:RESOURCE",

@@ -6,6 +6,7 @@ import math
 import re
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MeterError
@@ -49,18 +50,92 @@ def parse_voltage(text: str) -> tuple[float, float]:
     return value, resolution
 
 
+@dataclass(frozen=True)
+class MeterAccuracy:
+    """A meter's stated AC-volts accuracy: ±(percent of the reading + counts of its last digit).
+
+    Makers state it as a bound the meter stays inside (taken here as a 95 % bound,
+    about two sigma). `assumed`: the typical handheld's default, not read from this
+    meter's manual.
+    """
+
+    percent: float
+    counts: float
+    assumed: bool = False
+
+    def sigma_vrms(self, vrms: float, resolution_vrms: float) -> float:
+        """One sigma, in volts, of a reading of `vrms` typed to `resolution_vrms` (one count).
+
+        The stated bound counts as two sigma; the half-digit rounding of the typed
+        value (uniform: step/√12) is added in quadrature, as a finer meter display
+        cut short by the typist still rounds.
+        """
+        bound = self.percent / 100.0 * vrms + self.counts * resolution_vrms
+        return math.hypot(bound / 2.0, resolution_vrms / math.sqrt(12.0))
+
+    def __str__(self) -> str:
+        return f"±({self.percent:g} % + {self.counts:g} counts)"
+
+
+# A typical handheld's AC-volts accuracy in its rated band, for a meter whose own is not given.
+DEFAULT_ACCURACY = MeterAccuracy(0.5, 2.0, assumed=True)
+MAX_PERCENT = 20.0
+MAX_COUNTS = 1000.0
+_ACCURACY = re.compile(
+    r"^\s*(?:\+/-|±)?\s*\(?\s*([+-]?[\d.]+)\s*%?\s*(?:[+,]\s*([+-]?[\d.]+)\s*"
+    r"(?:counts?|digits?|dgts?|d|ct)?)?\s*\)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_accuracy(text: str) -> MeterAccuracy:
+    """Parse a stated accuracy ('0.5 % + 2', '±(1% + 3 counts)', '0.8, 5', '1 %') as typed.
+
+    Raises ValueError with one line for the user when it is not an accuracy, is
+    negative, is zero altogether, or is beyond any meter (over 20 % or 1000 counts).
+    """
+    m = _ACCURACY.match(text or "")
+    numbers = (m.group(1), m.group(2) or "0") if m else ("", "")
+    try:
+        percent, counts = float(numbers[0]), float(numbers[1])
+    except ValueError:  # no match, or '1.2.3'
+        raise ValueError(
+            f"{(text or '').strip()!r} is not a meter accuracy: type % of reading + counts, "
+            "e.g. 0.5 % + 2"
+        ) from None
+    if percent < 0 or counts < 0:
+        raise ValueError("a meter's accuracy cannot be negative: type e.g. 0.5 % + 2")
+    if percent == 0 and counts == 0:
+        raise ValueError(
+            "no meter is exact: type the AC-volts accuracy from its manual, e.g. 0.5 % + 2"
+        )
+    if percent > MAX_PERCENT or counts > MAX_COUNTS:
+        raise ValueError(
+            f"±({percent:g} % + {counts:g} counts) is beyond any meter's accuracy: "
+            "type e.g. 0.5 % + 2"
+        )
+    return MeterAccuracy(percent, counts)
+
+
 Ask = Callable[[str, str | None], str]
 """Shows a prompt (and the last error, if any) and returns what the user typed."""
 
 
 class ManualMeter:
-    """A handheld meter read by the user, who types the value when asked."""
+    """A handheld meter read by the user, who types the value when asked.
+
+    The reading is as uncertain as the meter's stated `accuracy` says, counted
+    in units of the last digit typed.
+    """
 
     name = "manual"
 
-    def __init__(self, ask: Ask, prompt: str | None = None) -> None:
+    def __init__(
+        self, ask: Ask, prompt: str | None = None, accuracy: MeterAccuracy = DEFAULT_ACCURACY
+    ) -> None:
         self._ask = ask
         self.prompt = prompt or "RMS voltage at the cable end that plugs into the gear (V or mV)"
+        self.accuracy = accuracy
 
     def read_vrms(self) -> MeterReading:
         """Ask until a plausible reading is typed; EOF or an empty stream raises MeterError."""
@@ -78,8 +153,10 @@ class ManualMeter:
             except ValueError as exc:
                 error = str(exc)
                 continue
-            # A reading is uncertain by ±half its last digit: uniform, so σ = step/√12.
-            return MeterReading(vrms, resolution / math.sqrt(12.0), "manual", text.strip())
+            sigma = self.accuracy.sigma_vrms(vrms, resolution)
+            how = "assumed" if self.accuracy.assumed else "stated"
+            raw = f"{text.strip()} (meter {self.accuracy}, {how})"
+            return MeterReading(vrms, sigma, "manual", raw)
 
 
 class ScpiMeter:

@@ -12,12 +12,14 @@ from textual.widgets import Button, Footer, Header, Input, RichLog, Select, Stat
 
 from ..devices import open_meter
 from ..drivers.base import StreamSpec
+from ..drivers.meter import DEFAULT_ACCURACY, ManualMeter, MeterAccuracy
 from ..errors import StationError, Stopped
 from ..events import Event, Instruction, Progress, Result, Step, Warning_
 from ..home import check_name
 from ..interface.calibrate import CalibrationSettings
-from ..interface.setup import calibrate_profile, check_calibration
+from ..interface.setup import calibrate_profile, check_calibration, choose_meter_accuracy
 from ..interface.specs import load_specs
+from ..settings import meter_accuracy_of, meter_accuracy_setting
 from .base import StationScreen
 from .bridge import Bridge
 from .form import number, row
@@ -98,6 +100,16 @@ class CalibrateScreen(StationScreen[None]):
                     value="manual",
                     allow_blank=False,
                     id="meter",
+                ),
+            )
+            kept = meter_accuracy_of(s)
+            yield row(
+                "Meter accuracy",
+                Input(
+                    "" if kept is None or kept.assumed else f"{kept.percent:g} % + {kept.counts:g}",
+                    placeholder=f"% of reading + counts; blank: {DEFAULT_ACCURACY.percent:g} % "
+                    f"+ {DEFAULT_ACCURACY.counts:g}, typical handheld",
+                    id="accuracy",
                 ),
             )
             yield row(
@@ -190,6 +202,9 @@ class CalibrateScreen(StationScreen[None]):
                 timing_in=timing[1],
             )
             settings.timing_spec()  # a half-given or clashing pair is a form error
+            typed = self.query_one("#accuracy", Input).value
+            manual = self.query_one("#meter", Select).value == "manual"
+            accuracy = choose_meter_accuracy(typed) if manual else DEFAULT_ACCURACY
         except StationError as exc:
             self.notify(error_text(exc), severity="error", timeout=8)
             return
@@ -206,10 +221,18 @@ class CalibrateScreen(StationScreen[None]):
         self.station.remember(
             timing_out=settings.timing_out or "", timing_in=settings.timing_in or ""
         )
+        if manual:
+            self.station.remember(meter_accuracy=meter_accuracy_setting(accuracy))
         self.query_one("#log", RichLog).clear()
         self.set_busy(True)
         self.run_calibration(
-            name, device, meter, scpi, settings, self.query_one("#note", Input).value.strip()
+            name,
+            device,
+            meter,
+            scpi,
+            settings,
+            self.query_one("#note", Input).value.strip(),
+            accuracy,
         )
 
     def action_stop(self) -> None:
@@ -242,8 +265,9 @@ class CalibrateScreen(StationScreen[None]):
         scpi: str,
         settings: CalibrationSettings,
         note: str,
+        accuracy: MeterAccuracy = DEFAULT_ACCURACY,
     ) -> None:
-        """The procedure, off the UI thread."""
+        """The procedure, off the UI thread; a typed-in meter is as accurate as `accuracy`."""
         app = self.station
         try:
             bench = app.bench(device)
@@ -251,6 +275,8 @@ class CalibrateScreen(StationScreen[None]):
             check_calibration(name, bench.interface, settings)
             choice = f"scpi:{scpi}" if meter_kind == "scpi" else meter_kind
             meter = open_meter(choice, bench, bridge.ask_reading)
+            if isinstance(meter, ManualMeter):
+                meter.accuracy = accuracy
             saved = calibrate_profile(
                 app.home,
                 name,

@@ -61,6 +61,8 @@ def test_capture_through_jack(home: Path, tmp_path: Path) -> None:
                 "1",
                 "--meter",
                 "manual",
+                "--meter-accuracy",  # asked once otherwise, before the reading
+                "0.5 % + 2",
                 "--yes",
                 "--json",
             ],
@@ -132,6 +134,8 @@ def test_timing_reference_through_jack(home: Path, tmp_path: Path) -> None:
                 "2",
                 "--meter",
                 "manual",
+                "--meter-accuracy",  # asked once otherwise, before the reading
+                "0.5 % + 2",
                 "--yes",
                 "--json",
             ],

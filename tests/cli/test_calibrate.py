@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -50,19 +51,79 @@ def test_virtual_calibration_json(home: Path) -> None:
 def test_manual_meter_typed_on_stdin(home: Path) -> None:
     truth = VirtualInterfaceTruth()
     reading = vrms_from_dbu(truth.send_dbu_at_0dbfs - 12.0)
-    # A wrong entry first: the station explains and asks again. Then Enter for the patch.
-    res = station(*BASE, "--meter", "manual", "--json", home=home, stdin=f"lots\n{reading:.5f}\n\n")
+    # Enter takes the typical handheld's accuracy; a wrong reading first: the station explains
+    # and asks again. Then Enter for the patch.
+    res = station(
+        *BASE, "--meter", "manual", "--json", home=home, stdin=f"\nlots\n{reading:.5f}\n\n"
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert "is not a voltage" in res.stderr
     assert "the bench meter shows" in res.stderr
     assert out["send_dbu_at_0dbfs"] == pytest.approx(truth.send_dbu_at_0dbfs, abs=0.02)
+    # Said, and kept: the accuracy is the assumed default, and the σ carries it.
+    assert out["meter_accuracy"] == {"percent": 0.5, "counts": 2.0, "assumed": True}
+    assert "taken as ±(0.5 % + 2 counts), a typical handheld's" in res.stderr
+    assert "--meter-accuracy" in res.stderr
+    bound = 0.005 * reading + 2e-5  # 0.5 % + 2 counts of the typed 10 µV digit
+    assert out["send_uncertainty_db"] == pytest.approx(
+        20 * math.log10(1 + math.hypot(bound / 2, 1e-5 / 12**0.5) / float(f"{reading:.5f}")),
+        rel=1e-3,
+    )
     # The typed reading is the nominal send; the converters' 1 kHz ripple moves the return.
     rig = VirtualRig()
     ripple = rig.true_send_dbu(1000.0) - truth.send_dbu_at_0dbfs
     assert out["return_dbu_at_0dbfs"] == pytest.approx(
         rig.true_return_dbu(1000.0) - ripple, abs=0.02
     )
+
+
+def test_the_meter_s_accuracy_is_asked_once_then_kept(home: Path) -> None:
+    reading = f"{vrms_from_dbu(VirtualInterfaceTruth().send_dbu_at_0dbfs - 12.0):.4f}"
+    first = station(
+        *BASE, "--meter", "manual", home=home, stdin=f"abc\n-1\n1 % + 3\n{reading}\n\n"
+    )
+    assert first.returncode == 0, first.stderr
+    # Each bad answer is one line (after the question, as typed input is not echoed), and the
+    # question comes again.
+    for said in (
+        "'abc' is not a meter accuracy: type % of reading + counts, e.g. 0.5 % + 2\n",
+        "a meter's accuracy cannot be negative: type e.g. 0.5 % + 2\n",
+    ):
+        assert first.stderr.count(said) == 1, first.stderr
+    assert first.stderr.count("Your meter's stated AC-volts accuracy") == 3
+    assert "±(1 % + 3 counts), stated" in first.stdout and "typical" not in first.stdout
+    assert "Traceback" not in first.stderr
+    again = station(*BASE, "--meter", "manual", "--json", home=home, stdin=f"{reading}\n\n")
+    assert again.returncode == 0, again.stderr
+    assert "Your meter's stated" not in again.stderr and "typical handheld" not in again.stderr
+    assert json.loads(again.stdout)["meter_accuracy"] == {
+        "percent": 1.0,
+        "counts": 3.0,
+        "assumed": False,
+    }
+    # The flag changes what is kept.
+    flag = station(
+        *BASE, "--meter", "manual", "--meter-accuracy", "±(0.8% + 5 digits)", "--json",
+        home=home, stdin=f"{reading}\n\n",
+    )  # fmt: skip
+    assert json.loads(flag.stdout)["meter_accuracy"]["percent"] == 0.8
+    assert 'percent = 0.8' in (home / "settings.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("abc", "error: 'abc' is not a meter accuracy"),
+        ("-0.5 % + 2", "error: a meter's accuracy cannot be negative"),
+        ("0", "error: no meter is exact"),
+    ],
+)
+def test_a_bad_meter_accuracy_flag_is_one_line(home: Path, given: str, said: str) -> None:
+    res = station(*BASE, "--meter", "manual", "--meter-accuracy", given, home=home)
+    assert res.returncode != 0
+    assert res.stderr.startswith(said) and len(res.stderr.strip().splitlines()) == 2  # + hint
+    assert "Traceback" not in res.stderr and not (home / "settings.toml").exists()
 
 
 def test_timing_reference_from_the_cli(home: Path) -> None:
@@ -156,9 +217,13 @@ def test_unknown_device_is_clear(home: Path) -> None:
 
 
 def test_meter_reading_never_typed(home: Path) -> None:
-    res = station(*BASE, "--meter", "manual", home=home, stdin="")
+    res = station(*BASE, "--meter", "manual", home=home, stdin="\n")  # Enter: the default accuracy
     assert res.returncode == 1
     assert "no meter reading was entered" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = station(*BASE, "--meter", "manual", "--home", str(home / "other"), home=home, stdin="")
+    assert res.returncode == 1
+    assert "error: no meter accuracy was entered" in res.stderr
     assert "Traceback" not in res.stderr
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from station.drivers.meter import ManualMeter, open_scpi_meter, parse_voltage
+from station.drivers.meter import (
+    DEFAULT_ACCURACY,
+    ManualMeter,
+    MeterAccuracy,
+    open_scpi_meter,
+    parse_accuracy,
+    parse_voltage,
+)
 from station.errors import MeterError
 from station.virtual.scpi import ScpiMeterSimulator
 
@@ -59,7 +66,62 @@ def test_manual_meter_asks_again_until_plausible() -> None:
     reading = ManualMeter(ask).read_vrms()
     assert reading.vrms == pytest.approx(1.2345)
     assert errors[0] is None and all(errors[1:])
-    assert reading.uncertainty_vrms == pytest.approx(1e-4 / 12**0.5)
+    assert reading.raw == "1.2345 (meter ±(0.5 % + 2 counts), assumed)"
+
+
+@pytest.mark.parametrize(
+    ("typed", "accuracy", "volts", "bound", "step"),
+    [
+        # The default, a typical handheld: 0.5 % of 1.2233 V + 2 counts of the 0.1 mV digit.
+        ("1.2233", DEFAULT_ACCURACY, 1.2233, 0.005 * 1.2233 + 2e-4, 1e-4),
+        # Counts are units of the last digit typed: 3 counts of 1 mV.
+        ("612 mV", MeterAccuracy(1.0, 3.0), 0.612, 0.01 * 0.612 + 3e-3, 1e-3),
+    ],
+)
+def test_a_typed_reading_is_as_uncertain_as_the_meter(
+    typed: str, accuracy: MeterAccuracy, volts: float, bound: float, step: float
+) -> None:
+    reading = ManualMeter(lambda _p, _e: typed, accuracy=accuracy).read_vrms()
+    assert reading.vrms == pytest.approx(volts)
+    # The stated bound is two sigma; the typed digit's rounding (step/√12) adds in quadrature.
+    assert reading.uncertainty_vrms == pytest.approx(((bound / 2) ** 2 + step**2 / 12) ** 0.5)
+    # Far from the '± 0.000205 dB' the last digit alone gave for 1.2233 V.
+    assert reading.uncertainty_vrms / reading.vrms > 0.0025
+
+
+@pytest.mark.parametrize(
+    ("text", "percent", "counts"),
+    [
+        ("0.5 % + 2", 0.5, 2.0),
+        ("0.5%+2", 0.5, 2.0),
+        ("±(1% + 3 counts)", 1.0, 3.0),
+        ("+/- (0.8 % + 5 digits)", 0.8, 5.0),
+        ("0.8, 5", 0.8, 5.0),
+        ("1 %", 1.0, 0.0),
+        ("0 % + 3", 0.0, 3.0),
+    ],
+)
+def test_accepted_accuracies(text: str, percent: float, counts: float) -> None:
+    assert parse_accuracy(text) == MeterAccuracy(percent, counts)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("abc", "'abc' is not a meter accuracy"),
+        ("", "is not a meter accuracy"),
+        ("1.2.3 + 2", "is not a meter accuracy"),
+        ("0.5 % + 2 volts", "is not a meter accuracy"),
+        ("-0.5 % + 2", "cannot be negative"),
+        ("0.5 % + -2", "cannot be negative"),
+        ("0 % + 0", "no meter is exact"),
+        ("50 %", "beyond any meter"),
+    ],
+)
+def test_rejected_accuracies(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why) as exc:
+        parse_accuracy(text)
+    assert "\n" not in str(exc.value)
 
 
 def test_manual_meter_end_of_input_is_an_error() -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 import pytest
 
 from station.drivers.base import StreamSpec
-from station.drivers.meter import ManualMeter
+from station.drivers.meter import DEFAULT_ACCURACY, ManualMeter, MeterAccuracy
 from station.errors import DeviceError, SignalError, Stopped
 from station.events import Prompt, StopFlag, Warning_
-from station.interface.calibrate import LATENCY_STREAMS, CalibrationSettings, calibrate
+from station.interface.calibrate import (
+    LATENCY_STREAMS,
+    CalibrationSettings,
+    calibrate,
+    measure_send,
+)
+from station.interface.setup import choose_meter_accuracy
+from station.settings import meter_accuracy_of, meter_accuracy_setting
+from station.signal.levels import vrms_from_dbu
 from station.virtual.rig import VirtualRig, random_rig
 
 SPEC = StreamSpec(48000, 1, 1)
@@ -216,3 +225,40 @@ def test_a_spoilt_take_is_taken_again_then_fails(rig: VirtualRig) -> None:
     failures["left"] = 3
     with pytest.raises(StreamError, match="overflow"):
         take(rig.interface, SPEC, np.zeros(4800), tail_s=0.0)
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "digits"),
+    [(DEFAULT_ACCURACY, 4), (MeterAccuracy(1.0, 3.0), 3), (MeterAccuracy(0.3, 5.0), 5)],  # X
+)
+def test_a_typed_reading_s_two_sigma_covers_the_truth(accuracy: MeterAccuracy, digits: int) -> None:
+    """Thirty random rigs, each read by a handheld whose actual error is drawn from its stated
+    accuracy (a 95 % bound) and typed as its display shows it: the send level's ±2σ holds the
+    rig's truth for about 95 % of them, and the σ is not blown up to get there."""
+    rng = np.random.default_rng(21)
+    inside, within_half = [], []
+    for _ in range(30):
+        rig = random_rig(rng, speed=None, meter_digits=digits, meter_bandwidth_hz=20_000.0)
+        vrms = vrms_from_dbu(rig.truth.send_dbu_at_0dbfs - 12.0)
+        count = 10.0 ** (math.floor(math.log10(vrms)) - digits + 1)  # the display's last digit
+        bound = accuracy.percent / 100.0 * vrms + accuracy.counts * count
+        rig.meter_gain_error = float(rng.normal(0.0, bound / 2.0 / vrms))
+        meter = ManualMeter(lambda _p, _e, rig=rig: rig.meter_display(), accuracy=accuracy)
+        send_dbu, sigma_db, _reading = measure_send(rig.interface, meter, CalibrationSettings(SPEC))
+        error_db = abs(send_dbu - rig.true_send_dbu(1000.0))
+        inside.append(error_db <= 2 * sigma_db)
+        within_half.append(error_db <= 0.5 * sigma_db)
+    assert sum(inside) >= 27, sum(inside)  # at least 90 % of 30
+    assert sum(within_half) <= 20, sum(within_half)  # a normal error is inside ½σ 38 % of times
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [{"percent": "lots", "counts": 2}, {"percent": -1.0, "counts": 2}, {"counts": 2}, "0.5 % + 2"],
+)
+def test_a_damaged_kept_accuracy_is_asked_again(kept: object) -> None:
+    assert meter_accuracy_of({"meter_accuracy": kept}) is None
+    asked = choose_meter_accuracy(None, meter_accuracy_of({"meter_accuracy": kept}), lambda *_: "")
+    assert asked == DEFAULT_ACCURACY and asked.assumed
+    stated = MeterAccuracy(0.8, 5.0)
+    assert meter_accuracy_of({"meter_accuracy": meter_accuracy_setting(stated)}) == stated

@@ -64,6 +64,8 @@ def test_calibrate_through_jack(home: Path) -> None:
                 "1",
                 "--meter",
                 "manual",
+                "--meter-accuracy",  # asked once otherwise, before the reading
+                "0.5 % + 2",
                 "--yes",
                 "--json",
             ],

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from station.settings import load_settings
 from station.signal.levels import vrms_from_dbu
 from station.tui.app import StationApp
 from station.tui.modals import ConfirmModal, ReadingModal
@@ -191,6 +192,56 @@ def test_bad_form_values_are_notifications(tmp_path: Path) -> None:
             )
 
     asyncio.run(run())
+
+
+def test_the_meter_accuracy_field_is_said_and_kept(tmp_path: Path) -> None:
+    rig = VirtualRig(speed=None)
+    reading = vrms_from_dbu(rig.truth.send_dbu_at_0dbfs - 12.0)
+
+    async def calibrate_with(pilot, app: StationApp, accuracy: str) -> str:
+        set_input(app, "#accuracy", accuracy)
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, ReadingModal))
+        set_input(app, "#reading", f"{reading:.4f}")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "CalibrationResultScreen")
+        await pilot.press("escape")
+        from textual.widgets import RichLog
+
+        lines = app.screen.query_one("#log", RichLog).lines
+        return " ".join(" ".join(str(line.text) for line in lines).split())  # unwrapped
+
+    async def run() -> None:
+        app = StationApp(tmp_path, rig=rig)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("c")
+            await until(pilot, lambda: type(app.screen).__name__ == "CalibrateScreen")
+            set_input(app, "#accuracy", "abc")
+            await pilot.press("f5")
+            await pilot.pause()
+            said = [n.message for n in app._notifications]
+            assert any(m.startswith("'abc' is not a meter accuracy") for m in said), said
+            assert not app.screen.busy
+            log = await calibrate_with(pilot, app, "")
+            assert "taken as ±(0.5 % + 2 counts), a typical handheld's" in log
+            assert "the Meter accuracy field" in log
+            log = await calibrate_with(pilot, app, "1 % + 3")
+            assert "typical handheld" not in log
+        kept = load_settings(tmp_path)["meter_accuracy"]
+        assert kept == {"percent": 1.0, "counts": 3.0, "assumed": False}
+        app = StationApp(tmp_path, rig=rig)  # the next run shows what was kept
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("c")
+            await until(pilot, lambda: type(app.screen).__name__ == "CalibrateScreen")
+            from textual.widgets import Input
+
+            assert app.screen.query_one("#accuracy", Input).value == "1 % + 3"
+
+    asyncio.run(run())
+    profile = (tmp_path / "calibration/profiles/demo.toml").read_text()
+    assert "(meter ±(1 % + 3 counts), stated)" in profile
 
 
 SNAPSHOT_HOME = Path("/tmp/station-snapshot-home")
