@@ -50,4 +50,6 @@
 #define RIG_SETTLE_MS 300UL
 #define RIG_STALL_MS 5000UL
 #define RIG_WATCHDOG_MS 60000UL
-#define RIG_LINE_MAX 120
+// The longest line either way: a 16-channel POS with 4 feedback readings is 147 characters
+// ("POS 65535 0=2500/1023 ... 15=2500"), a 16-channel MOVE or DONE 128.
+#define RIG_LINE_MAX 160

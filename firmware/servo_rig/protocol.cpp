@@ -8,7 +8,7 @@
 #include "feedback.h"
 #include "motion.h"
 
-static const uint8_t MAX_PAIRS = 24;  // more than a 120-character line can hold
+static const uint8_t MAX_PAIRS = 24;  // more than a board has channels: a longer list is refused
 
 enum Command : uint8_t { C_UNKNOWN, C_HELLO, C_MOVE, C_POS, C_DETACH, C_SPEED, C_STOP, C_PING };
 enum ReplyKind : uint8_t { R_NONE, R_OK, R_PONG, R_HELLO, R_POS, R_ACK, R_ERR };
@@ -71,9 +71,17 @@ static void send_pos(uint16_t id) {
         Serial.print(' ');
         Serial.print(ch);
         Serial.print('=');
-        Serial.print(g_channels[ch].pos_us);
+        // Where the next move starts from: the last commanded pulse; before any command, where
+        // the feedback pot says the servo is; '?' when neither is known.
+        uint16_t us = g_channels[ch].pos_us;
+        int16_t adc = feedback_adc(ch);
+        if (us == 0 && adc >= 0) us = feedback_to_us(adc);
+        if (us == 0) {
+            Serial.print('?');
+        } else {
+            Serial.print(us);
+        }
         if (feedback_wired(ch)) {
-            int16_t adc = feedback_adc(ch);
             Serial.print('/');
             Serial.print(adc < 0 ? 0 : adc);
         }

@@ -30,7 +30,8 @@ ESR_CAUSES = (
 
 @dataclass(frozen=True)
 class Check:
-    """One verdict: status pass | warn | fail | n/a, with the number behind it."""
+    """One verdict: status pass | warn | fail | n/a, with the number behind it; or info, a row
+    that says how something was done and judges nothing (its `passed` is null)."""
 
     name: str
     status: str
@@ -45,8 +46,9 @@ class Check:
 
     @property
     def verdict(self) -> bool | None:
-        """docs/design.md §7's `passed`: true, false, or None for a check that cannot apply."""
-        return None if self.status == "n/a" else self.passed
+        """docs/design.md §7's `passed`: true, false, or None for a check that cannot apply or
+        an informational row."""
+        return None if self.status in ("n/a", "info") else self.passed
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape of docs/design.md §7: name, passed, value, threshold, message, status."""
@@ -308,8 +310,18 @@ def check_replicate(y: np.ndarray, rep: Replicate | None, why_none: str = "") ->
 
 
 def check_reamp_file(info: ReampInfo) -> Check:
-    """How the reamp file was recognised (informational), so the verdict says what it checked."""
-    return Check("reamp_file", "pass", info.recognised_by, None, info.recognition)
+    """How the reamp file was recognised, so the verdict says what it checked: informational
+    (status info, passed null), but a warning for a layout the NAM trainer refuses (v1, v2)."""
+    if info.kind == "nam-deprecated":
+        return Check(
+            "reamp_file",
+            "warn",
+            info.recognised_by,
+            None,
+            f"{info.recognition}: the NAM trainer refuses it unless its checks are ignored; "
+            "use v3_0_0.wav",
+        )
+    return Check("reamp_file", "info", info.recognised_by, None, info.recognition)
 
 
 def check_noise_floor(noise_dbfs: float, hum_dbfs: float | None = None) -> Check:

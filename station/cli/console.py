@@ -94,7 +94,7 @@ def print_json(data: Any) -> None:
 
 def print_verdict(passed: bool, checks: list[Any]) -> None:
     """The checks as a table on stdout, then the verdict line."""
-    marks = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "n/a": "n/a "}
+    marks = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "n/a": "n/a ", "info": "info"}
     for c in checks:
         value = c.value
         shown = (

@@ -142,8 +142,9 @@ class KnobRig(Protocol):
         settled. Raises RigError (Stopped when `stop` was set, after stopping the servos)."""
         ...
 
-    def positions(self) -> dict[int, int]:
-        """The last commanded pulse per channel, as the rig reports it (µs)."""
+    def positions(self) -> dict[int, int | None]:
+        """The last commanded pulse of every channel, as the rig reports it (µs); None for a
+        channel not commanded since the rig powered on."""
         ...
 
     def detach(self, channels: Iterable[int] | None = None) -> None:

@@ -93,15 +93,23 @@ def parse_info(tokens: list[str], line: str) -> FirmwareInfo:
     return info
 
 
-def parse_pulses(tokens: Iterable[str]) -> dict[int, int]:
-    """Channel → µs from `ch=us` or `ch=us/feedback` tokens (feedback is dropped)."""
-    out: dict[int, int] = {}
+def parse_positions(tokens: Iterable[str]) -> dict[int, int | None]:
+    """Channel → µs from `ch=us` or `ch=us/feedback` tokens (feedback is dropped); None for
+    `ch=?`, a channel not commanded since the board's power-on."""
+    out: dict[int, int | None] = {}
     for t in tokens:
         ch, _, rest = t.partition("=")
         us = rest.split("/", 1)[0]
         if ch.isdigit() and us.lstrip("-").isdigit():
             out[int(ch)] = int(us)
+        elif ch.isdigit() and us == "?":
+            out[int(ch)] = None
     return out
+
+
+def parse_pulses(tokens: Iterable[str]) -> dict[int, int]:
+    """Channel → µs from `ch=us` tokens (a DONE line): the channels with a known pulse."""
+    return {ch: us for ch, us in parse_positions(tokens).items() if us is not None}
 
 
 def slew_time_s(
@@ -397,13 +405,14 @@ class ServoRig:
             self._targets.pop(ch)
         raise Stopped(f"stopped during MOVE {cid}: the servos halted where they were")
 
-    def positions(self) -> dict[int, int]:
-        """Channel → last commanded pulse (µs), as the rig reports it (POS)."""
+    def positions(self) -> dict[int, int | None]:
+        """Every channel's last commanded pulse (µs), as the rig reports it (POS); None for a
+        channel not commanded since the board powered on."""
         with self._io:
             if self._lost:
                 self.restore()
             tokens = self._request("POS", "", {"POS"})
-            return parse_pulses(tokens[2:])
+            return parse_positions(tokens[2:])
 
     def detach(self, channels: Iterable[int] | None = None) -> None:
         """Stop the pulses on `channels` (all when None): knobs stay put, servos stay quiet."""

@@ -15,4 +15,4 @@ MAX_SPEED_US_PER_S = 20000  # RIG_MAX_SPEED_US_PER_S: SPEED refuses anything fas
 SETTLE_S = 0.3  # RIG_SETTLE_MS: DONE comes this long after the last channel arrived
 STALL_S = 5.0  # RIG_STALL_MS: feedback firmware reports E_STALL after this long off target
 WATCHDOG_S = 60.0  # RIG_WATCHDOG_MS: no command this long detaches every channel
-LINE_MAX = 120  # RIG_LINE_MAX: characters in a command line
+LINE_MAX = 160  # RIG_LINE_MAX: characters in a line either way (a 16-channel POS: up to 147)

@@ -156,12 +156,13 @@ class RigCalibration:
         if lo is not None and hi is not None and not lo < hi:
             raise RigError(f"the range {lo:g}–{hi:g} is empty", "give MIN below MAX")
         self.current = Draft(kind, name, channel, lo, hi)
-        reported = self.rig.positions().get(channel)
-        if reported is None:
+        pos = self.rig.positions()
+        if channel not in pos:
             self.current = None
             raise RigError(f"the rig has no channel {channel}", "check the servo wiring")
-        # A servo never driven since power-on reports no usable pulse (the firmware says 0).
-        known = PULSE_MIN_US <= reported <= PULSE_MAX_US
+        # A servo never driven since power-on reports no pulse (the firmware says '?').
+        reported = pos[channel]
+        known = reported is not None and PULSE_MIN_US <= reported <= PULSE_MAX_US
         self.pulse_us = reported if known else None
         return self.where()
 
@@ -191,7 +192,7 @@ class RigCalibration:
             reached = self.rig.move({d.channel: target}, stop=self.stop)
         except RigError:
             # Wherever it stopped, ask the rig rather than guess.
-            self.pulse_us = self.rig.positions().get(d.channel, self.pulse_us)
+            self.pulse_us = self.rig.positions().get(d.channel) or self.pulse_us
             raise
         self.pulse_us = reached.get(d.channel, target)
         return self.where()
@@ -413,14 +414,11 @@ def rig_status(
             with contextlib.suppress(StationError):
                 value = round(k.value_at(us), 3)
         knobs[k.name] = {"channel": k.channel, "pulse_us": us, "value": value}
-    switches = {
-        sw.name: {
-            "channel": sw.channel,
-            "pulse_us": pos.get(sw.channel),
-            "position": sw.position_at(pos[sw.channel]) if sw.channel in pos else None,
-        }
-        for sw in profile.switches
-    }
+    switches: dict[str, Any] = {}
+    for sw in profile.switches:
+        at = pos.get(sw.channel)  # None: not driven since the rig powered on
+        position = None if at is None else sw.position_at(at)
+        switches[sw.name] = {"channel": sw.channel, "pulse_us": at, "position": position}
     out: dict[str, Any] = {
         "rig": profile.name,
         "port": port,

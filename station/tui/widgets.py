@@ -13,6 +13,7 @@ STATUS_STYLE = {
     "warn": "[yellow]WARN[/yellow]",
     "fail": "[b red]FAIL[/b red]",
     "n/a": "[dim]n/a[/dim]",
+    "info": "[dim]info[/dim]",
 }
 
 

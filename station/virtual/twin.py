@@ -7,7 +7,10 @@ a horn is held back (a knob against its end stop) for 5 s, the 60 s watchdog.
 Time runs `speedup` times faster than the wall clock so tests stay short. The
 horns move a ServoBench, so the virtual gear's knobs follow them; like a
 firmware with feedback pots, the twin starts from where the horns are. It is
-the PCA9685 build (16 channels): the bench's two pieces of gear use 10.
+the PCA9685 build (16 channels): the bench's two pieces of gear use 10. POS
+reports what the firmware would: the last commanded pulse; before any command,
+the pulse its feedback pot reads (through the same 10-bit ADC); `?` on a channel
+with neither.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import select
 import threading
 import time
 import tty
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from ..drivers.rig_constants import (
@@ -34,6 +38,7 @@ from ..drivers.rig_constants import (
 )
 from .servos import ServoBench
 
+ADC_MAX = 1023  # a feedback pot's full-scale 10-bit reading (the firmware's RIG_FB_AT_2500)
 SPEEDUP_ENV = "STATION_VIRTUAL_RIG_SPEEDUP"  # tests run the twin faster than real time
 
 
@@ -66,9 +71,12 @@ class VirtualFirmware:
         speedup: float = 1.0,
         version: str = "1.0.0-twin",
         tick_s: float = 0.005,
+        feedback_channels: Collection[int] | None = None,
     ) -> None:
         self.bench = bench if bench is not None else ServoBench()
         self.channels = channels
+        # Channels with a feedback pot; None: every channel with a horn on it.
+        self.feedback_channels = None if feedback_channels is None else set(feedback_channels)
         self.speedup = speedup
         self.version = version
         self.silent = False  # a fault for tests: the board stops answering
@@ -92,6 +100,7 @@ class VirtualFirmware:
         for ch in range(self.channels):
             horn = self.bench.horn(ch)
             self.pulse_us[ch] = 1500.0 if horn is None else horn
+        self.commanded: set[int] = set()  # channels given a pulse since power-on
         self.attached: set[int] = set()
         self._move: _Move | None = None
         self._answers: dict[int, tuple[str, list[str]]] = {}
@@ -229,21 +238,35 @@ class VirtualFirmware:
         say(f"ACK {cid}")
         waypoints = {}
         for ch, us in targets.items():
+            if ch not in self.commanded and self._adc(ch) is None:
+                # Position unknown: the first pulse is the undershoot, as the firmware's is.
+                self.pulse_us[ch] = float(max(PULSE_MIN_US, us - BACKLASH_US))
             start = self.pulse_us[ch]
             below = max(PULSE_MIN_US, us - BACKLASH_US)
             waypoints[ch] = [float(below), float(us)] if us < start else [float(us)]
             self.attached.add(ch)
+            self.commanded.add(ch)
         self._move = _Move(cid, targets, waypoints, started_s=self.now_s())
         self._move_say = say
+
+    def _adc(self, ch: int) -> int | None:
+        """The 10-bit reading of the channel's feedback pot, None without one (or a horn)."""
+        horn = self.bench.horn(ch)
+        if horn is None or not (self.feedback_channels is None or ch in self.feedback_channels):
+            return None
+        return round((horn - PULSE_MIN_US) / (PULSE_MAX_US - PULSE_MIN_US) * ADC_MAX)
 
     def _pos(self, cid: int, _args: list[str], say) -> None:
         parts = []
         for ch in range(self.channels):
-            text = f"{ch}={round(self.pulse_us[ch])}"
-            horn = self.bench.horn(ch)
-            if horn is not None:  # a feedback pot on this servo: 10-bit ADC of the horn angle
-                text += f"/{round((horn - PULSE_MIN_US) / (PULSE_MAX_US - PULSE_MIN_US) * 1023)}"
-            parts.append(text)
+            adc = self._adc(ch)
+            if ch in self.commanded:
+                us: int | str = round(self.pulse_us[ch])
+            elif adc is not None:  # as the firmware's feedback_to_us(): integer arithmetic
+                us = PULSE_MIN_US + adc * (PULSE_MAX_US - PULSE_MIN_US) // ADC_MAX
+            else:
+                us = "?"
+            parts.append(f"{ch}={us}" + ("" if adc is None else f"/{adc}"))
         say(f"POS {cid} " + " ".join(parts))
 
     def _detach(self, cid: int, args: list[str], say) -> None:

@@ -219,3 +219,40 @@ def test_estimates_reading_the_same_evidence_count_once() -> None:
     assert both.status == "fail"
     est.update(blip=301.0, trainer_blips=301.0, xcorr=300.8)
     assert checks.independent_estimates(est) == ["reference", "blip", "xcorr"]
+
+
+# Honest rows: the reamp file's row judges nothing, unless the trainer would refuse the file.
+
+
+def test_the_reamp_file_row_is_informational(short_signal: Path) -> None:
+    from station.reamp import files as reamp
+
+    row = checks.check_reamp_file(reamp.recognise(short_signal))
+    assert (row.status, row.verdict, row.to_json()["passed"]) == ("info", None, None)
+    assert row.passed  # it never fails a capture
+    assert row.message == "station v3-layout signal: recognised by content (" + (
+        reamp.recognise(short_signal).evidence + ")"
+    )
+
+
+def test_a_layout_the_trainer_refuses_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from station.reamp import files as reamp
+
+    old = tmp_path / "v2.wav"
+    sf.write(old, np.zeros(48000), 48000, subtype="PCM_24")
+    monkeypatch.setitem(reamp.DEPRECATED_MD5, reamp.md5_of_file(old), "NAM v2.0.0")
+    row = checks.check_reamp_file(reamp.recognise(old))
+    assert (row.status, row.to_json()["passed"]) == ("warn", True)
+    assert "the NAM trainer refuses it" in row.message
+
+
+def test_the_verdict_shows_the_informational_row(virtual_capture: Path, home: Path) -> None:
+    res = station("check", str(virtual_capture), home=home)
+    assert res.returncode == 0, res.stderr
+    row = next(line for line in res.stdout.splitlines() if "reamp_file" in line)
+    assert row.lstrip().startswith("[info] reamp_file")
+    out = json.loads(station("check", str(virtual_capture), "--json", home=home).stdout)
+    assert checks_of(out)["reamp_file"]["passed"] is None
+    assert checks_of(out)["reamp_file"]["status"] == "info"

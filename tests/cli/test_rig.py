@@ -272,27 +272,27 @@ def test_arrow_keys_jog_and_escape_stops_and_detaches(home: Path) -> None:
     try:
         term.until(b"rig> ")
         term.keys(b"knob drive 0\r")
-        term.until(b"at 1566 \xc2\xb5s")
+        term.until(b"at 1565 \xc2\xb5s")
         term.keys(b"\x1b[A")  # arrow up: a coarse step, no Enter needed
-        term.until(b"at 1616 \xc2\xb5s")
+        term.until(b"at 1615 \xc2\xb5s")
         term.keys(b"\x1b[D")  # arrow left: a fine step down
-        term.until(b"at 1611 \xc2\xb5s")
+        term.until(b"at 1610 \xc2\xb5s")
         term.keys(b"\x1b")  # Escape
         term.until(b"halted and detached")
         assert term.proc.wait(timeout=30) == 130
     finally:
         term.close()
     saved = ServoBench(state_path=virtual_bench_path(home))
-    assert saved.horn(0) == pytest.approx(1611, abs=1)  # the knob stays where it was left
+    assert saved.horn(0) == pytest.approx(1610, abs=1)  # the knob stays where it was left
     assert not (home / "calibration" / "rigs" / "x.toml").exists()
 
 
 def test_escape_stops_a_move_midway(home: Path) -> None:
-    term = Terminal(home, "1")  # real time: 1566 to 2300 µs takes 2.4 s
+    term = Terminal(home, "1")  # real time: 1565 to 2300 µs takes 2.4 s
     try:
         term.until(b"rig> ")
         term.keys(b"knob drive 0\r")
-        term.until(b"at 1566 \xc2\xb5s")
+        term.until(b"at 1565 \xc2\xb5s")
         term.keys(b"goto 2300\r")
         term.until(b"moving")  # the live line, with the pointer
         term.keys(b"\x1b")

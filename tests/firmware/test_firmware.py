@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from station.drivers.rig_constants import LINE_MAX
 from tests.firmware.sim import BANNER, CYCLES_PER_S, FirmwareSim, RawLink, SimLog, toolchain_missing
 
 pytestmark = pytest.mark.skipif(toolchain_missing() is not None, reason=str(toolchain_missing()))
@@ -66,7 +67,7 @@ def test_banner_hello_ping(board: Board) -> None:
     _, link = board
     assert link.ask("HELLO 7") == "OK 7 servo-rig 1.0.0 proto=1 channels=6"
     assert link.ask("PING 65535") == "PONG 65535"
-    assert link.ask("POS 8") == "POS 8 0=0 1=0 2=0 3=0 4=0 5=0"
+    assert link.ask("POS 8") == "POS 8 0=? 1=? 2=? 3=? 4=? 5=?"  # none commanded yet
 
 
 def test_pulse_widths_within_2us_of_target(board: Board) -> None:
@@ -189,7 +190,7 @@ def test_detach_stops_pulses(board: Board) -> None:
     after = detached + int(FRAME_S * CYCLES_PER_S)
     assert all(log.widths_us(ch, after) == [] for ch in range(6))
     # Positions are kept, and the next move starts from them.
-    assert link.ask("POS 5") == "POS 5 0=1500 1=1500 2=1500 3=0 4=0 5=0"
+    assert link.ask("POS 5") == "POS 5 0=1500 1=1500 2=1500 3=? 4=? 5=?"
     assert link.ask("SPEED 6 300") == "OK 6"
     assert move(link, 7, {1: 1600}) == "DONE 7 1=1600"
     resumed = sim.log().widths_us(1, sim.log().rx_cycle("MOVE 7 1 1600"))
@@ -211,7 +212,7 @@ def test_watchdog_detaches_after_60s_without_commands(board: Board) -> None:
         assert 60.0 - FRAME_S <= seconds(last_rise - ping) <= 60.0 + 0.003
     # Still listening, positions kept.
     assert link.ask("PING 4") == "PONG 4"
-    assert link.ask("POS 5") == "POS 5 0=1500 1=0 2=0 3=1800 4=0 5=0"
+    assert link.ask("POS 5") == "POS 5 0=1500 1=? 2=? 3=1800 4=? 5=?"
 
 
 def test_stop_mid_move(board: Board) -> None:
@@ -260,7 +261,7 @@ def test_stop_mid_move(board: Board) -> None:
         ("MOVE 5 0 1500 1 2501", "ERR 5 E_RANGE pulse outside 500-2500 us: 2501"),
         ("SPEED 5 0", "ERR 5 E_RANGE speed outside 1-20000 us/s: 0"),
         ("SPEED 5", "ERR 5 E_SYNTAX speed needs one number"),
-        ("PING 5 " + "x" * 120, "ERR 5 E_SYNTAX line too long"),
+        ("PING 5 " + "x" * LINE_MAX, "ERR 5 E_SYNTAX line too long"),
     ],
 )
 def test_error_replies(board: Board, line: str, reply: str) -> None:
@@ -342,9 +343,10 @@ def test_stall_with_a_stuck_feedback_pot(start_board: Callable[..., Board]) -> N
     sim, link = start_board("pins-fb", pots={0: "stuck:1000", 1: "follow"})
     assert link.ask("SPEED 1 2000") == "OK 1"
     reply = link.ask("POS 2")
-    assert reply.startswith("POS 2 0=0/")
-    fb0 = int(reply.split()[2].split("/")[1])
+    # None commanded yet: the pulse its pot reads, where the first move will start from.
+    us0, fb0 = (int(x) for x in reply.split()[2].removeprefix("0=").split("/"))
     assert fb0 == pytest.approx((1000 - 500) * 1023 / 2000, abs=3)
+    assert us0 == 500 + fb0 * 2000 // 1023
     # Channel 1's pot follows its servo: the move completes, and POS shows the feedback.
     assert move(link, 3, {1: 2000}) == "DONE 3 1=2000"
     fb1 = int(link.ask("POS 4").split()[3].split("/")[1])
@@ -376,7 +378,7 @@ def test_reset_prints_the_banner_again(board: Board) -> None:
     move(link, 2, {0: 1500})
     sim.reset()
     assert link.read_line() == BANNER
-    assert link.ask("POS 3") == "POS 3 0=0 1=0 2=0 3=0 4=0 5=0"
+    assert link.ask("POS 3") == "POS 3 0=? 1=? 2=? 3=? 4=? 5=?"
     log = sim.wait_cycles(sim.log().resets[-1] + CYCLES_PER_S // 2)
     assert log.widths_us(0, log.resets[-1]) == []  # a reset board sends no pulses
 

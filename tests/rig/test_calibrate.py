@@ -17,7 +17,7 @@ def test_a_servo_not_driven_since_power_on_starts_with_goto() -> None:
     pairs = [
         BANNER,
         HELLO,
-        (b"POS 2\n", b"POS 2 0=0 1=0 2=0 3=0 4=0 5=0\n"),
+        (b"POS 2\n", b"POS 2 0=? 1=? 2=? 3=? 4=? 5=?\n"),
         (b"MOVE 3 0 1500\n", b"ACK 3\nDONE 3 0=1500\n"),
         (b"MOVE 4 0 1550\n", b"ACK 4\nDONE 4 0=1550\n"),
         (b"MOVE 5 0 2500\n", b"ACK 5\nDONE 5 0=2500\n"),

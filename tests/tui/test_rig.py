@@ -45,11 +45,11 @@ def test_calibrate_save_move_and_stop(tmp_path: Path) -> None:
                 await pilot.press("enter")
                 await until(pilot, lambda: expect in live() and not screen.busy)
 
-            await command("knob drive 0", "at 1566 µs — drive pointer at 5.00")
+            await command("knob drive 0", "at 1565 µs — drive pointer at 5.00")
             await pilot.press("up")  # a coarse step, slewed
-            await until(pilot, lambda: "at 1616 µs" in live() and not screen.busy)
+            await until(pilot, lambda: "at 1615 µs" in live() and not screen.busy)
             await pilot.press("left")  # a fine step back
-            await until(pilot, lambda: "at 1611 µs" in live() and not screen.busy)
+            await until(pilot, lambda: "at 1610 µs" in live() and not screen.busy)
             for value in (0, 10, 5):
                 pulse = round(drive.true_pulse_us(value))
                 await command(f"goto {pulse}", f"pointer at {value:.2f}")
