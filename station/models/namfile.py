@@ -61,29 +61,129 @@ class NamModel:
         return float(rate) if isinstance(rate, int | float) else None
 
 
-def read_model(path: Path) -> NamModel:
-    """Parse and validate a .nam file; raises ModelError saying what is wrong."""
-    path = Path(path)
+# A .nam is a few MB (a large WaveNet, 14 000 weights as text, is 0.3 MB): a file past this is
+# not a model, and reading it would only fill the memory.
+MAX_MODEL_BYTES = 200 * 1024 * 1024
+MAX_DEPTH = 64  # NAM's own files nest under 10 deep; deeper would overflow Python's recursion
+
+
+class _NotFinite(ValueError):
+    """A NaN, an Infinity or a number too large for a double in the JSON text."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NotFinite(text)
+
+
+def _too_deep(value: Any) -> bool:
+    """True when lists and objects nest past MAX_DEPTH in `value` (found without recursion)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, refusing what is not a regular file or is past MAX_MODEL_BYTES."""
     if path.is_dir():
         raise ModelError(f"{path} is a folder, not a .nam file", "give the model file itself")
     if not path.exists():
         raise ModelError(f"there is no file {path}", "check the path")
+    if not path.is_file():  # a pipe or a device could be endless
+        raise ModelError(f"{path} is not a regular file", "give the model file itself")
+    def too_big(size: int) -> ModelError:
+        return ModelError(
+            f"{path.name} is {size:,} bytes: no NAM model is that large (the station reads "
+            f"at most {MAX_MODEL_BYTES:,})",
+            "give a .nam file exported by a NAM trainer",
+        )
+
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise too_big(size)
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_MODEL_BYTES + 1)  # it may have grown since
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
+    if len(raw) > MAX_MODEL_BYTES:
+        raise too_big(len(raw))
+    return raw
+
+
+def _parse(path: Path, raw: bytes) -> Any:
+    """JSON as the NAM plugin's parser takes it: no NaN or Infinity, no absurd nesting."""
+    hint = "a .nam file is JSON written by the NAM trainer"
+    too_deep = ModelError(f"{path.name} nests lists or objects too deeply for a model", hint)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(
+            raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant
+        )
+    except _NotFinite as exc:
         raise ModelError(
-            f"{path.name} is not JSON ({exc})", "a .nam file is JSON written by the NAM trainer"
+            f"{path.name} holds the number {exc}: not JSON any NAM player reads", hint
         ) from None
+    except RecursionError:
+        raise too_deep from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelError(f"{path.name} is not JSON ({exc})", hint) from None
+    if _too_deep(data):
+        raise too_deep
+    return data
+
+
+def _check_structure(path: Path, data: Any) -> None:
+    """The keys every player needs, of the types it needs; ModelError naming the first wrong."""
     if not isinstance(data, dict) or not all(k in data for k in REQUIRED_KEYS):
         missing = [k for k in REQUIRED_KEYS if not isinstance(data, dict) or k not in data]
         raise ModelError(
             f"{path.name} is JSON but not a NAM model (no {', '.join(missing)})",
             "give a .nam file exported by a NAM trainer",
         )
+    hint = "the file is damaged, or not one a NAM trainer wrote"
+    if not isinstance(data["architecture"], str) or not data["architecture"]:
+        raise ModelError(f"{path.name}'s architecture is not a name", hint)
+    if not isinstance(data["config"], dict):
+        raise ModelError(f"{path.name}'s config is not an object", hint)
+    weights = data["weights"]
+    if not isinstance(weights, list) or not all(
+        isinstance(w, int | float) and not isinstance(w, bool) for w in weights
+    ):
+        raise ModelError(f"{path.name}'s weights are not a list of numbers", hint)
+    # Floats are finite once parsed; an integer can still be past what a double holds.
+    if any(abs(w) > 1e308 for w in weights if isinstance(w, int)):
+        raise ModelError(f"{path.name} has weights that are not finite numbers", hint)
+    if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
+        raise ModelError(f"{path.name}'s metadata is not an object", hint)  # the core reads keys
+    rate = data.get("sample_rate")
+    if rate is not None and (
+        not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate < 1e7
+    ):
+        raise ModelError(f"{path.name}'s sample_rate is {rate!r}, not a rate in Hz", hint)
+
+
+def read_model(path: Path) -> NamModel:
+    """Parse and validate a .nam file; raises ModelError saying what is wrong (never more).
+
+    Refuses, before reading, anything but a regular file of at most MAX_MODEL_BYTES; then
+    JSON no player reads (NaN, Infinity, nesting past MAX_DEPTH) and a file without an
+    architecture name, a config object and a list of finite weights.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    data = _parse(path, raw)
+    _check_structure(path, data)
     return NamModel(path, data, len(raw))
 
 

@@ -23,6 +23,7 @@ from ..errors import StationError
 from ..events import Event, Step
 from ..phrases import Phrase
 from ..signal.levels import dbfs_from_peak, ratio_from_db
+from . import wavenet
 from .nam_lib import require_nam
 from .namfile import LEVEL_RANGE_DBU, read_model
 from .parametric import fold
@@ -114,6 +115,7 @@ def render(
 ) -> Rendered:
     """Render `di` through `model` (at the setting `items` for a parametric one) into `out`."""
     data = read_model(model).data
+    wavenet.check_weights(data)
     if data.get("sample_rate") not in (None, RATE):
         raise StationError(
             f"{model.name} is a {data['sample_rate']} Hz model; the station renders at {RATE} Hz"

@@ -77,6 +77,7 @@ def default_pack(model: Path) -> Path:
 def parametric_model(path: Path) -> dict[str, Any]:
     """The parsed parametric model at `path`; StationError for a standard one."""
     data = read_model(path).data
+    wavenet.check_weights(data)
     if not fold.parametric(data):
         raise StationError(
             f"{path.name} is a standard model: it has no knobs to set",
@@ -255,6 +256,7 @@ def for_players(model: Path, release: str, out: Path) -> Snapshot:
             f"it writes for {', '.join(RELEASES)}",
         )
     data = read_model(model).data
+    wavenet.check_weights(data)
     if fold.parametric(data) or players.knob_conditioned(data):
         raise StationError(
             f"{model.name} is a parametric model: no plugin release loads it whole",

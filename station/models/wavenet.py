@@ -92,7 +92,7 @@ def layout(config: dict[str, Any]) -> list[LayerArray]:
     for i, lc in enumerate(config["layers"]):
         try:
             arrays.append(_layer_array(lc))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LayoutError(f"layer array {i} cannot be read ({exc})") from None
     return arrays
 
@@ -183,6 +183,41 @@ def _shapes(arrays: list[LayerArray]) -> list[list[tuple[str, tuple[int, ...]]]]
             rows.append(("head_rechannel_bias", (a.head_size,)))
         out.append(rows)
     return out
+
+
+# Samples of input one output sample may depend on: NAM's largest WaveNets use a few thousand;
+# a config past this (a dilation of a billion, say) would only fill the memory when built.
+MAX_RECEPTIVE_FIELD = 1 << 17
+
+
+def check_weights(data: dict[str, Any]) -> None:
+    """Refuse (LayoutError) a WaveNet whose weights are not as many as its config needs, or
+    whose layers no model has (a size below 1, a receptive field past MAX_RECEPTIVE_FIELD).
+
+    Other architectures, and WaveNet layouts the station does not read, are left to NAM's
+    loader, which says what it finds wrong.
+    """
+    if data.get("architecture") != "WaveNet":
+        return
+    try:
+        arrays = layout(data["config"])
+    except LayoutError:
+        return
+    sizes = [
+        v
+        for a in arrays
+        for v in (a.channels, a.bottleneck, a.input_size, a.head_size, a.head_kernel_size)
+    ] + [v for a in arrays for layer in a.layers for v in (layer.kernel_size, layer.dilation)]
+    if not arrays or min(sizes) < 1 or receptive_field(arrays) > MAX_RECEPTIVE_FIELD:
+        raise LayoutError(
+            "the config's layers are not a model's (a size below 1, or a receptive field of "
+            f"{receptive_field(arrays) if arrays else 0} samples)"
+        )
+    expected = weight_count(arrays)
+    if len(data["weights"]) != expected:
+        raise LayoutError(
+            f"the file has {len(data['weights'])} weights where its config needs {expected}"
+        )
 
 
 def weight_count(arrays: list[LayerArray]) -> int:

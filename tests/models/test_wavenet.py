@@ -134,3 +134,19 @@ def test_the_stations_first_parametric_files_still_fold() -> None:
     del early["config"]["in_channels"]
     values = {"boost": 1.0, "drive": 4.0}
     assert fold.fold(early, values) == fold.fold(new, values)
+
+
+def test_weights_are_checked_against_the_layout_the_station_reads() -> None:
+    data = parametric_model()
+    wavenet.check_weights(data)  # as the config needs: no complaint
+    short = {**data, "weights": data["weights"][:-1]}
+    with pytest.raises(wavenet.LayoutError, match=f"needs {len(data['weights'])}"):
+        wavenet.check_weights(short)
+    # A layer with a dilation no model has would only fill the memory when built.
+    layer = {**data["config"]["layers"][0], "dilations": [1 << 30] * 7}
+    with pytest.raises(wavenet.LayoutError, match="not a model's"):
+        wavenet.check_weights({**data, "config": {**data["config"], "layers": [layer]}})
+    # A layout the station does not read (a post-stack head), or another architecture, is
+    # left to NAM's loader to judge.
+    wavenet.check_weights({**short, "config": {**data["config"], "head": {"kind": "x"}}})
+    wavenet.check_weights({**short, "architecture": "LSTM"})
