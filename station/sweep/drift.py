@@ -79,6 +79,39 @@ def output_scale(capture: Path, reference: Path) -> float:
     return return_rescale(ours, theirs)
 
 
+@dataclass(frozen=True)
+class OutputDifference:
+    """How one capture's output differs from another's: ESR after alignment, level change."""
+
+    esr: float
+    level_change_db: float
+
+
+def compare_outputs(
+    folder: Path, reference: Path, *, window_s: float | None = None
+) -> OutputDifference:
+    """FOLDER/output.wav against REFERENCE/output.wav: the ESR after aligning them to a
+    fraction of a sample, and the level change in dB; over the first `window_s` seconds
+    (the whole outputs when None).
+
+    A capture recorded at another return level (the return was measured again
+    mid-session) is brought to the reference's first, by the two captures'
+    `output_level_dbu`: the gear did not change because the interface did.
+    """
+    y, sr, _ = read_mono(Path(folder) / "output.wav")
+    ref, _, _ = read_mono(Path(reference) / "output.wav")
+    n = min(len(y), len(ref))
+    if window_s is not None:
+        n = min(n, int(window_s * sr))
+    ref64 = np.asarray(ref[:n], dtype=np.float64)
+    y = np.asarray(y[:n], dtype=np.float64) * output_scale(Path(folder), Path(reference))
+    aligned = align_to(ref64, y, sr)
+    # Compare away from the ends, where the circular shift wraps a few samples around.
+    core = slice(ALIGN_GUARD, n - ALIGN_GUARD)
+    change_db = rms_dbfs(y) - rms_dbfs(ref64)
+    return OutputDifference(esr(aligned[core], ref64[core]), change_db)
+
+
 def compare_anchor(
     session: Path,
     anchor_id: str,
@@ -88,23 +121,7 @@ def compare_anchor(
     level_db_max: float,
 ) -> DriftResult:
     """Compare SESSION/<anchor_id>/output.wav with SESSION/<reference_id>/output.wav: ESR
-    after aligning them to a fraction of a sample, and the level change in dB.
-
-    An anchor recorded at another return level (the return was measured again
-    mid-session) is brought to the reference's first, by the two captures'
-    `output_level_dbu`: the gear did not change because the interface did.
-    """
-    y, sr, _ = read_mono(Path(session) / anchor_id / "output.wav")
-    ref, _, _ = read_mono(Path(session) / reference_id / "output.wav")
-    n = min(len(y), len(ref))
-    ref64 = np.asarray(ref[:n], dtype=np.float64)
-    y = np.asarray(y[:n], dtype=np.float64) * output_scale(
-        Path(session) / anchor_id, Path(session) / reference_id
-    )
-    aligned = align_to(ref64, y, sr)
-    # Compare away from the ends, where the circular shift wraps a few samples around.
-    core = slice(ALIGN_GUARD, n - ALIGN_GUARD)
-    change_db = rms_dbfs(y[:n]) - rms_dbfs(ref64)
-    return DriftResult(
-        anchor_id, reference_id, esr(aligned[core], ref64[core]), change_db, esr_max, level_db_max
-    )
+    after aligning them to a fraction of a sample, and the level change in dB (at the
+    reference's return level: see compare_outputs)."""
+    d = compare_outputs(Path(session) / anchor_id, Path(session) / reference_id)
+    return DriftResult(anchor_id, reference_id, d.esr, d.level_change_db, esr_max, level_db_max)

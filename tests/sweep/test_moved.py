@@ -1,0 +1,98 @@
+"""Did the knob move? Settings compared by their sound: distances, the session's figures, and
+two takes that differ only by latency wobble and noise against a real change of setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from station.capture.folder import write_pcm24
+from station.plan.design import Setting
+from station.reamp.files import RATE
+from station.sweep.moved import (
+    FAR_BELOW,
+    ChangeCheck,
+    check_change,
+    expected_esr,
+    setting_change,
+)
+from tests.sweep_fixture import knob_gear
+
+RANGES = {"drive": (0.0, 10.0), "tone": (0.0, 10.0)}
+
+
+def setting(sid: str, drive: float, tone: float, boost: str = "off") -> Setting:
+    """A training setting of the fixture gear."""
+    return Setting(sid, {"drive": drive, "tone": tone}, {"boost": boost}, 12.0, "train")
+
+
+def test_distance_counts_knobs_by_range_and_switches_as_one() -> None:
+    a, b = setting("a", 2.0, 5.0), setting("b", 5.0, 5.0, "on")
+    distance, changed = setting_change(a, b, RANGES)
+    assert changed == ("drive", "boost")
+    assert distance == pytest.approx(np.hypot(0.3, 1.0))
+    assert setting_change(a, a, RANGES) == (0.0, ())
+
+
+def test_expected_esr_needs_history_and_takes_the_least_ratio() -> None:
+    assert expected_esr([(0.5, 0.1), (0.2, 0.01)], 0.3) is None
+    history = [(0.5, 0.25), (0.1, 0.002), (0.2, 0.4)]  # ratios 1.0, 0.2, 10
+    assert expected_esr(history, 0.5) == pytest.approx(0.2 * 0.25)
+    assert expected_esr(history, 10.0) == 1.0  # capped
+
+
+@pytest.mark.parametrize(
+    ("esr", "floor", "expected", "unmoved"),
+    [
+        (1e-7, 6e-8, None, True),  # no more than two takes of one setting differ
+        (3e-7, 6e-8, None, False),  # above the floor, nothing else to judge by
+        (1e-4, 1e-9, 0.1, True),  # a thousandth of the least the session predicts
+        (0.02, 1e-9, 0.36, False),  # low, but within what the session has seen
+    ],
+)
+def test_unmoved_judges_floor_and_session(
+    esr: float, floor: float, expected: float | None, unmoved: bool
+) -> None:
+    c = ChangeCheck("s2", "s1", ("drive",), 0.3, esr, floor, expected)
+    assert c.unmoved is unmoved
+    if expected is not None:
+        assert (esr < FAR_BELOW * expected) is unmoved
+
+
+def test_no_change_of_controls_is_never_unmoved() -> None:
+    assert not ChangeCheck("a2", "a1", (), 0.0, 0.0, 1e-7, None).unmoved
+
+
+def _write_take(folder: Path, y: np.ndarray, delay_samples: float, noise: float, seed: int) -> None:
+    """An output.wav of `y` shifted by a fraction of a sample with a little noise (one take)."""
+    n = len(y)
+    freqs = np.fft.rfftfreq(n)
+    shifted = np.fft.irfft(np.fft.rfft(y) * np.exp(-2j * np.pi * freqs * delay_samples), n)
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    write_pcm24(folder / "output.wav", shifted + noise * rng.standard_normal(n), RATE)
+
+
+def test_captures_of_one_setting_read_unmoved_and_a_small_change_does_not(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(3)
+    x = 0.3 * rng.standard_normal(3 * RATE)
+    a, same, near = setting("s1", 4.0, 5.0), setting("s2", 4.5, 5.0), setting("s3", 4.5, 5.0)
+    _write_take(tmp_path / "s1", knob_gear(x, 4.0, 5.0, "off"), 0.0, 3e-5, 1)
+    # s2's horn slipped: the gear is still at drive 4, in another stream (0.37 sample later).
+    _write_take(tmp_path / "s2", knob_gear(x, 4.0, 5.0, "off"), 0.37, 3e-5, 2)
+    # s3 really moved, by a twentieth of the drive's range.
+    _write_take(tmp_path / "s3", knob_gear(x, 4.5, 5.0, "off"), 0.21, 3e-5, 3)
+    floor = 2 * (3e-5) ** 2 / np.mean(knob_gear(x, 4.0, 5.0, "off") ** 2)
+    slipped = check_change(
+        tmp_path, same, a, knob_ranges=RANGES, history=[], floor_esr=floor
+    )
+    moved = check_change(tmp_path, near, a, knob_ranges=RANGES, history=[], floor_esr=floor)
+    assert slipped.changed == moved.changed == ("drive",)
+    assert slipped.unmoved, slipped
+    assert not moved.unmoved, moved
+    assert moved.esr > 100 * slipped.esr
+    assert "did the knob move?" in slipped.message()
