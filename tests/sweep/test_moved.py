@@ -87,9 +87,7 @@ def test_captures_of_one_setting_read_unmoved_and_a_small_change_does_not(
     # s3 really moved, by a twentieth of the drive's range.
     _write_take(tmp_path / "s3", knob_gear(x, 4.5, 5.0, "off"), 0.21, 3e-5, 3)
     floor = 2 * (3e-5) ** 2 / np.mean(knob_gear(x, 4.0, 5.0, "off") ** 2)
-    slipped = check_change(
-        tmp_path, same, a, knob_ranges=RANGES, history=[], floor_esr=floor
-    )
+    slipped = check_change(tmp_path, same, a, knob_ranges=RANGES, history=[], floor_esr=floor)
     moved = check_change(tmp_path, near, a, knob_ranges=RANGES, history=[], floor_esr=floor)
     assert slipped.changed == moved.changed == ("drive",)
     assert slipped.unmoved, slipped
