@@ -17,7 +17,7 @@ from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
 from ..sweep.run import SweepRunner, SweepSummary, progress_line, summarise
-from ..sweep.session import ON_DRIFT, Session, SweepOptions, open_session
+from ..sweep.session import ON_DRIFT, Session, SweepOptions, load_plan_file, open_session
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
 from . import console
 from .capture import GEAR_FIELDS
@@ -117,6 +117,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     )
     options.validate()
     devices, confirm = _terminal(args)
+    load_plan_file(args.plan)  # a bad plan is refused before anything is written
     reamp_path, remember = chosen_reamp_file(args, home)
     start = SweepStart(
         plan_path=args.plan,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..errors import StationError
@@ -18,6 +19,27 @@ from .design import (
     Setting,
     SwitchChoice,
 )
+
+# A setting's id names its capture folder inside the session folder, so it must be one plain
+# folder name there: no path separators, no "..", no dots at all (the session's own files
+# have them), none of the session's own folders.
+SETTING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+RESERVED_IDS = frozenset({"models", "training"})
+
+
+def check_setting_id(setting_id: object) -> None:
+    """Refuse (StationError) an id that is not a plain name a session folder can hold."""
+    if (
+        not isinstance(setting_id, str)
+        or not SETTING_ID.match(setting_id)
+        or setting_id.lower() in RESERVED_IDS
+    ):
+        raise StationError(
+            f"the plan has a setting id {setting_id!r} that is not a plain name",
+            "setting ids name folders inside the session: letters, digits, '_' or '-' (up to "
+            "32), starting with a letter or digit, not 'models' or 'training'; "
+            + Phrase("make the plan again with {plan}"),
+        )
 
 
 def plan_from_json(data: dict[str, Any]) -> Plan:
@@ -49,9 +71,11 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             capture_s=float(data.get("capture_s", DEFAULT_CAPTURE_S)),
             rig=data.get("rig"),
         )
+        for s in data["settings"]:
+            check_setting_id(s["id"])
         settings = [
             Setting(
-                str(s["id"]),
+                s["id"],
                 {str(k): float(v) for k, v in s["knobs"].items()},
                 {str(k): str(v) for k, v in s["switches"].items()},
                 None if s.get("reamp_dbu") is None else float(s["reamp_dbu"]),
@@ -88,6 +112,7 @@ def check_settings(plan: Plan) -> None:
     switches = {s.name: s for s in plan.request.switches}
     seen: set[str] = set()
     for s in plan.settings:
+        check_setting_id(s.id)
         where = f"setting {s.id}"
         if s.id in seen:
             raise StationError(f"the plan lists {where} twice", Phrase("make it again with {plan}"))
