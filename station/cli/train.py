@@ -12,6 +12,7 @@ from ..capture.folder import read_capture_meta
 from ..capture.run import CaptureRequest, run_capture
 from ..devices import StationBench
 from ..errors import StationError
+from ..events import StopFlag
 from ..home import pack_capture, pack_levels
 from ..interface.profiles import load_profile
 from ..models.namfile import model_info, read_model
@@ -101,14 +102,17 @@ def run_train(args: argparse.Namespace) -> int:
             "--level chooses a reamp level of a sweep session or a level pack",
             "a single capture has one level already; drop --level",
         )
-    result = train_capture(
-        folder,
-        architecture=args.architecture,
-        epochs=args.epochs,
-        out=args.out,
-        emit=console.emit,
-        trainer_options=_trainer_options(args),
-    )
+    stop = StopFlag()
+    with sweep_cli.stop_on_ctrl_c(stop):
+        result = train_capture(
+            folder,
+            architecture=args.architecture,
+            epochs=args.epochs,
+            out=args.out,
+            emit=console.emit,
+            trainer_options=_trainer_options(args),
+            stop=stop,
+        )
     meta = read_capture_meta(folder)
     info = model_info(read_model(result.model_path))
     out = {
@@ -121,11 +125,14 @@ def run_train(args: argparse.Namespace) -> int:
         "training_path": result.path_used,
         "input_level_dbu": meta["input_level_dbu"],
         "output_level_dbu": meta["output_level_dbu"],
+        "stopped_early": stop.is_set(),
     }
     if args.json:
         console.print_json(out)
     else:
         print(f"Model: {result.model_path}")
+        if stop.is_set():
+            print("  stopped at Ctrl-C: the best model of the epochs trained so far")
         print(f"  validation ESR {result.validation_esr:.4f} ({result.verdict})")
         print(
             f"  calibrated: input {meta['input_level_dbu']:g} dBu, output "
