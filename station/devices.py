@@ -6,7 +6,7 @@ front ends open them here (STYLE 2: one factory chooses between them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from .drivers.rig import open_rig as open_serial_rig
 from .errors import MeterError
 from .interface.profiles import Profile
 from .phrases import Phrase
+from .virtual.catalogue import KNOBBED
 from .virtual.rig import VirtualRig
 from .virtual.servos import ServoBench
 
@@ -119,6 +120,16 @@ class StationBench:
             if virtual_gear:
                 self.bench.rig.use_gear(virtual_gear)
         return self.bench.interface
+
+    def knobbed_gear(self, controls: Collection[str]) -> str | None:
+        """The virtual knobbed gear whose knobs and switches include every name in `controls`
+        (the first in the catalogue), or None."""
+        wanted = set(controls)
+        for key, (knobs, switches) in KNOBBED.items():
+            names = {k.name for k in knobs} | {w.name for w in switches}
+            if wanted and wanted <= names:
+                return key
+        return None
 
     def rig(self, port: str) -> ServoRig:
         """The servo rig on `port`, connected; 'virtual' turns this bench's virtual horns."""

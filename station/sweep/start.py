@@ -7,6 +7,7 @@ same words and open the rig the same way. The devices come from the front end
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +47,10 @@ class SweepDevices(Protocol):
         """The servo rig on `port`, connected."""
         ...
 
+    def knobbed_gear(self, controls: Collection[str]) -> str | None:
+        """The virtual gear whose knobs and switches include `controls`, or None."""
+        ...
+
 
 @dataclass(frozen=True)
 class SweepStart:
@@ -61,12 +66,24 @@ class SweepStart:
     anchor_every: int | None = None  # None: the plan's
 
 
-def default_virtual_gear(profile: Any, rig_name: str | None, gear: str | None) -> str | None:
-    """The virtual gear: `gear`, else the knobbed overdrive when a rig turns knobs (None off the
+def default_virtual_gear(
+    profile: Any,
+    rig_name: str | None,
+    gear: str | None,
+    controls: Collection[str] = (),
+    devices: SweepDevices | None = None,
+) -> str | None:
+    """The virtual gear: `gear`, else the knobbed gear whose knobs the plan's `controls` name
+    when a rig turns them (the overdrive when none does), else the clean amp (None off the
     virtual rig)."""
     if profile.host_api != "virtual":
         return None
-    return gear or ("clean" if rig_name in (None, "none") else "od")
+    if gear:
+        return gear
+    if rig_name in (None, "none"):
+        return "clean"
+    found = devices.knobbed_gear(controls) if devices is not None else None
+    return found or "od"
 
 
 def open_positioner(
@@ -135,7 +152,10 @@ def start_sweep(
     plan, _ = load_plan_file(start.plan_path)
     profile = load_profile(home, start.profile_name)
     options = start.options
-    options.virtual_gear = default_virtual_gear(profile, start.rig_name, options.virtual_gear)
+    controls = [k.name for k in plan.request.knobs] + [w.name for w in plan.request.switches]
+    options.virtual_gear = default_virtual_gear(
+        profile, start.rig_name, options.virtual_gear, controls, devices
+    )
     options.validate()
     if start.anchor_every is not None and start.anchor_every < 0:
         raise StationError(

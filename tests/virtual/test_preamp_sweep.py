@@ -1,5 +1,6 @@
 """A sweep of the virtual preamp's knobs on the firmware twin, as `station sweep run --rig
-vpreamp --gear preamp` does it: each capture sounds like the preamp at its own setting."""
+vpreamp` does it: the plan's knobs choose the preamp, and each capture sounds like the preamp
+at its own setting."""
 
 from __future__ import annotations
 
@@ -73,10 +74,11 @@ def test_a_sweep_over_the_preamps_knobs_captures_what_they_set(home: Path) -> No
         rig_name=rig_profile.name,
         out="pre",
         reamp_path=signal_path,
-        options=SweepOptions(reamp_dbu=6.0, virtual_gear="preamp", retakes=0),
+        options=SweepOptions(reamp_dbu=6.0, retakes=0),  # no gear named: the knobs choose it
     )
     devices = StationBench(home, lambda device: open_bench(device, vrig))
     runner = start_sweep(home, start, devices, vrig.act_on)
+    assert runner.session.options.virtual_gear == "preamp"
     summary = runner.run()
     assert summary.complete and not summary.failed, summary
     folder = runner.session.folder
@@ -108,3 +110,11 @@ def test_a_sweep_over_the_preamps_knobs_captures_what_they_set(home: Path) -> No
         others = [esr(outputs[a], truths[b]) for b in truths if settings[b] != settings[a]]
         assert own < 1e-4, (a, own)
         assert min(others) > 100 * own, (a, own, others)
+
+
+def test_the_plans_controls_choose_the_knobbed_gear(home: Path) -> None:
+    bench = StationBench(home)
+    assert bench.knobbed_gear(["gain", "treble", "bright"]) == "preamp"
+    assert bench.knobbed_gear(["drive", "boost"]) == "od"
+    assert bench.knobbed_gear(["drive", "treble"]) is None  # no one gear has both
+    assert bench.knobbed_gear([]) is None
