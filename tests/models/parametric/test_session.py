@@ -258,10 +258,14 @@ def test_the_test_settings_take_no_part_in_training_or_choosing_the_checkpoint(
     for part in ("train", "validation"):
         assert not test & {e["y_path"] for e in config[part]}, part
     assert {e["y_path"] for e in config["validation"]} == {e["y_path"] for e in config["train"]}
-    # ...and the audio the test is scored on (the held-out stretch) is not trained on.
-    from station.models.parametric.verify import held_out_start
+    # ...and the audio the test is scored on (the held-out stretch's second half) is neither
+    # trained on nor used to choose: selection has the first half.
+    from station.models.parametric.verify import held_out_start, stretches
     from station.reamp import files as reamp
 
-    start = held_out_start(reamp.recognise(sweep.x_path))
+    info = reamp.recognise(sweep.x_path)
+    start = held_out_start(info)
+    assert start == stretches(info)[1][0] > 0
     assert all(e["stop_samples"] <= start for e in config["train"])
-    assert all(e["start_samples"] >= start for e in config["validation"])
+    assert all(e["stop_samples"] <= start for e in config["validation"])
+    assert all(e["start_samples"] == stretches(info)[0][0] for e in config["validation"])
