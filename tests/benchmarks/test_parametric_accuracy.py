@@ -31,7 +31,7 @@ def test_held_out_settings_are_fixed_interior_and_cover_every_switch_combination
 
 def _args(**over: object) -> argparse.Namespace:
     base = {"gears": "od", "methods": "grid,random", "budgets": "16,36", "training_s": "20",
-            "seeds": 3}  # fmt: skip
+            "seeds": 3, "recipes": ["station"]}  # fmt: skip
     return argparse.Namespace(**{**base, **over})
 
 
@@ -40,6 +40,9 @@ def test_a_cells_seed_comes_from_its_name_not_from_the_run_order() -> None:
     backward = cells(_args(methods="random,grid", budgets="36,16"))
     assert {c: c.seed for c in forward} == {c: c.seed for c in backward}
     assert len({c.seed for c in forward}) == len(forward) == 12  # no two cells share a seed
+    # Recipes are compared on the same plans and starting seeds.
+    two = cells(_args(recipes=["station", "tiny"]))
+    assert {c.seed for c in two if c.recipe == "tiny"} == {c.seed for c in forward}
     # ...and so does the plan it captures: a random plan depends on the cell, not the order.
     cell = Cell("od", "random", "16", 20.0, 1)
     first = plan_for(OD, "random", 16, cell.seed, 60.0)
@@ -86,10 +89,10 @@ def test_the_table_gives_min_median_and_max_over_seeds() -> None:
                 "seed_index": seed, "trained_settings": 16, "capture_h": 0.5,
                 "test_median": median, "test_worst": worst, "nearest_median": 0.03,
                 "nearest_worst": 0.2, "beats_nearest": 2, "holdout": [{}] * 12,
-                "train_min": 3.0}  # fmt: skip
+                "train_min": 3.0, "steps_done": 1500, "stopped_by": "steps"}  # fmt: skip
 
     lines = table([row(0, 0.02, 0.1), row(1, 0.01, 0.3), row(2, 0.05, 0.2)])
-    assert lines[2].split(" | ")[6:8] == ["0.0100 / 0.0200 / 0.0500", "0.1000 / 0.2000 / 0.3000"]
+    assert lines[2].split(" | ")[7:9] == ["0.0100 / 0.0200 / 0.0500", "0.1000 / 0.2000 / 0.3000"]
     assert "6/36" in lines[2] and "30 min" in lines[2]
     failed = {"gear": "od", "method": "grid", "budget": "8", "training_s": 20.0,
               "seed_index": 0, "error": "a grid needs 2 steps per knob"}  # fmt: skip
