@@ -26,7 +26,6 @@ def _array(channels: int, dilations: list[int], head: int = 1, bias: bool = True
         "kernel_sizes": [3] * len(dilations),
         "dilations": dilations,
         "activation": "Tanh",
-        "gated": False,
         "head": {"out_channels": head, "kernel_size": 1, "bias": bias},
     }
 

@@ -163,7 +163,7 @@ def settings_for(gear: Gear, method: str, budget: str, seed: int, one_capture_s:
             break
         best = n
     if best is None:
-        raise StationError(f"no {method} plan of {gear} fits in {budget}")
+        raise StationError(f"no {method} plan fits in {budget[:-1]} minutes of capture")
     return best
 
 

@@ -7,9 +7,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.accuracy_gear import GEARS, holdout_settings, switch_combinations, write_session
 from benchmarks.parametric_accuracy import Cell, cells, plan_for, settings_for, table
+from station.errors import StationError
 from station.models.parametric.session import load_sweep
 from station.reamp import files as reamp
 from station.reamp.generate import write_station_signal
@@ -60,6 +62,9 @@ def test_a_budget_in_minutes_buys_the_most_settings_whose_plan_fits() -> None:
     assert grid == 36  # 3² per switch combination; 4² (64) takes longer than an hour
     assert plan_for(OD, "grid", 64, 3, one).total_s > 3600
     assert plan_for(OD, "grid", 36, 3, one).total_s <= 3600
+    # Full-length captures: not even the 2² grid (16 settings, holdout and anchors) fits 70 min.
+    with pytest.raises(StationError, match="no grid plan fits in 70 minutes"):
+        settings_for(OD, "grid", "70m", 3, 193.5)
 
 
 def test_the_session_holds_the_gears_exact_return(tmp_path: Path) -> None:
