@@ -21,8 +21,8 @@ from ..errors import StationError
 from ..home import captures_dir, list_rigs, plan_path, plans_dir
 from ..plan.design import METHODS, Plan, PlanRequest
 from ..plan.setup import for_rig, make_and_write, plan_summary
-from ..sweep.overhead import expected_overhead
 from ..rig.profiles import RigProfile, load_rig
+from ..sweep.overhead import expected_overhead
 from .form import dbu_values, number, optional_integer, row
 from .words import error_text
 
