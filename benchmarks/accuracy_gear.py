@@ -8,6 +8,7 @@ entry. Numpy only: torch is needed only to train.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from station.capture.folder import write_pcm24
 from station.plan.design import KnobRange, SwitchChoice
 from station.reamp.files import RATE, md5_of_file
 from station.signal.levels import vrms_from_dbu
+from station.virtual.catalogue import KNOBBED, gear_set_to
 from station.virtual.pedal import KnobbedOverdrive
 
 Render = Callable[[np.ndarray, dict[str, float], dict[str, str]], np.ndarray]
@@ -68,6 +70,9 @@ def volts_render(
 
 
 OD_IN_DBU, OD_RETURN_DBU = 6.0, 18.0
+# The preamp peaks at about 0.34 of full scale over its corners at 6 dBu in and an 18 dBu
+# return: a 12 dBu return puts its loudest corner near 0.7.
+PREAMP_IN_DBU, PREAMP_RETURN_DBU = 6.0, 12.0
 GEARS: dict[str, Gear] = {
     "od": Gear(
         (KnobRange("drive", 0.0, 10.0), KnobRange("tone", 0.0, 10.0)),
@@ -78,6 +83,15 @@ GEARS: dict[str, Gear] = {
         OD_RETURN_DBU,
         "the virtual knobbed overdrive (station.virtual.pedal): drive, tone; boost, clip "
         "si/led; level at 5",
+    ),
+    "preamp": Gear(
+        tuple(KnobRange(k.name, k.min, k.max) for k in KNOBBED["preamp"][0]),
+        (SwitchChoice("bright", ("off", "on")),),
+        volts_render(functools.partial(gear_set_to, "preamp"), PREAMP_IN_DBU, PREAMP_RETURN_DBU),
+        PREAMP_IN_DBU,
+        PREAMP_RETURN_DBU,
+        "the virtual amp preamp (station.virtual.preamp): gain into an asymmetric triode-like "
+        "stage, an interacting bass/middle/treble tone stack; bright switch",
     ),
 }
 
