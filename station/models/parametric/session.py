@@ -229,7 +229,17 @@ def _status(session: dict[str, Any], sid: str) -> str:
     return str(value or "")
 
 
-def _roles(session: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str, str]:
+def dataset_path(folder: Path, given: str) -> Path:
+    """A path dataset.json names: relative ones (what `sweep export` writes) are relative to
+    the dataset's own folder, so a copied session still finds its captures; absolute ones
+    (older exports) are kept."""
+    path = Path(given)
+    return path if path.is_absolute() else folder / path
+
+
+def _roles(
+    session: dict[str, Any], dataset: dict[str, Any] | None, folder: Path
+) -> dict[str, str]:
     planned = session.get("schedule") or (session.get("plan") or {}).get("settings") or []
     roles = {str(s["id"]): str(s.get("role", "train")) for s in planned}
     if dataset is not None:
@@ -238,7 +248,8 @@ def _roles(session: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str,
         listed: dict[str, str] = {}
         for key, role in (("train", "train"), ("validation", "holdout")):
             for entry in dataset.get(key) or []:
-                listed[str(entry.get("id") or Path(entry["y_path"]).parent.name)] = role
+                sid = entry.get("id") or dataset_path(folder, entry["y_path"]).parent.name
+                listed[str(sid)] = role
         for gone in dataset.get("left_out") or []:
             sid = str(gone.get("id"))
             if sid not in listed and roles.get(sid) in ("train", "holdout"):
@@ -324,10 +335,12 @@ def _read(path: Path) -> tuple[list[ParamSpec], list[Setting], list[str]]:
         str(e.get("id")): str(e.get("reason")) for e in (dataset or {}).get("left_out") or []
     }
     settings: list[Setting] = []
-    for sid, role in sorted(_roles(session, dataset).items()):
+    # Absolute: NAM reads the captures relative to its working folder, which is not this one.
+    here = path.absolute()
+    for sid, role in sorted(_roles(session, dataset, here).items()):
         if role not in ("train", "holdout"):
             continue  # drift anchors repeat a setting; they judge the sweep, not the model
-        folder = path / sid
+        folder = here / sid
         excluded, meta = _exclusion(session, sid, folder)
         if sid in left_out and excluded is None:
             excluded = f"the export left it out ({left_out[sid]})"
