@@ -71,7 +71,8 @@ def export_session(session: Session) -> ExportResult:
             continue
         metas[s.id] = meta
         if s.id in state.suspect and s.role != "anchor":
-            left_out.append({"id": s.id, "reason": "suspect (drift)"})
+            why = state.suspect_reason.get(s.id, "drift")
+            left_out.append({"id": s.id, "reason": f"suspect ({why})"})
     if not metas:
         raise StationError(
             f"session {session.name} has no finished captures to export",
@@ -126,6 +127,7 @@ def export_session(session: Session) -> ExportResult:
                 "latency_samples": meta["latency_samples"],
                 "passed": meta["passed"],
                 "suspect": s.id in state.suspect,
+                "suspect_reason": state.suspect_reason.get(s.id) if s.id in state.suspect else None,
             }
         )
     req = session.plan.request

@@ -260,10 +260,15 @@ def _roles(
 
 def _exclusion(session: dict[str, Any], sid: str, folder: Path) -> tuple[str | None, dict]:
     status = _status(session, sid).lower()
+    reasons = session.get("suspect_reasons")
+    # Why: a drift after it, or its knob did not move ("unmoved"); sessions before it: drift.
+    why = str(reasons.get(sid, "drift")) if isinstance(reasons, dict) else "drift"
+    if status == "suspect":
+        return f"the sweep marked it suspect ({why})", {}
     if any(word in status for word in ("fail", "suspect", "drift", "skip")):
         return f"the sweep marked it {status}", {}
     if sid in (session.get("suspect") or []):
-        return "the sweep marked it suspect (drift)", {}
+        return f"the sweep marked it suspect ({why})", {}
     if not (folder / "capture.json").is_file() or not (folder / "output.wav").is_file():
         return "not captured (no capture.json or output.wav)", {}
     try:
