@@ -27,7 +27,7 @@ from station.sweep.start import SweepStart, start_sweep
 from station.virtual.pedal import virtual_pedal_rig
 from station.virtual.rig import VirtualRig
 from station.virtual.servos import OD_KNOBS
-from tests.conftest import calibrated_profile
+from tests.conftest import calibrated_profile, run_station
 
 DRIVE = OD_KNOBS[0]
 # Played in this order: the slipping setting s004 changes only the drive (3 → 7) from s003, so
@@ -180,6 +180,12 @@ def test_a_horn_that_keeps_slipping_is_flagged_retaken_and_left_out(
     excluded = {x.id: x.excluded for x in load_sweep(s.folder).excluded}
     assert excluded == {"s004": "the sweep marked it suspect (unmoved)"}
     assert "suspect[/yellow] (unmoved)" in verdict(state, "s004", None)
+    r = run_station("sweep", "status", "od", "--json", home=home)
+    shown = {x["id"]: x for x in json.loads(r.stdout)["settings"]}
+    assert shown["s004"]["suspect"] and shown["s004"]["suspect_reason"] == "unmoved"
+    assert not any(x["suspect"] for i, x in shown.items() if i != "s004")
+    r = run_station("sweep", "status", "od", home=home)
+    assert "s004" in r.stdout and "suspect (unmoved)" in r.stdout
 
 
 @pytest.mark.slow
