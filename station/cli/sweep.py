@@ -190,7 +190,8 @@ def _report(args: argparse.Namespace, summary: SweepSummary) -> int:
         if summary.failed:
             print(f"  failed: {', '.join(summary.failed)} (resume retakes them)")
         if summary.suspect:
-            print(f"  suspect: {', '.join(summary.suspect)}")
+            listed = ", ".join(f"{i} ({summary.suspect_reasons.get(i)})" for i in summary.suspect)
+            print(f"  suspect: {listed}")
     return 0 if summary.complete and not summary.failed else 1
 
 
@@ -215,6 +216,7 @@ def status_cmd(args: argparse.Namespace) -> int:
                         "status": state.status[s.id],
                         "takes": state.takes[s.id],
                         "suspect": s.id in state.suspect,
+                        "suspect_reason": summary.suspect_reasons.get(s.id),
                         "last_verdict": state.last_verdict.get(s.id),
                     }
                     for s in session.schedule
@@ -223,7 +225,8 @@ def status_cmd(args: argparse.Namespace) -> int:
         )
         return 0
     for s in session.schedule:
-        flag = " suspect" if s.id in state.suspect else ""
+        why = summary.suspect_reasons.get(s.id)
+        flag = f" suspect ({why})" if why else ""
         print(f"  {s.id:<5} {s.role:<8} {state.status[s.id]:<9}{flag}  {describe(s)}")
     print(
         f"{len(summary.done)} done, {len(summary.failed)} failed, {len(summary.pending)} left "

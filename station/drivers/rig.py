@@ -94,7 +94,7 @@ def parse_info(tokens: list[str], line: str) -> FirmwareInfo:
 
 
 def parse_positions(tokens: Iterable[str]) -> dict[int, int | None]:
-    """Channel → µs from `ch=us` or `ch=us/feedback` tokens (feedback is dropped); None for
+    """Channel → µs from `ch=us` or `ch=us/feedback` tokens (feedback: parse_feedback); None for
     `ch=?`, a channel not commanded since the board's power-on."""
     out: dict[int, int | None] = {}
     for t in tokens:
@@ -104,6 +104,18 @@ def parse_positions(tokens: Iterable[str]) -> dict[int, int | None]:
             out[int(ch)] = int(us)
         elif ch.isdigit() and us == "?":
             out[int(ch)] = None
+    return out
+
+
+def parse_feedback(tokens: Iterable[str]) -> dict[int, int]:
+    """Channel → feedback pot reading (ADC counts) from `ch=us/feedback` tokens (a POS line of
+    feedback firmware): only the channels with a pot."""
+    out: dict[int, int] = {}
+    for t in tokens:
+        ch, _, rest = t.partition("=")
+        fb = rest.partition("/")[2]
+        if ch.isdigit() and fb.lstrip("-").isdigit():
+            out[int(ch)] = int(fb)
     return out
 
 
@@ -155,6 +167,7 @@ class ServoRig:
         self.info: FirmwareInfo | None = None
         self.speed_us_per_s: float = DEFAULT_SPEED_US_PER_S
         self.resets = 0  # board restarts seen
+        self.feedback_adc: dict[int, int] = {}  # the last POS's pot readings (feedback firmware)
         self.ignored: list[str] = []  # lines that answered nothing we waited for
         self._port = port
         self._clock = clock
@@ -407,11 +420,13 @@ class ServoRig:
 
     def positions(self) -> dict[int, int | None]:
         """Every channel's last commanded pulse (µs), as the rig reports it (POS); None for a
-        channel not commanded since the board powered on."""
+        channel not commanded since the board powered on. Feedback firmware's pot readings
+        in the same reply are kept in `feedback_adc`."""
         with self._io:
             if self._lost:
                 self.restore()
             tokens = self._request("POS", "", {"POS"})
+            self.feedback_adc = parse_feedback(tokens[2:])
             return parse_positions(tokens[2:])
 
     def detach(self, channels: Iterable[int] | None = None) -> None:

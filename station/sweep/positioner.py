@@ -148,10 +148,13 @@ class RigPositioner:
                     "check the servo wiring and power",
                 )
         self.last_move_s = time.monotonic() - t0
+        # Feedback firmware's pots (turned by the knobs) say where the knobs are, not the horns.
+        pots = dict(getattr(self.rig, "feedback_adc", None) or {})
         return {
             "pulses_us": pulses,
             "positions_us": {ch: pos[ch] for ch in pulses},
             "move_s": self.last_move_s,
+            **({"feedback_adc": pots} if pots else {}),
             "controls": rig_controls(self.profile, pos, [*s.knobs, *s.switches]),
         }
 

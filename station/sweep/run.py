@@ -2,7 +2,9 @@
 
 Every step is journalled (fsynced) before the next begins, so a sweep killed at
 any moment resumes at the first setting not done, with nothing lost and nothing
-taken twice. The bench is left safe (servos detached) on every way out.
+taken twice. The bench is left safe (servos detached) on every way out. Each
+passing capture is compared with the one before it (moved.py): a knob that did
+not move is moved away and back and taken again once, then marked suspect.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ..phrases import Phrase
 from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
 from .journal import Journal, SweepState, replay
-from .positioner import Positioner, describe
+from .moved import compare_with_previous
+from .positioner import ManualPositioner, Positioner, describe
 from .session import Session, committed_capture, discard_partials
 
 MAX_CLIP_PAUSES = 3  # a setting that still clips after this many pauses fails
@@ -41,6 +44,7 @@ class SweepSummary:
     pending: list[str]
     suspect: list[str]
     drift: list[dict[str, Any]] = field(default_factory=list)
+    suspect_reasons: dict[str, str] = field(default_factory=dict)  # id → "drift" | "unmoved"
 
     @property
     def complete(self) -> bool:
@@ -56,6 +60,7 @@ class SweepSummary:
             "failed": self.failed,
             "pending": self.pending,
             "suspect": self.suspect,
+            "suspect_reasons": self.suspect_reasons,
             "anchors": self.drift,
         }
 
@@ -65,8 +70,10 @@ def summarise(session: Session, state: SweepState) -> SweepSummary:
     ids = [s.id for s in session.schedule]
     by = {k: [i for i in ids if state.status[i] == k] for k in ("done", "failed")}
     pending = [i for i in ids if state.status[i] not in ("done", "failed")]
+    suspect = sorted(state.suspect)
+    reasons = {i: state.suspect_reason.get(i, "drift") for i in suspect}
     return SweepSummary(
-        session.folder, by["done"], by["failed"], pending, sorted(state.suspect), state.anchors
+        session.folder, by["done"], by["failed"], pending, suspect, state.anchors, reasons
     )
 
 
@@ -191,7 +198,7 @@ class SweepRunner:
             if self.state.status[sid] == "pending":
                 self.log("recovered", id=sid, passed=bool(meta.get("passed")), take=0)
             if meta.get("passed"):
-                self.log("checked", id=sid, passed=True)
+                self._recover_judged(setting, meta)
 
     def _draw_missing(self) -> None:
         for note in draw_missing(self.session.folder):
@@ -254,10 +261,10 @@ class SweepRunner:
                     failed_checks=failed,
                     reamp_dbu=req.reamp_dbu,
                 )
-                self.log("checked", id=sid, passed=result.passed)
-                self._last_verdict = f"{sid} passed" if result.passed else f"{sid} failed"
                 if result.passed:
-                    return True
+                    return self._check_moved(setting)
+                self.log("checked", id=sid, passed=False)
+                self._last_verdict = f"{sid} failed"
                 reason = f"failed checks: {', '.join(failed)}"
                 clip = clipped(result.checks)
                 if clip is not None and not self.unattended and pauses < MAX_CLIP_PAUSES:
@@ -273,6 +280,76 @@ class SweepRunner:
                 self.emit(Warning_(f"{sid}: {reason}; retake {retakes} of {opts.retakes}"))
                 continue
             return self._give_up(sid, retakes, reason)
+
+    def _check_moved(self, setting: Setting) -> bool:
+        """Compare a passing capture with the one accepted before it, journal the comparison,
+        then accept it, or (the knob did not move) move away and back and take it again once,
+        then mark it suspect. True: the capture passed its checks."""
+        sid = setting.id
+        try:
+            check = compare_with_previous(self.session, self.state, setting)
+        except LookupError:
+            return self._accept(sid)  # the first capture: nothing to compare with
+        except StationError as exc:
+            self.emit(Warning_(f"{sid}: not compared with the setting before it: {exc.message}"))
+            return self._accept(sid)
+        said = {"message": check.message()} if check.unmoved else {}
+        # Which take was compared: a retake a kill left unjournalled is told apart on resume.
+        taken = (committed_capture(self.session.folder, sid) or {}).get("finished")
+        self.log("compared", **check.to_json(), capture_finished=taken, **said)
+        return self._judged(setting, check.unmoved, check.message())
+
+    def _judged(self, setting: Setting, unmoved: bool, message: str) -> bool:
+        """Act on a comparison: accept; retake after moving away and back (the first time this
+        capture of the setting sounded unmoved); or accept it marked suspect (the second)."""
+        sid = setting.id
+        if not unmoved:
+            return self._accept(sid)
+        if self.state.unmoved.get(sid, 0) < 2:
+            self._last_verdict = f"{sid} unmoved? retaking"
+            self.emit(Warning_(f"{message}; moving it away and back, and taking it again"))
+            self.log("retaken", id=sid, retake=1, reason=f"unmoved: {message}")
+            self._move_away(setting)
+            return self._take(setting)
+        self._accept(sid)
+        self.log("suspect", ids=[sid], reason="unmoved", message=message)
+        self._last_verdict = f"{sid} suspect (unmoved)"
+        self.emit(
+            Warning_(
+                f"{message}; still the same after moving it away and back: marked suspect "
+                "(unmoved) and left out of training"
+            )
+        )
+        return True
+
+    def _accept(self, sid: str) -> bool:
+        self.log("checked", id=sid, passed=True)
+        self._last_verdict = f"{sid} passed"
+        return True
+
+    def _move_away(self, setting: Setting) -> None:
+        """Move the rig to the setting accepted before `setting` (a horn that slipped catches
+        its knob again on the way back); by hand, the next move prompts again."""
+        before = self.state.last_accepted
+        if before is None or isinstance(self.positioner, ManualPositioner):
+            return
+        away = self.positioner.set(self.session.setting(before), stop=self.stop)
+        away.pop("controls", None)
+        self.log("moved", id=setting.id, away_to=before, **away)
+
+    def _recover_judged(self, setting: Setting, meta: dict[str, Any]) -> None:
+        """Go on with a passing capture found on disk: compare it if it never was (a retake
+        the kill left unjournalled is adopted first), else act on the comparison the journal
+        holds (the kill came before its outcome)."""
+        sid = setting.id
+        last = next((e for e in reversed(self.state.changes) if e.get("id") == sid), None)
+        if sid in self.state.uncompared:
+            self._check_moved(setting)
+        elif last is None or last.get("capture_finished") != meta.get("finished"):
+            self.log("recovered", id=sid, passed=True, take=0)
+            self._check_moved(setting)
+        else:
+            self._judged(setting, bool(last.get("unmoved")), str(last.get("message", "")))
 
     def _give_up(self, sid: str, retakes: int, reason: str) -> bool:
         """Mark a setting failed and go on (False), or stop when the options say so."""

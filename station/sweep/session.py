@@ -105,6 +105,9 @@ class Session:
             for s in self.schedule
         }
         self.data["suspect"] = sorted(state.suspect)
+        self.data["suspect_reasons"] = {
+            i: state.suspect_reason.get(i, "drift") for i in sorted(state.suspect)
+        }
         write_json(self.folder / SESSION_FILE, self.data)
 
 

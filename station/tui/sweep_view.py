@@ -21,7 +21,8 @@ SHOWN_ANCHORS = 3  # anchors listed one by one; the rest are counted (drifted on
 
 def verdict(state: SweepState, setting_id: str, anchor: dict[str, Any] | None) -> str:
     """What came of one setting, as the table shows it: passed (and in how many takes),
-    failed and why, retaking, pending; suspect after a drift; an anchor steady or drifted."""
+    failed and why, retaking, pending; suspect after a drift, or when its knob did not move
+    (unmoved); an anchor steady or drifted."""
     status = state.status[setting_id]
     takes = state.takes.get(setting_id, 0)
     if status == "done":
@@ -35,6 +36,8 @@ def verdict(state: SweepState, setting_id: str, anchor: dict[str, Any] | None) -
         text = "[dim]pending[/dim]"
     if setting_id in state.suspect:
         text += " [yellow]suspect[/yellow]"
+        if state.suspect_reason.get(setting_id) == "unmoved":
+            text += " (unmoved)"
     if anchor is not None:
         text += " · [b red]DRIFT[/b red]" if anchor.get("drifted") else " · steady"
     return text

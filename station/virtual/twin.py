@@ -250,11 +250,13 @@ class VirtualFirmware:
         self._move_say = say
 
     def _adc(self, ch: int) -> int | None:
-        """The 10-bit reading of the channel's feedback pot, None without one (or a horn)."""
-        horn = self.bench.horn(ch)
-        if horn is None or not (self.feedback_channels is None or ch in self.feedback_channels):
+        """The 10-bit reading of the channel's feedback pot, None without one (or a horn).
+        The pot is turned by the knob (README: the firmware), so it reads where the knob is,
+        which is not where the horn is when the horn slipped."""
+        knob = self.bench.control_us(ch)
+        if knob is None or not (self.feedback_channels is None or ch in self.feedback_channels):
             return None
-        return round((horn - PULSE_MIN_US) / (PULSE_MAX_US - PULSE_MIN_US) * ADC_MAX)
+        return round((knob - PULSE_MIN_US) / (PULSE_MAX_US - PULSE_MIN_US) * ADC_MAX)
 
     def _pos(self, cid: int, _args: list[str], say) -> None:
         parts = []

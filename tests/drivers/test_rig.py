@@ -45,6 +45,7 @@ def test_connect_move_positions_detach() -> None:
         assert isinstance(rig, KnobRig)
         assert rig.move({2: 2100, 0: 1490}) == {0: 1490, 2: 2100}
         assert rig.positions() == {0: 1490, 1: 1500, 2: 2100, 3: 1500}
+        assert rig.feedback_adc == {0: 512}  # the pot's reading, where one is wired
         rig.detach()
         rig.detach([2, 0])
         rig.set_speed(150.0)
