@@ -534,6 +534,13 @@ class ServoRig:
         self.close()
 
 
+def serial_ports() -> list[str]:
+    """The serial ports this machine has now (their device names), as pyserial lists them."""
+    from serial.tools import list_ports
+
+    return [p.device for p in list_ports.comports()]
+
+
 def open_serial(port_name: str) -> Any:
     """A pyserial port at 115200 8N1, opened exclusively; one-line RigErrors for the usual
     failures (missing, busy, permission denied)."""

@@ -2,7 +2,10 @@
 
 Every step is journalled (fsynced) before the next begins, so a sweep killed at
 any moment resumes at the first setting not done, with nothing lost and nothing
-taken twice. The bench is left safe (servos detached) on every way out.
+taken twice. The bench is left safe (servos detached) on every way out. The rig
+is asked where it is after every take, before the take is accepted: a board that
+restarted meanwhile (or a port that went away) means the take is discarded and
+the setting taken again once every servo is back (see faults.py).
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from ..capture.checks import Check
 from ..capture.redraw import draw_missing
 from ..capture.run import CaptureRequest, run_capture
 from ..drivers.base import AudioInterface
-from ..errors import StationError, Stopped, StreamError
+from ..drivers.rig import RigLost, RigReset
+from ..errors import DeviceLost, StationError, Stopped, StreamError
 from ..events import Confirm, Emit, Prompt, StopFlag, SweepProgress, Warning_, ignore
 from ..phrases import Phrase
 from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
+from .faults import Faults
 from .journal import Journal, SweepState, replay
-from .positioner import Positioner, describe
+from .positioner import Positioner, SettingUnreachable, describe
 from .session import Session, committed_capture, discard_partials
 
 MAX_CLIP_PAUSES = 3  # a setting that still clips after this many pauses fails
@@ -106,6 +111,7 @@ class SweepRunner:
         self._warned: set[str] = set()
         # Report pictures are drawn while the servos move on (one worker, in take order).
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-report")
+        self.faults = Faults(self.log, self.emit, stop, session.folder, self._drain_reports)
 
     def _capture_emit(self, event: Any) -> None:
         # The same pre-flight warning for every setting would bury the ones that matter.
@@ -145,7 +151,7 @@ class SweepRunner:
                     raise Stopped()
                 self._progress(index, setting)
                 t0 = time.monotonic()
-                ok = self._take(setting)
+                ok = self._take_or_fail(setting)
                 self._durations.append(time.monotonic() - t0)
                 if ok and setting.role == "anchor":
                     self._anchor(index, setting)
@@ -204,14 +210,73 @@ class SweepRunner:
         self._patched = self._patched or prompt.kind == "patch_gear"
         self.confirm(prompt)
 
+    def _take_or_fail(self, setting: Setting) -> bool:
+        """`_take`; a setting the rig cannot reach fails (False) and the sweep goes on."""
+        try:
+            return self._take(setting)
+        except SettingUnreachable as exc:
+            return self._give_up(setting.id, 0, exc.message)
+
+    def _move_to(self, setting: Setting) -> dict[str, Any]:
+        """Put the gear at `setting` (see Positioner.set): after a board reset every servo is
+        put back with the move; a port that went away is waited for."""
+        while True:
+            try:
+                moved = self.positioner.set(setting, stop=self.stop)
+            except RigReset as exc:
+                self.faults.reset(setting.id, "move", exc)
+                continue
+            except RigLost as exc:
+                self.faults.wait_for_rig(setting.id, exc, self.positioner)
+                continue
+            for stall in moved.get("stalled", []):
+                self.emit(
+                    Warning_(
+                        f"{setting.id}: the servo on {stall['control']} stalled; it was let go "
+                        f"and moved again at {stall['retried_us_per_s']} µs/s, and got there"
+                    )
+                )
+            return moved
+
+    def _accepted(self, setting: Setting) -> bool:
+        """After a take, before it is journalled: True when the rig still holds the setting.
+        If its board restarted (or its port went away, or it reports other pulses) the take
+        may have begun with the servos anywhere: it is discarded, the gear is put back at
+        the setting, and False says to take it again."""
+        verify = getattr(self.positioner, "verify", None)
+        if verify is None:
+            return True
+        sid = setting.id
+        try:
+            if verify(setting):
+                return True
+            self.faults.discard_take(sid)
+            gone = RigReset("the rig reports other pulses than it was sent", "")
+            self.faults.reset(sid, "take", gone)
+        except RigReset as exc:
+            self.faults.discard_take(sid)
+            self.faults.reset(sid, "take", exc)
+        except RigLost as exc:
+            self.faults.discard_take(sid)
+            self.faults.wait_for_rig(sid, exc, self.positioner)
+        moved = self._move_to(setting)
+        moved.pop("controls", None)
+        self.log("moved", id=sid, **moved)
+        return False
+
+    def _drain_reports(self) -> None:
+        """Wait until every report picture queued so far is drawn."""
+        self._reports.submit(lambda: None).result()
+
     def _take(self, setting: Setting) -> bool:
         """Move to the setting and capture it, retaking up to the limit; True when it passed.
 
         A clipped return is never retaken blindly: the sweep pauses with the advice
-        (unattended, the setting fails at once and the sweep goes on).
+        (unattended, the setting fails at once and the sweep goes on). An interface that
+        went away is waited for, then the take is played again.
         """
         opts, sid = self.session.options, setting.id
-        moved = self.positioner.set(setting, stop=self.stop)
+        moved = self._move_to(setting)
         controls = moved.pop("controls", None)
         self.log("moved", id=sid, **moved)
         sweep: dict[str, object] = {"session": self.session.name, "id": sid, "role": setting.role}
@@ -244,7 +309,12 @@ class SweepRunner:
                 )
             except StreamError as exc:
                 reason = f"spoilt take: {exc.message}"
+            except DeviceLost as exc:
+                self.faults.wait_for_audio(sid, exc, self.interface)
+                continue  # nothing of it was kept: take it again (not one of the retakes)
             else:
+                if not self._accepted(setting):
+                    continue  # discarded: the rig is back at the setting, take it again
                 failed = [c.name for c in result.checks if c.status == "fail"]
                 self.log(
                     "captured",
@@ -362,7 +432,7 @@ class SweepRunner:
         elif policy == "recapture":
             for sid in suspects:
                 self.emit(Warning_(f"recapturing {sid} after the drift"))
-                self._take(self.session.setting(sid))
+                self._take_or_fail(self.session.setting(sid))
 
     def _report_later(self, job: Callable[[], None]) -> None:
         """Draw a take's report off the sweep's thread: the next setting need not wait."""
