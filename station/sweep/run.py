@@ -112,6 +112,7 @@ class SweepRunner:
         # Report pictures are drawn while the servos move on (one worker, in take order).
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-report")
         self.faults = Faults(self.log, self.emit, stop, session.folder, self._drain_reports)
+        self.release: Callable[[], None] = lambda: None  # frees the session's and rig's locks
 
     def _capture_emit(self, event: Any) -> None:
         # The same pre-flight warning for every setting would bury the ones that matter.
@@ -172,16 +173,33 @@ class SweepRunner:
                     Phrase("{fix}, then {sweep_resume}", fix=fix, session=s.name),
                 ) from None
             if isinstance(exc, StationError) and not isinstance(exc, Stopped):
-                kept = Phrase(
-                    "the session is kept: {sweep_resume} goes on from here", session=s.name
-                )
+                kept = self.how_to_resume()
                 exc.advice = exc.advice + "; " + kept if exc.advice else kept
+            elif isinstance(exc, Stopped) and self.faults.stopped_waiting:
+                exc.advice = self.how_to_resume()
             raise
         finally:
-            self.positioner.close()
-            self._reports.shutdown(wait=True)
+            self.close()
         s.save_status(self.state)
         return summarise(s, self.state)
+
+    def close(self) -> None:
+        """Leave the bench safe (servos detached, port closed), let every report picture be
+        drawn, and free the session's and the rig's locks; for a runner never run, too."""
+        try:
+            self.positioner.close()
+            self._reports.shutdown(wait=True)
+        finally:
+            self.release()
+
+    def how_to_resume(self) -> Phrase:
+        """'the session is kept: ...' with how to go on from here: on the rig's new port when
+        it came back under another name, or the sweep stopped waiting for it."""
+        s = self.session.name
+        kept = Phrase("the session is kept: {sweep_resume} goes on from here", session=s)
+        if self.faults.rig_moved_port or self.faults.stopped_waiting == "rig":
+            kept += Phrase(" ({sweep_resume_port} if the rig has another name now)", session=s)
+        return kept
 
     def _recover(self) -> None:
         """Adopt captures finished but not journalled (killed between commit and journal);
