@@ -49,6 +49,28 @@ def read_line(stream: TextIO) -> str:
     return got[0]
 
 
+_ended: set[int] = set()  # streams whose input ended: nothing more to wait for
+
+
+def typed_within(stream: TextIO, timeout_s: float) -> str | None:
+    """A line typed on `stream` within `timeout_s` (stripped; None when none came, or the input
+    has ended, in which case the wait is just a sleep). Ctrl-C interrupts it."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        fd = -1
+    if fd < 0 or fd in _ended:
+        time.sleep(timeout_s)
+        return None
+    if not select.select([fd], [], [], timeout_s)[0]:
+        return None
+    line = stream.readline()
+    if not line:
+        _ended.add(fd)
+        return None
+    return line.strip() or None
+
+
 def command_lines(stream: TextIO, prompt: str = "> ") -> Iterator[str]:
     """Yield one command per line typed (or per arrow key on a terminal)."""
     if stream.isatty():
