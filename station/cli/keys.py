@@ -12,6 +12,7 @@ import select
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO, TypeVar
 
@@ -49,7 +50,7 @@ def read_line(stream: TextIO) -> str:
     return got[0]
 
 
-_ended: set[int] = set()  # streams whose input ended: nothing more to wait for
+_ended: weakref.WeakSet[TextIO] = weakref.WeakSet()  # streams whose input ended
 
 
 def typed_within(stream: TextIO, timeout_s: float) -> str | None:
@@ -59,14 +60,14 @@ def typed_within(stream: TextIO, timeout_s: float) -> str | None:
         fd = stream.fileno()
     except (OSError, ValueError):
         fd = -1
-    if fd < 0 or fd in _ended:
+    if fd < 0 or stream in _ended:
         time.sleep(timeout_s)
         return None
     if not select.select([fd], [], [], timeout_s)[0]:
         return None
     line = stream.readline()
     if not line:
-        _ended.add(fd)
+        _ended.add(stream)
         return None
     return line.strip() or None
 

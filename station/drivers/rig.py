@@ -214,9 +214,9 @@ class ServoRig:
         self._gone = str(exc) or type(exc).__name__
         self._lost = True  # the board resets when the port opens again
         log.warning("rig: the port %s failed: %s", self.name, self._gone)
-        raise RigLost(
-            f"the rig's serial port {self.name} went away ({self._gone}): the cable is out, "
-            "or the board dropped off USB",
+        raise RigLost(  # what the OS said is in the log: the cause is the same either way
+            f"the rig's serial port {self.name} went away (the cable is out, or the board "
+            "dropped off USB)",
             "plug it back in; the station opens the port again and re-sends every position",
         ) from None
 
