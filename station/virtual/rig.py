@@ -161,7 +161,8 @@ class VirtualRig:
         return self.audio_gone_since is None
 
     def unplug_audio(self) -> None:
-        """A fault: the interface's cable is pulled now (its next stream cannot open)."""
+        """A fault: the interface's cable is pulled now (a stream running stops at its next
+        block; the next one cannot open)."""
         self.audio_gone_since = time.monotonic()
 
     def replug_audio(self) -> None:
@@ -306,6 +307,7 @@ class VirtualInterface:
             if lost_at is not None and recorded >= lost_at:
                 rig.audio_lost_at_s = None
                 rig.unplug_audio()
+            if rig.audio_gone_since is not None:  # pulled now, or by someone meanwhile
                 raise device_lost(self.name, f"no audio from it after {recorded / sr:.1f} s")
             if end_at is None and source.finished:
                 end_at = played + tail_frames

@@ -94,7 +94,8 @@ class VirtualFirmware:
         self.trace: list[tuple[float, int, float]] = []  # (sim s, channel, µs) while moving
         self.received: list[str] = []
         self._tick_s = tick_s
-        self.jammed: dict[int, int] = {}  # channel → moves left in which its horn is held
+        self.jammed: dict[int, int] = {}  # channel → stalls left before its horn turns again
+        self.stalls = 0  # E_STALLs reported since it was made
         self._links = Path(tempfile.mkdtemp(prefix="station-twin-"))
         self._plugs = 0
         self._master = self._slave = -1
@@ -154,10 +155,21 @@ class VirtualFirmware:
         self._restart.set()
 
     def jam(self, channel: int, moves: int = 1) -> None:
-        """A fault: the horn on `channel` is held where it is for its next `moves` moves, so
-        each ends in E_STALL (as a knob against something would with feedback firmware)."""
+        """A fault: the horn on `channel` is held where it is, from now (a move running feels
+        it at once), until `moves` moves that try to turn it have ended in E_STALL (as a knob
+        against something would with feedback firmware)."""
         with self._lock:
             self.jammed[channel] = moves
+            if self._move is not None and channel in self._move.targets:
+                self._move.jammed.add(channel)
+
+    def moving(self) -> dict[int, float]:
+        """The channels a move is turning now, each with the travel it has left (µs)."""
+        with self._lock:
+            move = self._move
+            if move is None:
+                return {}
+            return {ch: abs(t - self.pulse_us[ch]) for ch, t in move.targets.items()}
 
     def unplug(self) -> None:
         """A fault: the USB cable is pulled. The host's port fails (EIO), its name is gone, and
@@ -318,9 +330,8 @@ class VirtualFirmware:
             self.commanded.add(ch)
         self._move = _Move(cid, targets, waypoints, started_s=self.now_s())
         for ch in targets:
-            if self.jammed.get(ch, 0) > 0:
-                self.jammed[ch] -= 1
-                self._move.jammed.add(ch)
+            if self.jammed.get(ch, 0) > 0:  # spent only by a stall: a move that leaves the
+                self._move.jammed.add(ch)  # knob where it is does not find the jam
         self._move_say = say
 
     def _adc(self, ch: int) -> int | None:
@@ -395,6 +406,9 @@ class VirtualFirmware:
                 since = move.held_since.setdefault(ch, now)
                 if now - since > STALL_S:
                     self.attached.discard(ch)  # let it go, then say so
+                    self.stalls += 1
+                    if ch in move.jammed:
+                        self.jammed[ch] -= 1
                     self.pulse_us[ch] = horn
                     self._move = None
                     self._move_say(f"ERR {move.cid} E_STALL ch={ch} at={round(horn)}")
