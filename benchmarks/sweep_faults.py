@@ -8,7 +8,8 @@ baseline sweep's duration (a fault due after the sweep ended is not counted as i
 * reset — the rig's board restarts (banner again, positions and attachment forgotten);
 * port — the rig's USB cable is pulled and put back after 1 s: the same socket on even seeds,
   another (a new port name, which a simulated user types 0.5 s later) on odd ones;
-* audio — the audio interface vanishes (mid-take if a take runs) and is back after 1 s;
+* audio — the audio interface vanishes mid-stream (the one running, or the next one 0.2–1.5 s
+  in) and is back after 1 s;
 * stall — a horn jams until a move has stalled on it once: the one a move is turning farthest
   when the fault comes, or a knob's at random between moves (a jam no later move turns that
   knob against is never found, and is not counted as injected);
@@ -20,10 +21,11 @@ resume a new process taking the locks over. While it sweeps, the child notes whe
 is as each stream begins and ends. The table, in Markdown: faults injected, faults noticed
 (the journal or the resume says so), settings captured exactly once, settings whose accepted
 take was recorded with a horn away from its setting (must be 0), takes lost (a setting journalled
-done without its whole capture folder, or left pending; must be 0), and what each fault cost
-(the sweep's time less the baseline's; for a kill, the wall time of both processes less the
-baseline's, so it pays for the resume's start-up; median and worst). A warm-up sweep runs
-first and is not counted. On a busy machine the costs carry a second or so of noise.
+done without its whole capture folder, or left pending; must be 0), and what each fault cost:
+how much longer the setting it hit took than the median of the run's other settings (for a
+kill, from the last setting done before it to the first done by the resume: the resume's
+start-up included), median and worst, and the whole run's wall time less the baseline's
+(noisier: the machine's load drifts between runs). A warm-up sweep runs first, uncounted.
 
 Run: python benchmarks/sweep_faults.py [--seeds 3] [--settings 4] [--seed 1]
 """
@@ -87,6 +89,7 @@ class Witness:
     def __init__(self, vrig: VirtualRig, path: Path) -> None:
         self.inner, self.vrig, self.path = vrig.interface, vrig, path
         self.name, self.host_api = self.inner.name, self.inner.host_api
+        self.running = False  # a stream is running now
 
     def validate(self, spec: StreamSpec) -> None:
         """As the virtual interface."""
@@ -103,7 +106,11 @@ class Witness:
     def run(self, spec, source, sink, *, tail_frames, stop=None):  # type: ignore[no-untyped-def]
         """Note the horns around the virtual stream."""
         start = self._horns()
-        out = self.inner.run(spec, source, sink, tail_frames=tail_frames, stop=stop)
+        self.running = True
+        try:
+            out = self.inner.run(spec, source, sink, tail_frames=tail_frames, stop=stop)
+        finally:
+            self.running = False
         note = {"start": start, "end": self._horns(), "t": time.time()}
         with self.path.open("a") as fh:
             fh.write(json.dumps(note) + "\n")
@@ -125,7 +132,8 @@ class FaultBench:
         """The virtual interface with the overdrive, its horns kept in the home."""
         self.vrig.use_gear(virtual_gear or "od")
         self.vrig.keep_servos_in(self.home)
-        return Witness(self.vrig, self.notes)
+        self.witness = Witness(self.vrig, self.notes)
+        return self.witness
 
     def rig(self, port: str) -> ServoRig:
         """The twin on a pty, opened as 'virtual'."""
@@ -182,9 +190,12 @@ def child(work: Path, name: str, fault: str, at_s: float, seed: int, resume: boo
 
             twin.unplug()
             threading.Timer(OUTAGE_S, back).start()
-        elif fault == "audio":
+        elif fault == "audio":  # mid-stream: this one, or the next one 0.2–1.5 s in
             bench.vrig.audio_outage_s = OUTAGE_S
-            bench.vrig.unplug_audio()
+            if bench.witness.running:
+                bench.vrig.unplug_audio()
+            else:
+                bench.vrig.audio_lost_at_s = float(np.random.default_rng(seed).uniform(0.2, 1.5))
         elif fault == "stall":
             moving = twin.moving()
             knob = int(np.random.default_rng(seed).integers(0, 2))
@@ -276,6 +287,33 @@ def lost_takes(session: Any, events: list) -> int:
     return sum(v == "pending" or (v == "done" and not whole[i]) for i, v in status.items())
 
 
+def fault_cost(events: list, fault: str) -> float | None:
+    """The seconds a fault cost, from the journal: how much longer the setting it hit took
+    (from the previous setting's end to its own) than the median of the run's other settings.
+    Measured within one run, so the machine's load drifting between runs does not count. The
+    first setting (its first move starts from nowhere known) is left out of the median."""
+    ends = [e for e in events if e["event"] in ("checked", "failed") and e.get("id")]
+    ends = [e for e in ends if e["event"] == "failed" or e.get("passed")]
+    times = [dt.datetime.fromisoformat(e["time"]).timestamp() for e in ends]
+    took = {e["id"]: b - a for e, a, b in zip(ends[1:], times[:-1], times[1:], strict=True)}
+    hit, resumed = None, False
+    for e in events:
+        resumed = resumed or (fault == "kill" and e["event"] == "resumed")
+        if resumed:
+            found = e in ends
+        else:
+            found = e["event"] in ("reset", "device_lost") or bool(
+                e["event"] == "moved" and e.get("stalled")
+            )
+        if found:
+            hit = e["id"]
+            break
+    if hit not in took:
+        return None
+    others = [t for i, t in took.items() if i != hit]
+    return took[hit] - statistics.median(others) if others else None
+
+
 def judge(work: Path, name: str, fault: str) -> dict[str, Any]:
     """What became of session `name`: injected, noticed, captured once, wrong position, lost."""
     session = open_session(work / "home" / "captures" / name)
@@ -300,6 +338,7 @@ def judge(work: Path, name: str, fault: str) -> dict[str, Any]:
     return {
         "injected": injected,
         "noticed": noticed,
+        "cost_s": fault_cost(events, fault),
         "once": sum(taken[i] == 1 for i in ids),
         "settings": len(ids),
         "wrong": takes_off_their_setting(work, name, session, events),
@@ -353,24 +392,25 @@ def main() -> None:
     for seed in seeds:
         rng = np.random.default_rng(seed)
         base, base_run = run_one(work, f"s{seed}-none", "none", 0.0, seed)
-        rows["none"].append(judge(work, f"s{seed}-none", "none") | {"cost_s": 0.0})
+        assert base_run > 0
+        rows["none"].append(judge(work, f"s{seed}-none", "none"))
         for fault in FAULTS:
             if fault == "slipped horn":
                 continue  # hook: inject it here once station/virtual/servos.py can slip a horn
             at_s = float(rng.uniform(0.1, 0.7)) * base_run
             name = f"s{seed}-{fault}"
-            wall, run_s = run_one(work, name, fault, at_s, seed)
-            # The sweep's own time, but for a kill: the whole, with the resume's start-up.
-            cost = wall - base if fault == "kill" else run_s - base_run
-            rows[fault].append(judge(work, name, fault) | {"cost_s": cost})
-            print(f"seed {seed}: {fault} at {at_s:.1f} s, {cost:+.1f} s", file=sys.stderr)
+            wall, _ = run_one(work, name, fault, at_s, seed)
+            rows[fault].append(judge(work, name, fault) | {"wall_s": wall - base})
+            cost = rows[fault][-1]["cost_s"]
+            said = "not hit" if cost is None else f"{cost:+.1f} s"
+            print(f"seed {seed}: {fault} at {at_s:.1f} s: {said}", file=sys.stderr)
     print(
         f"{len(seeds)} seeds × {args.settings} settings (+ anchors, 1 held out); twin at "
         f"{SPEEDUP:g}× real time, slew {SLEW:g} µs/s; audio as fast as the CPU allows\n"
     )
     print(
         "| fault | injected | noticed | captured exactly once | at the wrong position "
-        "| takes lost | failed settings | cost, median (worst) |"
+        "| takes lost | failed settings | cost: median (worst); whole run vs baseline |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for fault, found in rows.items():
@@ -380,9 +420,11 @@ def main() -> None:
         injected = sum(r["injected"] for r in found)
         noticed = "–" if fault == "none" else str(sum(r["noticed"] for r in found))
         once = f"{sum(r['once'] for r in found)} of {sum(r['settings'] for r in found)}"
-        costs = [r["cost_s"] for r in found]
-        cost = f"{statistics.median(costs):+.1f} s ({max(costs):+.1f} s)"
-        cost = "–" if fault == "none" else cost
+        costs = [r["cost_s"] for r in found if r["cost_s"] is not None]
+        cost = f"{statistics.median(costs):.1f} s ({max(costs):.1f} s)" if costs else "–"
+        if fault != "none":
+            walls = [r["wall_s"] for r in found]
+            cost += f"; run {statistics.median(walls):+.1f} s"
         print(
             f"| {fault} | {injected} | {noticed} | {once} | {sum(r['wrong'] for r in found)} "
             f"| {sum(r['lost'] for r in found)} | {sum(r['failed'] for r in found)} | {cost} |"

@@ -414,9 +414,9 @@ class ServoRig:
         """
         with self._io:
             name = port_name or self.name
-            port = self._reopen(name)
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # the dead one first: it may hold the name
                 self._port.close()
+            port = self._reopen(name)
             self._port, self._partial, self._gone = port, b"", None
             self.name = name
             try:
