@@ -391,9 +391,12 @@ class ServoRig:
             self._request("PING", "", {"PONG"})
 
     def _reestablish(self) -> None:
-        """After a board restart: HELLO again and the speed (the board forgot both)."""
+        """After a board restart: HELLO again, STOP, and the speed (the board forgot it). A
+        MOVE sent before the banner was read may be running on the restarted board: STOP
+        ends it, or the next MOVE would be refused as busy."""
         self._lost = False
         self._hello()
+        self._request("STOP", "", {"OK"})
         if self.speed_us_per_s != DEFAULT_SPEED_US_PER_S:
             self.set_speed(self.speed_us_per_s)
 

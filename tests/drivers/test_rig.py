@@ -153,9 +153,10 @@ def test_a_reset_mid_move_is_reported_and_positions_are_re_established() -> None
         (None, b"READY servo-rig 1.0.0 proto=1 channels=4\n"),  # brown-out mid-move
         # The next command first re-establishes everything the board forgot.
         (b"HELLO 5\n", b"OK 5 servo-rig 1.0.0 proto=1 channels=4\n"),
-        (b"SPEED 6 600\n", b"OK 6\n"),
+        (b"STOP 6\n", b"OK 6\n"),
+        (b"SPEED 7 600\n", b"OK 7\n"),
         # Every servo it drove, in one move: channel 1 where it was, channel 0 to the new pulse.
-        (b"MOVE 7 0 1800 1 2000\n", b"ACK 7\nDONE 7 0=1800 1=2000\n"),
+        (b"MOVE 8 0 1800 1 2000\n", b"ACK 8\nDONE 8 0=1800 1=2000\n"),
     ]
     with expected_protocol(pairs) as port:
         rig = connected(port)
@@ -183,7 +184,8 @@ def test_a_port_that_goes_away_is_lost_until_reconnected() -> None:
         (None, b"READY servo-rig 1.0.0 proto=1 channels=4\n"),  # the board reset on opening
         (b"HELLO 5\n", b"OK 5 servo-rig 1.0.0 proto=1 channels=4\n"),
         (b"HELLO 6\n", b"OK 6 servo-rig 1.0.0 proto=1 channels=4\n"),
-        (b"MOVE 7 0 1200 1 1700\n", b"ACK 7\nDONE 7 0=1200 1=1700\n"),
+        (b"STOP 7\n", b"OK 7\n"),
+        (b"MOVE 8 0 1200 1 1700\n", b"ACK 8\nDONE 8 0=1200 1=1700\n"),
     ]
     opened: list[str] = []
     with expected_protocol(again) as replugged:
@@ -221,6 +223,25 @@ def test_a_stall_names_its_channel(text: bytes, channel: int | None) -> None:
         with pytest.raises(RigStall) as info:
             rig.move({0: 2400})
     assert info.value.channel == channel
+
+
+def test_a_move_the_restarted_board_took_before_its_banner_was_read_is_stopped_first() -> None:
+    pairs = [
+        BANNER,
+        HELLO,
+        # The board restarted just before MOVE 2 arrived: it prints its banner and, fresh,
+        # accepts the move. The station reads the banner first.
+        (b"MOVE 2 0 1800\n", b"READY servo-rig 1.0.0 proto=1 channels=4\nACK 2\n"),
+        (b"HELLO 3\n", b"OK 3 servo-rig 1.0.0 proto=1 channels=4\n"),
+        (b"STOP 4\n", b"ERR 2 E_STOPPED\nOK 4\n"),  # else the next MOVE is refused as busy
+        (b"MOVE 5 0 1800\n", b"ACK 5\nDONE 5 0=1800\n"),
+    ]
+    with expected_protocol(pairs) as port:
+        rig = connected(port)
+        with pytest.raises(RigReset):
+            rig.move({0: 1800})
+        assert rig.move({0: 1800}) == {0: 1800}
+    assert "ERR 2 E_STOPPED" in rig.ignored
 
 
 def test_no_done_resends_the_move_with_the_same_id() -> None:

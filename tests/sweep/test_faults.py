@@ -41,11 +41,13 @@ def test_a_board_reset_mid_move_puts_every_servo_back_then_captures(t: TwinSweep
     reset = t.events("reset")[0]
     assert reset["during"] == "move" and reset["count"] == 1
     assert any(f"{second}: the rig's board restarted during the move" in w for w in t.warnings)
-    # After the banner: HELLO, the speed, then one move of every servo to the setting.
+    # After the banner: HELLO, STOP (a move it took before), the speed, then one move of every
+    # servo to the setting.
     hellos = [i for i, x in enumerate(t.twin.received) if x.startswith("HELLO")]
     sent = [x.split() for x in t.twin.received[hellos[-1] :]]
-    assert [x[0] for x in sent[:3]] == ["HELLO", "SPEED", "MOVE"] and sent[1][2] == str(SLEW)
-    move = sent[2][2:]
+    assert [x[0] for x in sent[:4]] == ["HELLO", "STOP", "SPEED", "MOVE"]
+    assert sent[2][2] == str(SLEW)
+    move = sent[3][2:]
     assert {int(c): int(u) for c, u in zip(move[::2], move[1::2], strict=True)} == t.pulses(second)
     assert t.takes_off_their_setting() == []
     assert t.captured() == {s.id: 1 for s in t.session.schedule}

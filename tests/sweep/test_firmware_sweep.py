@@ -201,12 +201,12 @@ def test_a_board_reset_mid_move_re_drives_every_servo_from_below_before_a_take(
         assert not any(t.startswith(f"DONE {cut[1].split()[1]} ") for _, t in log.tx)
         cut_to = _pulses(cut[1])  # mid-slew: a servo still on its way when the power dipped
         assert any(abs(log.widths_us(ch, 0, reset)[-1][1] - us) > 2 for ch, us in cut_to.items())
-        # After the banner: HELLO, SPEED, then one move of every servo to the setting.
+        # After the banner: HELLO, STOP, SPEED, then one move of every servo to the setting.
         after = [t for c, t in log.rx if c > reset]
-        assert [t.split()[0] for t in after[:3]] == ["HELLO", "SPEED", "MOVE"]
+        assert [t.split()[0] for t in after[:4]] == ["HELLO", "STOP", "SPEED", "MOVE"]
         redo = next(c for c, t in log.rx if c > reset and t.startswith("MOVE"))
         target = rp.pulses_for(second.knobs, second.switches)
-        assert _pulses(after[2]) == target  # the first setting's channels are this one's
+        assert _pulses(after[3]) == target  # the first setting's channels are this one's
         done = next(c for c, t in log.tx if c > redo and t.startswith("DONE"))
         for ch, us in target.items():
             assert log.widths_us(ch, reset, redo) == []  # a reset board drives nothing
