@@ -32,6 +32,9 @@ EVENTS = (
     "suspect",
     "discarded",
     "recovered",
+    "reset",
+    "device_lost",
+    "device_back",
     "stopped",
     "finished",
 )

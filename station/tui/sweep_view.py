@@ -7,14 +7,15 @@ from typing import Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from ..events import SweepProgress
+from ..events import DevicePaused, SweepProgress
 from ..sweep.journal import Journal, SweepState, replay
 from ..sweep.positioner import describe
 from ..sweep.run import SweepSummary, progress_line
 from ..sweep.session import Session
+from .words import say
 
 SHOWN_ANCHORS = 3  # anchors listed one by one; the rest are counted (drifted ones come first)
 
@@ -92,6 +93,8 @@ class SweepView(Vertical):
     SweepView #status { text-style: bold; background: $boost; padding: 0 1; height: auto; }
     SweepView #current, SweepView #take { height: 1; }
     SweepView #anchors { height: auto; }
+    SweepView #pause { height: 1; }
+    SweepView #pause Input { width: 1fr; }
     SweepView DataTable { height: 1fr; max-height: 100%; }
     """
 
@@ -105,8 +108,27 @@ class SweepView(Vertical):
         for line in (Static("", id="current"), Static("", id="take", classes="muted")):
             line.display = False  # shown while a sweep runs
             yield line
+        with Horizontal(id="pause"):  # shown while the sweep waits for its rig
+            yield Input(placeholder="the rig's new port, e.g. /dev/ttyACM1", id="new_port")
+            yield Button("Use port", id="use_port", compact=True)
         yield Static("", id="anchors")
         yield DataTable(id="settings", zebra_stripes=True, cursor_type="row")
+
+    def on_mount(self) -> None:
+        """The pause row shows only while a sweep waits for its rig."""
+        self.query_one("#pause").display = False
+
+    def show_pause(self, event: DevicePaused) -> None:
+        """The sweep waits for a device: say what happened and what to do; for the rig, the
+        field for a new port name."""
+        self.query_one("#status", Static).update(f"[b yellow]{escape(say(event.text))}[/]")
+        self.query_one("#pause").display = event.device == "rig"
+        if event.device == "rig":
+            self.query_one("#new_port", Input).focus()
+
+    def end_pause(self) -> None:
+        """The device is back: hide the port field."""
+        self.query_one("#pause").display = False
 
     def show_session(self, session: Session) -> SweepState:
         """Fill the table with the session's schedule and what its journal says so far."""

@@ -180,7 +180,7 @@ def test_the_disk_need_is_checked_before_the_first_capture(
     # Room for the estimate: the sweep starts (and nothing has moved yet).
     monkeypatch.setattr(sweep_preflight.shutil, "disk_usage", lambda _p: DiskUsage(0, 0, free + 2))
     runner = start_sweep(bench_home, sweep_start(plan, short_signal), devices, devices.vrig.act_on)
-    runner.positioner.close()
+    runner.close()
     assert devices.moves == []
 
 
@@ -202,7 +202,7 @@ def test_resume_takes_a_remeasured_return_and_refuses_another_send(
     devices = Devices(bench_home)
     plan = rig_plan(bench_home)
     runner = start_sweep(bench_home, sweep_start(plan, short_signal), devices, devices.vrig.act_on)
-    runner.positioner.close()
+    runner.close()
     # The interface gain turned down and the return measured again: taken, with a warning.
     rig = VirtualRig(speed=None)
     rig.truth.return_dbu_at_0dbfs += 6.0
@@ -215,7 +215,7 @@ def test_resume_takes_a_remeasured_return_and_refuses_another_send(
             warnings.append(str(e.text))
 
     resumed = resume_sweep(bench_home, "sw", devices, devices.vrig.act_on, emit=emit)
-    resumed.positioner.close()
+    resumed.close()
     assert resumed.profile.return_dbu_at_0dbfs == remeasured.return_dbu_at_0dbfs
     assert any("return was measured again" in w for w in warnings)
     # The output turned up and the send measured again: refused, saying so.
@@ -285,7 +285,7 @@ def test_a_plan_no_parametric_model_could_train_on_is_said_at_the_start(
             emit=events.append,
         )  # fmt: skip
         said[name] = [str(e.text) for e in events if isinstance(e, Warning_)]
-        runner.positioner.close()
+        runner.close()
     assert [w for w in said["none_held"] if "parametric model" in w] == [
         "a parametric model of this sweep would be refused: it has 3 training and 0 held-out "
         "setting(s) (it needs two and one); one model per setting can still be trained"
