@@ -16,34 +16,19 @@ from typing import Any
 import numpy as np
 
 from benchmarks.accuracy_gear import Gear
+from station.models.parametric import nam_ext
 from station.reamp.files import RATE
 
-
-def _array(channels: int, dilations: list[int], head: int = 1, bias: bool = True) -> dict:
-    """One NAM layer array of kernel-3 Tanh layers (the classic WaveNet's kind)."""
-    return {
-        "channels": channels,
-        "kernel_sizes": [3] * len(dilations),
-        "dilations": dilations,
-        "activation": "Tanh",
-        "head": {"out_channels": head, "kernel_size": 1, "bias": bias},
-    }
-
-
-_D10 = [2**i for i in range(10)]  # receptive field 2047 samples per array
-# Learning rate 0.01, decaying by a constant factor per optimiser step (×0.55 over 1,500
-# steps, ×0.09 over 6,000): every plan then follows the same schedule in the same steps,
-# where NAM's per-epoch decay would decay slower for plans of more settings (longer epochs).
-_FAST = {
-    "optimizer": {"lr": 0.01},
-    "lr_scheduler": {"class": "ExponentialLR", "kwargs": {"gamma": 0.9996}, "interval": "step"},
-}
+_C5 = nam_ext.tanh_array(1, 5, 1)  # input and condition sizes: set per gear by the station
 RECIPES: dict[str, dict[str, Any]] = {
-    "station": {},  # the station's default Recipe()
+    "station": {},  # the station's default Recipe() (the compact size)
     "tiny": {"architecture": "tiny"},  # receptive field 255 samples, 0.05× NAM's standard
     "nano": {"architecture": "nano"},  # NAM's current layout at 4 channels, about 0.2×
-    "c4-rf2k": {"architecture": "tiny", "overrides": {"layers": [_array(4, _D10)], **_FAST}},
-    "c5-rf2k": {"architecture": "tiny", "overrides": {"layers": [_array(5, _D10)], **_FAST}},
+    "c4-rf2k": {"architecture": "compact"},  # the compact size under its benchmark name
+    "c5-rf2k": {
+        "architecture": "compact",
+        "overrides": {"layers": [_C5]},
+    },
 }
 
 
@@ -52,12 +37,12 @@ def recipe_spec(name: str, ny: int | None = None, batch: int | None = None) -> d
     the station's defaults filled in; `ny` and `batch`, when given, replace the recipe's."""
     import json
 
-    from station.models.parametric.training import Recipe
+    from station.models.parametric.training import DEFAULT_SIZE, Recipe
 
     spec = RECIPES[name] if name in RECIPES else json.loads(name)
     default = Recipe()
     return {
-        "architecture": spec.get("architecture", default.architecture),
+        "architecture": spec.get("architecture", default.architecture or DEFAULT_SIZE),
         "ny": ny or spec.get("ny", default.ny),
         "batch": batch or spec.get("batch", default.batch_size),
         "overrides": spec.get("overrides"),

@@ -106,7 +106,7 @@ def main() -> int:
         folder = Path(tmp)
         standard = nam_standard(folder)
         rows = [("NAM standard WaveNet", standard, [])]
-        for size in ("tiny", "standard"):
+        for size in ("tiny", "compact", "standard"):
             model = parametric(folder, size)
             rows.append((f"parametric {size} (3 inputs)", model, [0.7, 0.3]))
             rows.append((f"snapshot of parametric {size}", snapshot(folder, model), []))

@@ -8,7 +8,7 @@
 #   od      maximin-lhs, random and a 3² grid, 40 s of material a setting, 3 seeds
 #   od      maximin-lhs, the whole v3-layout signal (163.5 s of material), 2 seeds
 #   preamp  maximin-lhs and random, 40 s, 2 seeds (a grid of four knobs does not fit 70 min)
-#   od      maximin-lhs, 40 s, 2 seeds, with the station's current default ("station")
+#   od      maximin-lhs, 40 s, 2 seeds, with the station's default ("station": the compact size)
 # Cells train 8,000 steps of 32 slices; a cell still training at 6 minutes stops there and
 # its row says so. The CPU ratio needs NAM's core harness (tests/namcore), so it reads n/a
 # where the harness cannot be built; benchmarks/core_cpu.py measures it on any machine.

@@ -19,7 +19,7 @@ from ..models import snapshot
 from ..models.namfile import fields_from_capture, model_info, read_model, tag_model
 from ..models.parametric import fold
 from ..models.parametric.session import load_sweep, sweep_levels
-from ..models.parametric.training import SIZES
+from ..models.parametric.training import DEFAULT_SIZE, SIZES
 from ..models.train import ARCHITECTURES
 from .base import StationScreen
 from .form import number, row
@@ -127,7 +127,7 @@ class ModelsScreen(StationScreen[None]):
         yield row("Reamp level", Select([], id="level", prompt="the session's only level"))
         yield row(
             "Size",
-            Select([(a, a) for a in SIZES], value="standard", allow_blank=False, id="size"),
+            Select([(a, a) for a in SIZES], value=DEFAULT_SIZE, allow_blank=False, id="size"),
         )
         yield row("Epochs", Input("100", id="sweep_epochs"))
         with Horizontal(classes="buttons"):
@@ -155,7 +155,8 @@ class ModelsScreen(StationScreen[None]):
         elif event.select.id == "kind":
             size = self.query_one("#size", Select)
             sizes = SIZES if event.value == "parametric" else tuple(ARCHITECTURES)
-            keep = size.value if size.value in sizes else "standard"
+            default = DEFAULT_SIZE if event.value == "parametric" else "standard"
+            keep = size.value if size.value in sizes else default
             size.set_options([(a, a) for a in sizes])
             size.value = keep
 

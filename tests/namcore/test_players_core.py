@@ -18,6 +18,7 @@ import pytest
 from station.models import players, wavenet
 from station.models.namfile import read_model
 from station.models.parametric import fold
+from station.models.parametric.training import DEFAULT_SIZE
 from station.models.snapshot import at_setting, for_players
 from tests.namcore import core as namcore
 from tests.sweep_fixture import INPUT_DBU, OUTPUT_DBU, default_plan, short_input, write_session
@@ -223,3 +224,20 @@ def test_the_classic_parametric_layout_makes_snapshots_the_tagged_release_plays(
     want = cores["main"].render(tmp_path / "classic.nam", x, [0.2]).output
     assert esr_after(want, cores["v0.7.13"].render(snap.path, x).output, rf) < 1e-6
     assert measured(cores, snap.path) == ["yes"] * 3
+
+
+def test_the_default_compact_size_is_one_array_whose_snapshots_every_player_plays_exactly(
+    cores: dict[str, namcore.Core], tmp_path: Path
+) -> None:
+    data = random_parametric(DEFAULT_SIZE, tmp_path / "compact.nam", seed=13)
+    (array,) = data["config"]["layers"]
+    assert DEFAULT_SIZE == "compact" and array["channels"] == 4
+    assert wavenet.receptive_field(wavenet.layout(data["config"])) == 2047
+    snap = at_setting(data, fold.controls(data), {"drive": 3.0}, tmp_path / "snap.nam")
+    x = audio(0.3)
+    rf = wavenet.receptive_field(wavenet.layout(data["config"]))
+    want = cores["main"].render(tmp_path / "compact.nam", x, [0.3]).output
+    # Kernel-3 Tanh layers only: the snapshot takes the classic form every player loads.
+    assert snap.layout == "classic"
+    assert [p.loads for p in snap.players] == measured(cores, snap.path) == ["yes"] * 3
+    assert esr_after(want, cores["v0.7.13"].render(snap.path, x).output, rf) < 1e-6

@@ -35,12 +35,30 @@ from .session import ENCODING
 DATASET_TYPE = "parametric"
 NET_NAME = "ConditionedWaveNet"
 # WaveNet channels per size, as the single-capture path; "tiny" is a short stack for
-# quick trials, tests and benchmarks (receptive field 256 samples).
-SIZES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4, "tiny": 4, "classic": 16}
+# quick trials, tests and benchmarks (receptive field 256 samples); "compact" is the
+# parametric default: one array of ten kernel-3 Tanh layers, 4 channels (receptive field
+# 2047 samples), the most accurate layout benchmarks/parametric_accuracy.py found within
+# a fifth of NAM's standard WaveNet's CPU (0.12x in NAM's core).
+SIZES = {
+    "standard": 16,
+    "lite": 12,
+    "feather": 8,
+    "nano": 4,
+    "tiny": 4,
+    "compact": 4,
+    "classic": 16,
+}
+_DILATIONS_2K = [2**i for i in range(10)]  # receptive field 2047 samples per array
+# The compact size's schedule: learning rate 0.01 decaying by a constant factor per
+# optimiser step (x0.55 over 1,500 steps, x0.09 over 6,000), so a plan of more settings
+# (longer epochs) decays on the same schedule as a small one.
+COMPACT_TRAINING: dict[str, dict[str, Any]] = {
+    "optimizer": {"lr": 0.01},
+    "lr_scheduler": {"class": "ExponentialLR", "kwargs": {"gamma": 0.9996}, "interval": "step"},
+}
 # NAM's classic standard WaveNet (the trainer's layout before 0.8): two arrays of ten
 # kernel-3 Tanh layers, 16 then 8 channels. Its snapshots have a classic form, which the
 # plugin's newest tagged release (v0.7.13) loads.
-_CLASSIC_DILATIONS = [2**i for i in range(10)]
 _registered: list[bool] = []
 
 
@@ -179,7 +197,11 @@ def model_config(
             dilations=[1, 2, 4, 8, 16, 32, 64],
             head={"out_channels": 1, "kernel_size": 1, "bias": True},
         )
-    layers = [layer] if size != "classic" else _classic_arrays(width)
+    layers = [layer]
+    if size == "classic":
+        layers = [tanh_array(width, 16, width, head=8, bias=False), tanh_array(16, 8, width)]
+    elif size == "compact":
+        layers = [tanh_array(width, SIZES[size], width)]
     net = {
         "name": NET_NAME,
         "config": {"layers_configs": layers, "head_scale": 0.02, "parametric": parametric},
@@ -188,11 +210,14 @@ def model_config(
     # Keep the checkpoint with the least squared error over all held-out settings: the
     # mean of per-setting ESRs is ruled by the quietest setting and prefers a silent net.
     out["loss"] = {**out["loss"], "val_loss": "mse"}
-    if size == "tiny":
+    if size in ("tiny", "compact"):
         # A few hundred weights learn fast at a higher rate; the multi-resolution STFT
         # term costs more than the net itself at this size.
         out["optimizer"] = {**out["optimizer"], "lr": 0.004}
         out["loss"] = {"val_loss": "mse"}
+    if size == "compact":
+        for key, block in copy.deepcopy(COMPACT_TRAINING).items():
+            out[key] = {**out.get(key, {}), **block}
     return _overridden(out, overrides or {}, width)
 
 
@@ -217,20 +242,28 @@ def _overridden(config: dict[str, Any], overrides: dict[str, Any], width: int) -
     return config
 
 
-def _classic_arrays(width: int) -> list[dict[str, Any]]:
-    def array(inputs: int, channels: int, head: int, bias: bool) -> dict[str, Any]:
-        return {
-            "input_size": inputs,
-            "condition_size": width,
-            "channels": channels,
-            "kernel_sizes": [3] * len(_CLASSIC_DILATIONS),
-            "dilations": _CLASSIC_DILATIONS,
-            "activation": "Tanh",
-            "gated": False,
-            "head": {"out_channels": head, "kernel_size": 1, "bias": bias},
-        }
-
-    return [array(width, 16, 8, False), array(16, 8, 1, True)]
+def tanh_array(
+    inputs: int,
+    channels: int,
+    width: int,
+    head: int = 1,
+    bias: bool = True,
+    dilations: list[int] | None = None,
+) -> dict[str, Any]:
+    """One NAM layer array of kernel-3 Tanh layers (the classic WaveNet's kind) reading
+    `inputs` channels, conditioned on `width` (the audio and the controls), dilations
+    1…512 unless given."""
+    dilations = dilations or _DILATIONS_2K
+    return {
+        "input_size": inputs,
+        "condition_size": width,
+        "channels": channels,
+        "kernel_sizes": [3] * len(dilations),
+        "dilations": dilations,
+        "activation": "Tanh",
+        "gated": False,
+        "head": {"out_channels": head, "kernel_size": 1, "bias": bias},
+    }
 
 
 def load_model(data: dict[str, Any]) -> ConditionedWaveNet:

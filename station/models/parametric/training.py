@@ -51,7 +51,9 @@ from .verify import (
 )
 
 # "classic" is NAM's classic WaveNet layout, whose snapshots the plugin's v0.7.13 loads.
-SIZES = ("standard", "lite", "feather", "nano", "tiny", "classic")
+SIZES = ("compact", "standard", "lite", "feather", "nano", "tiny", "classic")
+DEFAULT_SIZE = "compact"  # within a fifth of NAM's standard WaveNet's CPU (see nam_ext)
+SNAPSHOT_DEFAULT_SIZE = "standard"  # one NAM standard model per setting, as `station train`
 
 
 @dataclass
@@ -135,7 +137,7 @@ class Recipe:
     size's own (loss, optimizer, lr_scheduler; a "net" replaces its layer arrays).
     """
 
-    architecture: str = "standard"  # a size of nam_ext.SIZES
+    architecture: str | None = None  # a size of nam_ext.SIZES; None: the kind's default
     epochs: int = 100
     ny: int = 8192  # output samples per training example
     batch_size: int = 16
@@ -172,7 +174,8 @@ def train_parametric(
     training settings, no holdout, clashing knob names) and Stopped when a
     stop was asked for before the first epoch ended.
     """
-    architecture, epochs = recipe.architecture, recipe.epochs
+    architecture, epochs = recipe.architecture or DEFAULT_SIZE, recipe.epochs
+    recipe = dataclasses.replace(recipe, architecture=architecture)  # the report names it
     _check_request(architecture, recipe.limits)
     sweep = _open(Path(session), emit, level)
     train, holdout = sweep.used("train"), sweep.used("holdout")
@@ -372,7 +375,7 @@ def train_snapshots(
     recipe's `ny` and `batch_size` are the standard trainer's own.
     """
     architecture, epochs, trainer_options = (
-        recipe.architecture,
+        recipe.architecture or SNAPSHOT_DEFAULT_SIZE,
         recipe.epochs,
         recipe.trainer_options,
     )

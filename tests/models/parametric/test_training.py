@@ -203,11 +203,13 @@ def test_cli_parametric_and_snapshots_one_level_at_a_time(
     assert res.returncode == 1 and "several reamp levels" in res.stderr
     assert f"--level {INPUT_DBU:g}" in res.stderr and "Traceback" not in res.stderr
     res = run_station(
-        "train", str(session), "--parametric", "--level", f"{INPUT_DBU:g}", "--architecture",
-        "tiny", "--epochs", "1", "--accelerator", "cpu", "--devices", "1", "--json", home=tmp_path,
+        "train", str(session), "--parametric", "--level", f"{INPUT_DBU:g}", "--epochs", "1",
+        "--accelerator", "cpu", "--devices", "1", "--json", home=tmp_path,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout)
+    assert out["architecture"] == "compact"  # the default for --parametric
+    assert len(json.loads(Path(out["model_path"]).read_text())["config"]["layers"]) == 1
     assert Path(out["model_path"]).name == f"parametric-{INPUT_DBU:g}dBu.nam"
     assert [r["id"] for r in out["holdout"]] == ["h002"]
     assert [r["id"] for r in out["train"]] == ["s002", "s005"]
