@@ -18,6 +18,21 @@ def row(label: str, widget: Widget) -> Horizontal:
     return Horizontal(Label(label), widget, classes="row")
 
 
+def row_pair(label: str, widget: Widget, label2: str, widget2: Widget) -> Horizontal:
+    """Two labelled (compact) fields on one line, for settings that belong together."""
+    for w in (widget, widget2):
+        if hasattr(type(w), "compact"):
+            w.compact = True  # type: ignore[attr-defined]
+    return Horizontal(Label(label), widget, Label(label2), widget2, classes="row")
+
+
+def optional_number(screen: Widget, selector: str, what: str) -> float | None:
+    """The number typed in an Input, None when it is left blank."""
+    if not screen.query_one(selector, Input).value.strip():
+        return None
+    return number(screen, selector, what)
+
+
 def number(screen: Widget, selector: str, what: str, *, integer: bool = False) -> float:
     """The number typed in an Input, or a StationError naming the field."""
     text = screen.query_one(selector, Input).value.strip().replace(",", ".")

@@ -20,9 +20,10 @@ from ..models.namfile import fields_from_capture, model_info, read_model, tag_mo
 from ..models.parametric import fold
 from ..models.parametric.session import load_sweep, sweep_levels
 from ..models.parametric.training import DEFAULT_SIZE, SIZES
+from ..models.stopping import Limits
 from ..models.train import ARCHITECTURES
 from .base import StationScreen
-from .form import number, row
+from .form import number, optional_number, row, row_pair
 from .train_jobs import capture_job, sweep_job
 from .training import TrainingJob, TrainingScreen
 from .words import error_text, said, say
@@ -109,7 +110,7 @@ class ModelsScreen(StationScreen[None]):
             "Architecture",
             Select([(a, a) for a in ARCHITECTURES], value="standard", allow_blank=False, id="arch"),
         )
-        yield row("Epochs", Input("100", id="epochs"))
+        yield self._limits_row("epochs", "minutes")
         with Horizontal(classes="buttons"):
             yield Button("Train", id="train", compact=True)
         yield Static("Train from a sweep session", classes="title")
@@ -129,9 +130,18 @@ class ModelsScreen(StationScreen[None]):
             "Size",
             Select([(a, a) for a in SIZES], value=DEFAULT_SIZE, allow_blank=False, id="size"),
         )
-        yield row("Epochs", Input("100", id="sweep_epochs"))
+        yield self._limits_row("sweep_epochs", "sweep_minutes")
         with Horizontal(classes="buttons"):
             yield Button("Train from the sweep", id="train_sweep", compact=True)
+
+    @staticmethod
+    def _limits_row(epochs_id: str, minutes_id: str) -> Horizontal:
+        return row_pair(
+            "Epochs",
+            Input("100", id=epochs_id),
+            "Max minutes",
+            Input("", id=minutes_id, placeholder="no limit"),
+        )
 
     @staticmethod
     def _captures(select_id: str, captures: list[str], default: str | None) -> Select[str]:
@@ -364,26 +374,30 @@ class ModelsScreen(StationScreen[None]):
     def start_training(self) -> None:
         """Train from the chosen capture on a training screen."""
         folder = self._capture_dir("train_capture")
-        epochs = self._epochs("#epochs")
-        job = capture_job(folder, str(self.query_one("#arch", Select).value), epochs)
+        limits = self._limits("#epochs", "#minutes")
+        job = capture_job(folder, str(self.query_one("#arch", Select).value), limits)
         self._train(job)
 
     def start_sweep_training(self) -> None:
         """Train a parametric model or snapshots from the chosen session."""
         session = self._session_dir()
-        epochs = self._epochs("#sweep_epochs")
+        limits = self._limits("#sweep_epochs", "#sweep_minutes")
         chosen = self.query_one("#level", Select).value
         level = chosen if isinstance(chosen, float) else None
         load_sweep(session, level)  # the session's own refusals (no level chosen...) stay here
         kind = str(self.query_one("#kind", Select).value)
-        job = sweep_job(session, kind, level, str(self.query_one("#size", Select).value), epochs)
+        job = sweep_job(session, kind, level, str(self.query_one("#size", Select).value), limits)
         self._train(job)
 
-    def _epochs(self, selector: str) -> int:
-        epochs = int(number(self, selector, "Epochs", integer=True))
-        if epochs < 1:
-            raise StationError("Epochs must be at least 1")
-        return epochs
+    def _limits(self, epochs_at: str, minutes_at: str) -> Limits:
+        """The epochs and time limit typed (patience the default: stop when the selection
+        loss has stopped improving), or a StationError naming the field."""
+        limits = Limits(
+            int(number(self, epochs_at, "Epochs", integer=True)),
+            optional_number(self, minutes_at, "Max minutes"),
+        )
+        limits.check()
+        return limits
 
     def _train(self, job: TrainingJob) -> None:
         self.app.clear_notifications()  # an old error would cover the progress

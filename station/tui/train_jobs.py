@@ -12,26 +12,39 @@ from typing import Any
 
 from ..events import Emit, StopFlag
 from ..models.parametric.training import Recipe, SweepModels, train_parametric, train_snapshots
+from ..models.stopping import Limits, TrainingLog
 from ..models.train import TrainResult, train_capture
 from .training import TrainingJob
+from .words import say
 
 SHOWN_SETTINGS = 4  # the worst few held-out settings; the rest are in the report
 
 
-def capture_job(folder: Path, architecture: str, epochs: int) -> TrainingJob:
-    """Train a calibrated model from one capture folder."""
+def capture_job(folder: Path, architecture: str, limits: Limits) -> TrainingJob:
+    """Train a calibrated model from one capture folder, until `limits` stop it."""
+    epochs = limits.epochs
 
     def run(emit: Emit, stop: StopFlag) -> TrainResult:
-        return train_capture(folder, architecture=architecture, epochs=epochs, emit=emit, stop=stop)
+        return train_capture(
+            folder,
+            architecture=architecture,
+            epochs=epochs,
+            emit=emit,
+            stop=stop,
+            max_minutes=limits.max_minutes,
+            patience=limits.patience,
+        )
 
     def summary(result: TrainResult) -> str:
+        stopped = result.training.stop_phrase() if result.training else None
         return (
             f"[green]Model written:[/green] {result.model_path}\n"
             f"Validation ESR [b]{result.validation_esr:.4f}[/b] ({result.verdict})"
+            + (f"\nTraining stopped {say(stopped)}" if stopped else "")
         )
 
     return TrainingJob(
-        f"Training a {architecture} model from {folder.name}, {epochs} epoch(s)",
+        f"Training a {architecture} model from {folder.name}, {_budget(limits)}",
         run,
         summary,
         lambda result: result.model_path,
@@ -39,22 +52,39 @@ def capture_job(folder: Path, architecture: str, epochs: int) -> TrainingJob:
 
 
 def sweep_job(
-    session: Path, kind: str, level: float | None, architecture: str, epochs: int
+    session: Path, kind: str, level: float | None, architecture: str, limits: Limits
 ) -> TrainingJob:
     """Train a parametric model ("parametric") or a bank of snapshots from a sweep session."""
     at = f" at {level:g} dBu" if level is not None else ""
+    recipe = Recipe(
+        architecture, limits.epochs, max_minutes=limits.max_minutes, patience=limits.patience
+    )
 
     def run(emit: Emit, stop: StopFlag) -> SweepModels:
         train = train_parametric if kind == "parametric" else train_snapshots
-        return train(session, Recipe(architecture, epochs), emit=emit, stop=stop, level=level)
+        return train(session, recipe, emit=emit, stop=stop, level=level)
 
     what = "a parametric model" if kind == "parametric" else "snapshots"
     return TrainingJob(
-        f"Training {what} ({architecture}) from sweep {session.name}{at}, {epochs} epoch(s)",
+        f"Training {what} ({architecture}) from sweep {session.name}{at}, {_budget(limits)}",
         run,
         parametric_summary if kind == "parametric" else snapshots_summary,
         lambda result: result.models[0] if result.models else None,
     )
+
+
+def _budget(limits: Limits) -> str:
+    """'100 epoch(s)', or '100 epoch(s) or 30 minutes' with a time limit."""
+    minutes = f" or {limits.max_minutes:g} minutes" if limits.max_minutes is not None else ""
+    return f"{limits.epochs} epoch(s){minutes}"
+
+
+def _stopped(report: dict[str, Any]) -> str:
+    """'Training stopped after 12 epoch(s), 240 steps: the time limit (...)', from a report."""
+    training = report.get("training")
+    if not training:
+        return ""
+    return f"Training stopped {say(TrainingLog.from_json(training).stop_phrase())}"
 
 
 def _left_out(report: dict[str, Any]) -> str:
@@ -76,7 +106,12 @@ def parametric_summary(result: SweepModels) -> str:
     ]
     if len(rows) > SHOWN_SETTINGS:
         lines.append(f"  … {len(rows) - SHOWN_SETTINGS} more in the report")
-    lines += [_left_out(r), f"Plot: {r['plot']}", f"[dim]Players: {r.get('player_note')}[/dim]"]
+    lines += [
+        _stopped(r),
+        _left_out(r),
+        f"Plot: {r['plot']}",
+        f"[dim]Players: {r.get('player_note')}[/dim]",
+    ]
     return "\n".join(line for line in lines if line)
 
 

@@ -24,7 +24,7 @@ WORDS: dict[str, str] = {
     "knob": "a knob drive from 0 to 10",
     "level": "Reamp level",
     "levels": "levels 6, 12 and 18 dBu",
-    "max_minutes": "the time limit in minutes",
+    "max_minutes": "Max minutes",
     "meter_accuracy": "the Meter accuracy field",
     "meter_choice": "a manual, virtual or SCPI Meter",
     "meter_manual": "the manual Meter",

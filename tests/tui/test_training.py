@@ -160,12 +160,15 @@ async def press_button(pilot, app: StationApp, selector: str) -> None:
     await pilot.press("enter")
 
 
-async def _models_form(pilot, app: StationApp, session: str, kind: str, epochs: int) -> None:
+async def _models_form(
+    pilot, app: StationApp, session: str, kind: str, epochs: int, minutes: str = ""
+) -> None:
     await train_tab(pilot, app)
     app.screen.query_one("#session", Select).value = session
     app.screen.query_one("#kind", Select).value = kind
     app.screen.query_one("#size", Select).value = "tiny" if kind == "parametric" else "nano"
     app.screen.query_one("#sweep_epochs", Input).value = str(epochs)
+    app.screen.query_one("#sweep_minutes", Input).value = minutes
     await pilot.pause()
 
 
@@ -206,6 +209,7 @@ def test_parametric_training_from_the_models_screen(
             # The model's own calibration levels, read back from the file.
             assert "In the model: input_level_dbu 8, output_level_dbu 11.50 dBu" in result
             assert "s009" in result and "no NAM plugin" in result
+            assert "Training stopped after 3 epoch(s)" in result and "(Epochs 3)" in result
             assert _on_screen(app, "#result")
             await pilot.press("escape")
             await until(pilot, lambda: type(app.screen).__name__ == "ModelsScreen")
@@ -256,3 +260,36 @@ def test_stopping_snapshots_of_one_level_from_the_screen(home_with_sessions: Pat
     assert report["stopped_early"] and made[0] < 4
     assert [s["id"] for s in report["snapshots"]] == ["s101", "s102", "s105"][: made[0]]
     assert report["input_level_dbu"] == 14.0
+
+
+def test_max_minutes_on_the_models_screen_stops_training_and_says_so(
+    home_with_sessions: Path,
+) -> None:
+    torch.set_num_threads(1)
+    home = home_with_sessions
+
+    async def run() -> None:
+        app = StationApp(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            # The default size, with the time limit beside the epochs on one line.
+            await train_tab(pilot, app)
+            assert app.screen.query_one("#size", Select).value == "compact"
+            await _models_form(pilot, app, "knobbox", "parametric", 5000, "-2")
+            await press_button(pilot, app, "#train_sweep")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "ModelsScreen"  # refused, naming the field
+            assert any("Max minutes must be a positive" in n.message for n in app._notifications)
+            app.screen.query_one("#sweep_minutes", Input).value = "0.05"
+            await press_button(pilot, app, "#train_sweep")
+            await until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+            screen = app.screen
+            assert "5000 epoch(s) or 0.05 minutes" in _text(app, "#what")
+            await until(pilot, lambda: not screen.busy, timeout_s=300)
+            result = _text(app, "#result")
+            assert "the time limit (Max minutes 0.05)" in result, result
+            await until(pilot, lambda: _on_screen(app, "#result"), timeout_s=10)
+
+    asyncio.run(run())
+    report = json.loads((home / "captures/knobbox/models/parametric-report.json").read_text())
+    assert report["training"]["stopped_by"] == "max_minutes"
+    assert report["training"]["epochs_done"] < 5000
