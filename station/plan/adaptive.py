@@ -1,0 +1,141 @@
+"""Choosing an adaptive sweep's next settings: where an ensemble of quick models disagrees most.
+
+A pool of candidate settings fills the knob space densely (scrambled Sobol points for
+every switch combination). Each member of an ensemble (the same recipe from different
+seeds) predicts the gear's output at every candidate; where the members disagree, the
+captures so far do not pin the sound down. The next batch takes the candidates with the
+most disagreement, each discounted by its closeness to what is captured or already
+chosen, so a batch spreads over the unsure regions instead of bunching in one.
+
+Distances are the sweep's own (moved.py): each knob's change as a share of its range,
+a switch that differs counts 1, root of the summed squares.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import StationError
+from .design import PlanRequest
+
+POOL_PER_COMBINATION = 256  # candidates per switch combination
+SPACING_FLOOR = 1e-6  # the least spacing the discount divides by
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A setting the next batch may take: knob positions in [0, 1] and switch positions."""
+
+    unit: tuple[float, ...]  # per knob, in the request's order: 0 its min, 1 its max
+    switches: tuple[str, ...]  # per switch, in the request's order
+
+    def knobs(self, req: PlanRequest) -> dict[str, float]:
+        """The knob values on the knobs' printed scales."""
+        return {
+            k.name: k.min + u * (k.max - k.min) for k, u in zip(req.knobs, self.unit, strict=True)
+        }
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A chosen batch: the pool's indices in the order picked, and every candidate's score."""
+
+    picked: list[int]
+    disagreement: np.ndarray  # per candidate, before spacing
+    scores: list[float]  # the picked candidates' discounted scores, in pick order
+
+
+def pool(
+    req: PlanRequest, per_combination: int = POOL_PER_COMBINATION, seed: int = 0
+) -> list[Candidate]:
+    """A dense pool of candidates: scrambled Sobol points over the knobs, for every switch
+    combination (one point per combination for a plan of switches only)."""
+    if per_combination < 1:
+        raise StationError("the candidate pool needs at least one setting per combination")
+    combos = list(itertools.product(*(s.positions for s in req.switches))) or [()]
+    d = len(req.knobs)
+    out: list[Candidate] = []
+    rng = np.random.default_rng(seed)
+    for combo in combos:
+        if d == 0:
+            out.append(Candidate((), tuple(combo)))
+            continue
+        from scipy.stats import qmc
+
+        with warnings.catch_warnings():  # Sobol's balance wants 2^k points
+            warnings.simplefilter("ignore", UserWarning)
+            pts = qmc.Sobol(d, scramble=True, seed=int(rng.integers(2**31))).random(per_combination)
+        out += [Candidate(tuple(float(x) for x in p), tuple(combo)) for p in pts]
+    return out
+
+
+def distance(a: Candidate, b: Candidate) -> float:
+    """The sweep's distance between two settings (knobs as shares of their range, a differing
+    switch 1)."""
+    knobs = sum((x - y) ** 2 for x, y in zip(a.unit, b.unit, strict=True))
+    switches = sum(x != y for x, y in zip(a.switches, b.switches, strict=True))
+    return math.sqrt(knobs + switches)
+
+
+def disagreement(outputs: np.ndarray) -> np.ndarray:
+    """Per candidate, how far the ensemble's members are from their mean: the mean over
+    members of the ESR of a member's output against the ensemble mean.
+
+    `outputs` has shape (members, candidates, samples): each member's prediction of the
+    gear's output for the same input at each candidate. Needs at least two members.
+    """
+    if outputs.ndim != 3 or outputs.shape[0] < 2:
+        raise StationError("disagreement needs at least two models' outputs per candidate")
+    mean = outputs.mean(axis=0)
+    energy = np.maximum((mean**2).sum(axis=-1), 1e-12)
+    spread = ((outputs - mean) ** 2).sum(axis=-1)  # members × candidates
+    return np.asarray(spread.mean(axis=0) / energy)
+
+
+def typical_spacing(captured: list[Candidate], dims: int) -> float:
+    """The spacing a plan of `captured`'s size would have if spread evenly: the side of one
+    setting's share of the knob space (1 for fewer than two settings)."""
+    if len(captured) < 2 or dims == 0:
+        return 1.0
+    return float(len(captured) ** (-1.0 / dims))
+
+
+def choose(
+    candidates: list[Candidate],
+    scores: np.ndarray,
+    captured: list[Candidate],
+    batch: int,
+) -> Choice:
+    """The next `batch` candidates, greedily: each pick maximises its disagreement times
+    1 − exp(−(d/ρ)²), d its distance to the nearest setting captured or picked, ρ the
+    typical spacing of the captured plan (at ρ a candidate keeps 63 % of its disagreement,
+    on top of a captured setting none, so it is never picked)."""
+    if len(scores) != len(candidates):
+        raise StationError("one disagreement score per candidate is needed")
+    if batch < 1:
+        raise StationError("a batch needs at least one setting")
+    dims = len(candidates[0].unit) if candidates else 0
+    rho = max(typical_spacing(captured, dims), SPACING_FLOOR)
+    nearest = np.array(
+        [min((distance(c, h) for h in captured), default=math.inf) for c in candidates]
+    )
+    picked: list[int] = []
+    picked_scores: list[float] = []
+    raw = np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0)
+    for _ in range(min(batch, len(candidates))):
+        discount = 1.0 - np.exp(-((nearest / rho) ** 2))
+        value = raw * discount
+        value[picked] = -math.inf
+        best = int(np.argmax(value))
+        if not math.isfinite(value[best]) or value[best] <= 0.0:
+            break  # nothing left worth a capture: every candidate sits on a captured one
+        picked.append(best)
+        picked_scores.append(float(value[best]))
+        there = candidates[best]
+        nearest = np.minimum(nearest, [distance(c, there) for c in candidates])
+    return Choice(picked, raw, picked_scores)
