@@ -13,7 +13,8 @@ baseline sweep's duration (a fault due after the sweep ended is not counted as i
 * stall — a horn jams until a move has stalled on it once: the one a move is turning farthest
   when the fault comes, or a knob's at random between moves (a jam no later move turns that
   knob against is never found, and is not counted as injected);
-* kill — the sweep's process gets SIGKILL; `resume_sweep` in a new process goes on;
+* kill — the sweep's process gets SIGKILL; `resume_sweep` in a new process goes on (a kill due
+  after the sweep had finished is not counted as injected);
 * slipped horn — at a setting drawn among those whose move turns a control, the horn of one
   control it turns (drawn) slips on its shaft as the move begins: the servo turns, the rig
   reports success, the knob (or lever) stays. Four ways: it grips again once the horn passes
@@ -449,6 +450,9 @@ def judge(work: Path, name: str, fault: str) -> dict[str, Any]:
     injected = said.get("stalls", 0) if fault == "stall" else int(fault != "none")
     if fault in ("reset", "port", "audio") and not said.get("fired"):
         injected = 0  # it came after the sweep had ended
+    resumed = [i for i, e in enumerate(events) if e["event"] == "resumed"]
+    if fault == "kill" and any(e["event"] == "finished" for e in events[: resumed[0]]):
+        injected = 0  # the sweep had finished before the kill was due
     if fault in SLIPS:
         injected = int(bool(slip.get("made")))
     off = off_their_setting(work, name, session, events)
