@@ -105,11 +105,11 @@ class ChangeCheck:
     """One capture against the one before it: what changed, how much the sound did."""
 
     setting_id: str
-    previous_id: str
+    previous_id: str | None  # None: the session's first capture, judged by its pots alone
     changed: tuple[str, ...]  # the controls whose values differ
     distance: float  # how far apart the settings are (each knob's range is 1, a switch 1)
-    esr: float  # between the two outputs, after fractional alignment
-    floor_esr: float  # what two takes of one setting differ by, in this session
+    esr: float | None  # between the two outputs, after fractional alignment
+    floor_esr: float | None  # what two takes of one setting differ by, in this session
     expected_esr: float | None  # the least a change this size gives elsewhere in the session
     pots: tuple[PotReading, ...] = ()  # feedback pots on the setting's controls, if any
 
@@ -133,6 +133,8 @@ class ChangeCheck:
     @property
     def sounded_same(self) -> bool:
         """True when the sound changed no more than the session's figures allow for no change."""
+        if self.esr is None or self.floor_esr is None:
+            return False  # nothing to compare with
         if self.esr <= FLOOR_FACTOR * self.floor_esr:
             return True
         return self.expected_esr is not None and self.esr < FAR_BELOW * self.expected_esr
@@ -298,13 +300,6 @@ def compare_with_previous(session: Session, state: SweepState, setting: Setting)
         for c in state.changes
         if not c.get("unmoved") and c.get("distance") and isinstance(c.get("esr"), int | float)
     ]
-    moved = state.moved_to.get(setting.id, {})
-    pots = pot_readings(
-        session.data.get("rig_profile"),
-        [*setting.knobs, *setting.switches],
-        moved.get("pulses_us") or {},
-        moved.get("feedback_adc") or {},
-    )
     return check_change(
         folder,
         setting,
@@ -312,5 +307,30 @@ def compare_with_previous(session: Session, state: SweepState, setting: Setting)
         knob_ranges={k.name: (k.min, k.max) for k in session.plan.request.knobs},
         history=history,
         floor_esr=floor_of([replicate_esr(m) for m in metas], steady),
-        pots=pots,
+        pots=pots_after_move(session, state, setting),
     )
+
+
+def pots_after_move(
+    session: Session, state: SweepState, setting: Setting
+) -> tuple[PotReading, ...]:
+    """The feedback pots' readings of `setting`'s controls after the move to it (the journal's
+    last `moved` for it); none without feedback firmware."""
+    moved = state.moved_to.get(setting.id, {})
+    return pot_readings(
+        session.data.get("rig_profile"),
+        [*setting.knobs, *setting.switches],
+        moved.get("pulses_us") or {},
+        moved.get("feedback_adc") or {},
+    )
+
+
+def check_pots_alone(session: Session, state: SweepState, setting: Setting) -> ChangeCheck | None:
+    """The session's first capture has none before it to compare with, but feedback pots
+    still say where its controls are: a check judged by the pots alone (no previous
+    capture, no ESR) when one disagrees with the pulse sent, else None."""
+    pots = pots_after_move(session, state, setting)
+    off = tuple(p.control for p in pots if not p.agrees)
+    if not off:
+        return None
+    return ChangeCheck(setting.id, None, off, 0.0, None, None, None, pots)

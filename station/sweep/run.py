@@ -32,7 +32,7 @@ from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
 from .faults import Faults
 from .journal import Journal, SweepState, replay
-from .moved import compare_with_previous
+from .moved import check_pots_alone, compare_with_previous
 from .positioner import ManualPositioner, Positioner, SettingUnreachable, describe
 from .session import Session, committed_capture, discard_partials
 
@@ -376,8 +376,11 @@ class SweepRunner:
         sid = setting.id
         try:
             check = compare_with_previous(self.session, self.state, setting)
-        except LookupError:
-            return self._accept(sid)  # the first capture: nothing to compare with
+        except LookupError:  # the first capture: nothing to compare with, but pots may say
+            found = check_pots_alone(self.session, self.state, setting)
+            if found is None:
+                return self._accept(sid)
+            check = found
         except StationError as exc:
             self.emit(Warning_(f"{sid}: not compared with the setting before it: {exc.message}"))
             return self._accept(sid)

@@ -63,7 +63,9 @@ class TwinBench(StationBench):
         return open_rig(port, twin_kw=twin_kw)
 
 
-def _plan(home: Path, crafted: bool, settings: int = 12) -> Path:
+def _plan(
+    home: Path, crafted: bool, settings: int = 12, crafted_settings: list | None = None
+) -> Path:
     rig_profile = virtual_pedal_rig(slew_us_per_s=3000.0)
     req = PlanRequest(
         knobs=tuple(KnobRange(k.name, k.min, k.max) for k in rig_profile.knobs),
@@ -79,7 +81,7 @@ def _plan(home: Path, crafted: bool, settings: int = 12) -> Path:
         plan["settings"] = [
             {"id": i, "knobs": {"drive": d, "tone": t}, "switches": {"boost": b},
              "reamp_dbu": None, "role": role}
-            for i, role, d, t, b in CRAFTED
+            for i, role, d, t, b in (crafted_settings or CRAFTED)
         ]  # fmt: skip
     path = home / "plan.json"
     path.write_text(json.dumps(plan))
@@ -98,6 +100,7 @@ class Sweep:
         pots: tuple[int, ...] = (),
         slip_at: str | None = None,
         persistent: bool = True,
+        crafted_settings: list | None = None,
     ) -> None:
         self.vrig = VirtualRig(speed=50.0)
         save_profile(home, calibrated_profile(self.vrig, "v"))
@@ -106,7 +109,7 @@ class Sweep:
         self.warnings: list[str] = []
         self.slipped = False
         start = SweepStart(
-            plan_path=_plan(home, crafted),
+            plan_path=_plan(home, crafted, crafted_settings=crafted_settings),
             profile_name="v",
             rig_name="vpedal",
             out="od",
@@ -223,6 +226,32 @@ def test_a_feedback_pot_says_the_knob_did_not_move(home: Path, short_signal: Pat
     # Elsewhere every changed control's pot agreed: the pots decided, and said it moved.
     others = [e for e in compared if e["id"] != "s004" and e["changed"]]
     assert others and all(e["judged_by"] == "pot" and not e["unmoved"] for e in others)
+
+
+@pytest.mark.slow
+def test_a_feedback_pot_says_so_at_the_sessions_first_setting(
+    home: Path, short_signal: Path
+) -> None:
+    # The first setting has no capture before it to compare with; its pots still tell. The
+    # bench starts with every knob at its middle mark: s001's drive 2 turns the drive's horn.
+    s = Sweep(
+        home, short_signal, slip_at="s001", pots=(0, 1, 2, 3), crafted_settings=CRAFTED[1:]
+    )
+    assert s.runner.session.schedule[0].id == "s001"
+    summary = s.runner.run()
+    assert summary.complete and summary.suspect == ["s001"]
+    flagged = [e for e in s.events("compared") if e["unmoved"]]
+    assert [(e["id"], e["previous"], e["judged_by"]) for e in flagged] == [
+        ("s001", None, "pot"),
+        ("s001", None, "pot"),
+    ]
+    for e in flagged:
+        drive = next(p for p in e["pots"] if p["control"] == "drive")
+        assert abs(drive["pot_us"] - DRIVE.true_pulse_us(5.0)) < 3  # where the knob stayed
+        assert abs(drive["target_us"] - DRIVE.true_pulse_us(2.0)) < 1
+    assert [(e["ids"], e["reason"]) for e in s.events("suspect")] == [(["s001"], "unmoved")]
+    dataset = json.loads(export_session(open_session(s.folder)).dataset_path.read_text())
+    assert {"id": "s001", "reason": "suspect (unmoved)"} in dataset["left_out"]
 
 
 @pytest.mark.slow
