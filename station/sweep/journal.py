@@ -161,3 +161,34 @@ def replay(events: list[dict[str, Any]], ids: list[str]) -> SweepState:
     for e in events:
         st.apply(e)
     return st
+
+
+def anchors_unjudged(events: list[dict[str, Any]], anchors: list[str]) -> dict[str, Any]:
+    """The anchors (`anchors`: their ids in schedule order) whose drift check a stop cut
+    short: accepted after an earlier anchor but never compared (→ None), or compared and
+    found drifted without the suspects that follow from it marked (→ the comparison).
+
+    The journal is walked in order, as the sweep saw it: an anchor accepted while no
+    anchor before it was done was the reference and needs no comparison.
+    """
+    done: set[str] = set()
+    due: dict[str, Any] = {}
+    for e in events:
+        sid, kind = e.get("id"), e["event"]
+        if kind == "suspect" and e.get("anchor") in due:
+            del due[e["anchor"]]
+        if sid not in anchors:
+            continue
+        if kind == "checked" and e.get("passed"):
+            if done.intersection(anchors[: anchors.index(sid)]):
+                due[sid] = None
+            done.add(sid)
+        elif kind in ("checked", "failed"):
+            done.discard(sid)
+            due.pop(sid, None)
+        elif kind == "anchor_compared":
+            if e.get("drifted"):
+                due[sid] = e
+            else:
+                due.pop(sid, None)
+    return due

@@ -2,9 +2,10 @@
 
 Every step is journalled (fsynced) before the next begins, so a sweep killed at
 any moment resumes at the first setting not done, with nothing lost and nothing
-taken twice. The bench is left safe (servos detached) on every way out. The rig
-is asked where it is after every take, before the take is accepted: a board that
-restarted meanwhile (or a port that went away) means the take is discarded and
+taken twice (a check a kill cut short is made on resume, from the capture on disk).
+The bench is left safe (servos detached) on every way out. The rig is asked where
+it is after every take, before the take is accepted: a board that restarted
+meanwhile (or a port that went away) means the take is discarded and
 the setting taken again once every servo is back (see faults.py). Each passing
 capture is compared with the one before it (moved.py): a knob that did not move
 is moved away and back and taken again once, then marked suspect.
@@ -31,7 +32,7 @@ from ..phrases import Phrase
 from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
 from .faults import Faults
-from .journal import Journal, SweepState, replay
+from .journal import Journal, SweepState, anchors_unjudged, replay
 from .moved import check_pots_alone, compare_with_previous
 from .positioner import ManualPositioner, Positioner, SettingUnreachable, describe
 from .session import Session, committed_capture, discard_partials
@@ -223,6 +224,31 @@ class SweepRunner:
                 self.log("recovered", id=sid, passed=bool(meta.get("passed")), take=0)
             if meta.get("passed"):
                 self._recover_judged(setting, meta)
+        self._recover_anchors()
+
+    def _recover_anchors(self) -> None:
+        """Make the drift checks a stop cut short (the anchor accepted, its comparison or
+        the suspects that follow from it not journalled), from the anchor on disk: it is
+        never taken again."""
+        sched, opts = self.session.schedule, self.session.options
+        anchors = [s.id for s in sched if s.role == "anchor"]
+        due = anchors_unjudged(self.journal.read(), anchors)
+        for index, setting in enumerate(sched):
+            if setting.id not in due or self.state.status[setting.id] != "done":
+                continue
+            compared = due[setting.id]
+            if compared is None:
+                self._anchor(index, setting)
+                continue
+            d = DriftResult(
+                setting.id,
+                str(compared["reference"]),
+                float(compared["esr"]),
+                float(compared["level_change_db"]),
+                opts.drift_esr_max,
+                opts.drift_level_db_max,
+            )
+            self._drifted(index, d)
 
     def _draw_missing(self) -> None:
         for note in draw_missing(self.session.folder):
@@ -493,10 +519,13 @@ class SweepRunner:
             level_change_db=d.level_change_db,
             drifted=d.drifted,
         )
-        if not d.drifted:
-            return
+        if d.drifted:
+            self._drifted(index, d)
+
+    def _drifted(self, index: int, d: DriftResult) -> None:
+        """Mark the settings since the last good anchor suspect, warn, and react."""
         suspects = self._since_last_good_anchor(index)
-        self.log("suspect", ids=suspects, anchor=setting.id)
+        self.log("suspect", ids=suspects, anchor=d.anchor_id)
         listed = ", ".join(suspects) or "none"
         self.emit(
             Warning_(f"{d.message()}; settings since the last good anchor marked suspect: {listed}")
