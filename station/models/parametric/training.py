@@ -194,15 +194,7 @@ def train_parametric(
                 "plan the sweep with {holdout_some} so the model is judged on settings it never saw"
             ),
         )
-    require_nam()
-    check_trainer_options(recipe.trainer_options)
-    from . import nam_ext
-
-    nam_ext.register()
-    import nam.train.full as full
-
     work = sweep.path / "training" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-parametric")
-    work.mkdir(parents=True)
     emit(
         Step(
             "train",
@@ -211,26 +203,7 @@ def train_parametric(
             f"{len(holdout)} held-out setting{'s' * (len(holdout) != 1)} are kept for the test",
         )
     )
-    model_config = nam_ext.model_config(architecture, sweep.parametric_block(), recipe.overrides)
-    seed_everything(recipe.seed)
-    with (
-        contextlib.redirect_stdout(sys.stderr),
-        trainer_hooks(full, "_create_callbacks", recipe.limits, emit, stop) as log,
-        fitted_data(full, emit),
-    ):
-        full.main(
-            data_config(sweep, recipe.ny),
-            model_config,
-            learning_config(recipe.limits, recipe.trainer_options, recipe.batch_size),
-            work,
-            no_show=True,
-            make_plots=False,  # NAM's plots call the net with audio only
-        )
-    model_file = work / "model.nam"
-    if not model_file.is_file():
-        if stop is not None and stop.is_set():
-            raise Stopped()
-        raise StationError("the trainer finished without exporting a model", f"see {work}")
+    model_file, log = fit(sweep, recipe, work, stop=stop, emit=emit)
     models = sweep.path / "models"
     models.mkdir(exist_ok=True)
     target = Path(out) if out is not None else models / f"parametric{sweep.level_tag}.nam"
@@ -254,6 +227,53 @@ def train_parametric(
     report["plot"] = str(plot)
     write_json(report_path, report)
     return SweepModels("parametric", [target], report_path, report, list(sweep.warnings))
+
+
+def fit(
+    sweep: Sweep,
+    recipe: Recipe,
+    work: Path,
+    *,
+    stop: StopFlag | None = None,
+    emit: Emit = ignore,
+) -> tuple[Path, TrainingLog]:
+    """Train one conditioned model on the sweep's usable training settings in the new
+    folder `work` (NAM's checkpoints and its `model.nam` go there); the exported file and
+    the log of what ended training.
+
+    StationError when NAM or the trainer options are missing or the trainer exports
+    nothing; Stopped when a stop was asked for before anything could be exported.
+    """
+    require_nam()
+    check_trainer_options(recipe.trainer_options)
+    from . import nam_ext
+
+    nam_ext.register()
+    import nam.train.full as full
+
+    work.mkdir(parents=True)
+    architecture = recipe.architecture or DEFAULT_SIZE
+    model_config = nam_ext.model_config(architecture, sweep.parametric_block(), recipe.overrides)
+    seed_everything(recipe.seed)
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        trainer_hooks(full, "_create_callbacks", recipe.limits, emit, stop) as log,
+        fitted_data(full, emit),
+    ):
+        full.main(
+            data_config(sweep, recipe.ny),
+            model_config,
+            learning_config(recipe.limits, recipe.trainer_options, recipe.batch_size),
+            work,
+            no_show=True,
+            make_plots=False,  # NAM's plots call the net with audio only
+        )
+    model_file = work / "model.nam"
+    if not model_file.is_file():
+        if stop is not None and stop.is_set():
+            raise Stopped()
+        raise StationError("the trainer finished without exporting a model", f"see {work}")
+    return model_file, log
 
 
 def _fields(sweep: Sweep) -> dict[str, Any]:
