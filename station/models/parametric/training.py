@@ -244,6 +244,8 @@ def fit(
     StationError when NAM or the trainer options are missing or the trainer exports
     nothing; Stopped when a stop was asked for before anything could be exported.
     """
+    architecture = recipe.architecture or DEFAULT_SIZE
+    _check_request(architecture, recipe.limits)
     require_nam()
     check_trainer_options(recipe.trainer_options)
     from . import nam_ext
@@ -252,7 +254,6 @@ def fit(
     import nam.train.full as full
 
     work.mkdir(parents=True)
-    architecture = recipe.architecture or DEFAULT_SIZE
     model_config = nam_ext.model_config(architecture, sweep.parametric_block(), recipe.overrides)
     seed_everything(recipe.seed)
     with (
@@ -355,7 +356,7 @@ def _parametric_report(
     }
 
 
-def _in_bank(emit: Emit, model: int, models: int, started: float) -> Emit:
+def in_bank(emit: Emit, model: int, models: int, started: float) -> Emit:
     """Epoch reports of model `model` of `models`, with the fraction and time left of the bank."""
 
     def bank(event: Event) -> None:
@@ -432,7 +433,7 @@ def train_snapshots(
             architecture=architecture,
             epochs=epochs,
             out=folder / snapshot_file_name(s.id, s.label()),
-            emit=_in_bank(emit, i + 1, len(settings), started),
+            emit=in_bank(emit, i + 1, len(settings), started),
             trainer_options=trainer_options,
             stop=stop,
             name=name,
