@@ -16,6 +16,7 @@ from ..settings import update_settings
 from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
+from ..sweep.preflight import NO_PARAMETRIC
 from ..sweep.run import SweepRunner, SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, load_plan_file, open_session
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
@@ -96,6 +97,14 @@ def _terminal(args: argparse.Namespace) -> tuple[StationBench, Confirm]:
                 prompt.text[:1].lower() + prompt.text[1:],
                 "add --yes to sweep with them where they are, or plan every control: "
                 f"station plan --rig {getattr(args, 'rig', 'NAME')} ...",
+            )
+        if prompt.kind == NO_PARAMETRIC and not args.yes:
+            said, _, fix = prompt.text.removesuffix(" Sweep this plan anyway?").partition(". ")
+            raise StationError(
+                said[:1].lower() + said[1:],
+                f"{fix[:1].lower()}{fix[1:].rstrip('.')}: make it with 'station plan' "
+                "(--settings, --holdout); or add --yes to sweep this one for one model per "
+                "setting",
             )
         console.make_confirm(devices.virtual, args.yes)(prompt)
 

@@ -24,7 +24,7 @@ from ..reamp.files import md5_of_file
 from ..rig.profiles import RigProfile, load_rig
 from .journal import Journal, replay
 from .positioner import ManualPositioner, Positioner, RigPositioner, left_alone, where
-from .preflight import check_plan_captures, check_streams, training_warnings
+from .preflight import check_plan_captures, check_streams, parametric_question
 from .run import SweepRunner
 from .session import (
     SweepOptions,
@@ -184,6 +184,8 @@ def start_sweep(
     if options.reamp_dbu is not None and len(levels) < len(schedule):
         levels.append(options.reamp_dbu)
     check_plan_captures(profile, reamp_path, levels, folder, len(schedule))
+    if (question := parametric_question(plan, schedule, options.reamp_dbu)) is not None:
+        confirm(question)  # before anything is opened or written: a refusal leaves nothing
     rig_profile = rig_profile_of(home, rig_name)
     interface = devices.interface(profile, options.virtual_gear)
     check_streams(interface, profile, reamp_path)
@@ -191,8 +193,6 @@ def start_sweep(
     try:
         positioner.check(schedule)
         confirm_left_alone(plan, rig_profile, positioner, confirm)
-        for text in training_warnings(schedule, options.reamp_dbu):
-            emit(Warning_(text))
         session = create_session(
             folder,
             start.plan_path,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
@@ -19,7 +20,7 @@ from ..models import snapshot
 from ..models.namfile import fields_from_capture, model_info, read_model, tag_model
 from ..models.parametric import fold
 from ..models.parametric.session import load_sweep, sweep_levels
-from ..models.parametric.training import SIZES
+from ..models.parametric.training import SIZES, parametric_refusal
 from ..models.train import ARCHITECTURES
 from .base import StationScreen
 from .form import number, row
@@ -125,6 +126,7 @@ class ModelsScreen(StationScreen[None]):
         )
         yield row("Make", Select(SWEEP_KINDS, value="parametric", allow_blank=False, id="kind"))
         yield row("Reamp level", Select([], id="level", prompt="the session's only level"))
+        yield Static("", id="kind_note")
         yield row(
             "Size",
             Select([(a, a) for a in SIZES], value="standard", allow_blank=False, id="size"),
@@ -147,11 +149,15 @@ class ModelsScreen(StationScreen[None]):
         if self.query_one("#model", Input).value:
             self.show_model()
         self.show_levels()
+        self.judge_kind()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """A new session: offer its reamp levels; snapshots and parametric come in own sizes."""
         if event.select.id == "session":
             self.show_levels()
+            self.judge_kind()
+        elif event.select.id == "level":
+            self.judge_kind()
         elif event.select.id == "kind":
             size = self.query_one("#size", Select)
             sizes = SIZES if event.value == "parametric" else tuple(ARCHITECTURES)
@@ -182,6 +188,23 @@ class ModelsScreen(StationScreen[None]):
         if chosen in levels:
             select.value = chosen  # ...which the same session's levels keep
         select.prompt = "choose a level" if options else "the session's only level"
+
+    def judge_kind(self) -> None:
+        """Say up front when the session (at the chosen level) cannot give a parametric model,
+        and offer one model per setting instead: training would refuse it only after a wait."""
+        note = self.query_one("#kind_note", Static)
+        chosen = self.query_one("#level", Select).value
+        try:
+            sweep = load_sweep(self._session_dir(), chosen if isinstance(chosen, float) else None)
+        except StationError:
+            note.update("")  # no session, or a level to choose first: training says why
+            return
+        refusal = parametric_refusal(sweep)
+        if refusal is None:
+            note.update("")
+            return
+        self.query_one("#kind", Select).value = "snapshots"
+        note.update(f"[yellow]No parametric model: {escape(said(refusal))}.[/yellow]")
 
     def _model_path(self) -> Path:
         text = self.query_one("#model", Input).value.strip()

@@ -24,6 +24,7 @@ from station.plan.design import (
     with_anchors,
 )
 from station.plan.file import plan_from_json
+from station.plan.trainable import parametric_gaps
 from station.rig.motion import MotionModel, nominal_model
 from tests.conftest import run_station
 
@@ -305,11 +306,59 @@ def test_plan_bad_sizes_and_negative_levels_as_a_user_types_them(tmp_path: Path)
 def test_a_plan_with_nothing_held_out_says_what_that_costs(tmp_path: Path) -> None:
     out = tmp_path / "p.json"
     res = run_station(
-        "plan", "--knob", "drive=0:10", "--settings", "4", "--out", str(out), home=tmp_path
+        "plan", "--knob", "drive=0:10", "--settings", "2", "--out", str(out), home=tmp_path
     )
     assert res.returncode == 0, res.stderr
     assert "no setting is held out" in res.stdout and "training one is refused" in res.stdout
+    # Three settings are the least that give one: two training and one held out.
+    assert "note: a plan of 3 settings would give a parametric model" in res.stdout
     held = run_station(
-        "plan", "--knob", "drive=0:10", "--settings", "8", "--out", str(out), home=tmp_path
-    )
+        "plan", "--knob", "drive=0:10", "--settings", "8", "--out", str(tmp_path / "q.json"),
+        home=tmp_path,
+    )  # fmt: skip
     assert "no setting is held out" not in held.stdout
+
+
+def roles_by_level(p) -> dict:
+    """{level: Counter of roles} over a plan's train and holdout settings."""
+    out: dict = {}
+    for s in p.settings:
+        if s.role != "anchor":
+            out.setdefault(s.reamp_dbu, Counter())[s.role] += 1
+    return out
+
+
+@pytest.mark.parametrize("settings", [3, 4])
+def test_a_small_budget_holds_one_out_so_a_parametric_model_can_train(settings: int) -> None:
+    # Under five settings the tenth rule held none out: a sweep of it could never give a
+    # parametric model, and training said so only after the night.
+    p = plan(settings=settings)
+    assert roles_by_level(p) == {None: Counter(train=settings - 1, holdout=1)}
+    assert any(f"1 of the {settings} settings is held out" in n for n in p.notes)
+    assert not parametric_gaps(p.settings)
+
+
+@pytest.mark.parametrize(
+    ("settings", "levels", "seed"),
+    [(6, (6.0, 12.0), 0), (6, (6.0, 12.0), 5), (9, (1.0, 2.0, 3.0), 2), (30, (6.0, 12.0, 18.0), 1)],
+)
+def test_every_reamp_level_gets_its_own_held_out_setting(
+    settings: int, levels: tuple, seed: int
+) -> None:
+    # A parametric model carries one level and is judged on that level's held-out settings.
+    p = plan(settings=settings, levels_dbu=levels, seed=seed)
+    by_level = roles_by_level(p)
+    assert set(by_level) == set(levels)
+    for counts in by_level.values():
+        assert counts["holdout"] >= 1 and counts["train"] >= 2
+    assert not parametric_gaps(p.settings)
+
+
+def test_a_budget_too_small_for_every_level_says_which_and_how_many_would_do() -> None:
+    p = plan(settings=5, levels_dbu=(6.0, 12.0))
+    gaps = parametric_gaps(p.settings)
+    assert len(gaps) == 1 and gaps[0].held == 0
+    assert f"at {gaps[0].level_dbu:g} dBu would be refused" in " ".join(p.notes)
+    assert "a plan of 6 settings would give a parametric model" in p.notes
+    six = plan(settings=6, levels_dbu=(6.0, 12.0))
+    assert not parametric_gaps(six.settings)

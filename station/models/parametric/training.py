@@ -33,6 +33,7 @@ from ...events import (
 )
 from ...fsutil import write_json
 from ...phrases import Phrase
+from ...plan.trainable import MIN_HOLDOUT, MIN_TRAIN
 from ...reamp import files as reamp
 from ...signal.levels import dbu_list
 from .. import players
@@ -47,7 +48,7 @@ from ..train import (
     learning_config,
     split_ranges,
 )
-from .session import Sweep, load_sweep
+from .session import Sweep, load_sweep, sweep_levels
 from .verify import SettingScore, score_settings, summary
 
 # "classic" is NAM's classic WaveNet layout, whose snapshots the plugin's v0.7.13 loads.
@@ -133,6 +134,48 @@ class Recipe:
     trainer_options: dict[str, Any] | None = None  # Lightning's accelerator, devices, ...
 
 
+def parametric_refusal(sweep: Sweep) -> StationError | None:
+    """Why a parametric model cannot be trained on the sweep's usable settings (fewer than
+    two training settings, or none held out), or None when it can."""
+    train, holdout = sweep.used("train"), sweep.used("holdout")
+    if len(train) < MIN_TRAIN:
+        return StationError(
+            f"{sweep.name} has {len(train)} usable training setting(s); a parametric model "
+            "needs at least two",
+            Phrase(
+                "capture more settings ({sweep_resume}), or train {snapshots}", session=sweep.name
+            ),
+        )
+    if len(holdout) < MIN_HOLDOUT:
+        return StationError(
+            f"{sweep.name} has no usable held-out setting to validate on",
+            Phrase(
+                "plan the sweep with {holdout_some} so the model is judged on settings it never "
+                "saw, or train {snapshots}"
+            ),
+        )
+    return None
+
+
+def why_no_parametric(session: Path) -> StationError | None:
+    """Why no reamp level of the session's usable settings can give a parametric model (the
+    lowest level's reason), or None when one can."""
+    try:
+        levels: list[float | None] = list(sweep_levels(Path(session))) or [None]
+    except StationError as exc:
+        return exc
+    first: StationError | None = None
+    for level in levels:
+        try:
+            refusal = parametric_refusal(load_sweep(Path(session), level))
+        except StationError as exc:
+            refusal = exc
+        if refusal is None:
+            return None
+        first = first or refusal
+    return first
+
+
 def train_parametric(
     session: Path,
     recipe: Recipe = Recipe(),
@@ -153,22 +196,10 @@ def train_parametric(
     architecture, epochs = recipe.architecture, recipe.epochs
     _check_request(architecture, epochs)
     sweep = _open(Path(session), emit, level)
+    refusal = parametric_refusal(sweep)
+    if refusal is not None:
+        raise refusal
     train, holdout = sweep.used("train"), sweep.used("holdout")
-    if len(train) < 2:
-        raise StationError(
-            f"{sweep.name} has {len(train)} usable training setting(s); a parametric model "
-            "needs at least two",
-            Phrase(
-                "capture more settings ({sweep_resume}), or train {snapshots}", session=sweep.name
-            ),
-        )
-    if not holdout:
-        raise StationError(
-            f"{sweep.name} has no usable held-out setting to validate on",
-            Phrase(
-                "plan the sweep with {holdout_some} so the model is judged on settings it never saw"
-            ),
-        )
     require_nam()
     check_trainer_options(recipe.trainer_options)
     from . import nam_ext
