@@ -6,10 +6,11 @@ front ends open them here (STYLE 2: one factory chooses between them).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .drivers.base import AudioInterface, Voltmeter
 from .drivers.meter import Ask, ManualMeter, open_scpi_meter
@@ -21,6 +22,9 @@ from .phrases import Phrase
 from .virtual.catalogue import KNOBBED
 from .virtual.rig import VirtualRig
 from .virtual.servos import ServoBench
+
+if TYPE_CHECKING:
+    from .virtual.twin import VirtualFirmware
 
 VIRTUAL = "virtual"
 
@@ -70,25 +74,42 @@ def open_meter(choice: str | None, bench: Bench, ask: Ask) -> Voltmeter:
     )
 
 
-def open_rig(port_name: str, *, twin_kw: dict[str, Any] | None = None, **kw: Any) -> ServoRig:
+def open_rig(
+    port_name: str,
+    *,
+    twin_kw: dict[str, Any] | None = None,
+    twin: VirtualFirmware | None = None,
+    **kw: Any,
+) -> ServoRig:
     """A connected ServoRig on `port_name`; 'virtual' starts the firmware twin on a pty.
 
     `twin_kw` goes to the VirtualFirmware on 'virtual' (its servo bench, its
-    speed-up); other keywords go to ServoRig. Raises RigError with a hint when
-    the port or the rig fails.
+    speed-up), or `twin` is one made already (a test's, to inject faults); other
+    keywords go to ServoRig. Raises RigError with a hint when the port or the rig
+    fails. After the twin's cable is pulled, 'virtual' names the port it first
+    had: a re-plug under a new name must be given that name.
     """
     if port_name.strip().lower() != VIRTUAL:
         return open_serial_rig(port_name, **kw)
     from .virtual.twin import VirtualFirmware
 
-    twin = VirtualFirmware(**(twin_kw or {}))
+    fw = twin if twin is not None else VirtualFirmware(**(twin_kw or {}))
+    first = fw.device
     try:
-        port = open_serial(twin.device)
+        port = open_serial(first)
     except BaseException:
-        twin.close()
+        fw.close()
         raise
-    twin.start()  # the host opened the port: the board resets and prints its banner
-    return connect_rig(port, port_name, on_close=twin.close, **kw)
+    fw.start()  # the host opened the port: the board resets and prints its banner
+
+    def reopen(name: str) -> Any:
+        path = first if name.strip().lower() == VIRTUAL else name
+        again = open_serial(path)
+        if os.path.realpath(path) == os.path.realpath(fw.device):
+            fw.opened()
+        return again
+
+    return connect_rig(port, port_name, on_close=fw.close, reopen=reopen, **kw)
 
 
 class StationBench:
@@ -104,6 +125,7 @@ class StationBench:
         self.home = Path(home)
         self._open_bench = open_bench
         self.bench: Bench | None = None
+        self.twin: VirtualFirmware | None = None  # the firmware twin, once port 'virtual' opens
 
     @property
     def virtual(self) -> VirtualRig | None:
@@ -135,7 +157,10 @@ class StationBench:
         """The servo rig on `port`, connected; 'virtual' turns this bench's virtual horns."""
         if port.strip().lower() != VIRTUAL:
             return open_rig(port)
+        from .virtual.twin import VirtualFirmware
+
         sim = self.virtual
         servos = sim.servos if sim is not None else ServoBench()
         speedup = sim.speed if sim is not None and sim.speed else 1.0
-        return open_rig(port, twin_kw={"bench": servos, "speedup": speedup})
+        self.twin = VirtualFirmware(bench=servos, speedup=speedup)
+        return open_rig(port, twin=self.twin)

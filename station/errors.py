@@ -35,6 +35,10 @@ class DeviceError(StationError):
     """An audio device, channel or sample rate cannot be used as asked."""
 
 
+class DeviceLost(DeviceError):
+    """The audio device went away (unplugged, its driver lost it): gone until it is back."""
+
+
 class MeterError(StationError):
     """A voltmeter did not answer, answered garbage or gave an implausible reading."""
 
@@ -44,7 +48,8 @@ class SignalError(StationError):
 
 
 class StreamError(StationError):
-    """The audio stream failed mid-take (overflow, underflow, device lost)."""
+    """The audio stream failed mid-take (overflow, underflow): a spoilt take, played again.
+    A device that went away is DeviceLost instead."""
 
 
 class ProfileError(StationError):

@@ -112,7 +112,39 @@ class SweepProgress:
     remaining_s: float | None
 
 
-Event = Step | Instruction | Progress | LevelReading | Result | Warning_ | Prompt | SweepProgress
+@dataclass(frozen=True)
+class DevicePaused:
+    """A sweep waits for a device that went away (`device`: 'rig' or 'audio'): `text` says in
+    one line what happened and what to do; `port` is the rig's port name it waits for."""
+
+    device: str
+    setting_id: str
+    text: str | Phrase
+    port: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceBack:
+    """The device a sweep waited for is back (the rig on `port`) after `waited_s` seconds."""
+
+    device: str
+    setting_id: str
+    waited_s: float
+    port: str | None = None
+
+
+Event = (
+    Step
+    | Instruction
+    | Progress
+    | LevelReading
+    | Result
+    | Warning_
+    | Prompt
+    | SweepProgress
+    | DevicePaused
+    | DeviceBack
+)
 Emit = Callable[[Event], None]
 
 

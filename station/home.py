@@ -9,11 +9,13 @@ spelled out once.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from .errors import ProfileError, StationError
+from .locks import Lock, acquire
 from .phrases import Phrase
 from .signal.levels import dbu_list
 
@@ -94,6 +96,27 @@ def find_capture(home: Path, given: Path) -> Path:
     if len(given.parts) == 1 and named.is_dir():
         return named
     return given
+
+
+def rig_lock_path(home: Path, port: str) -> Path:
+    """The lock file of the rig on serial port `port` (every name of one device, such as a
+    /dev/serial/by-id link, shares it; 'virtual' is the home's virtual bench)."""
+    real = os.path.realpath(port) if os.path.exists(port) else port.strip().lower()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", real).strip("_") or "port"
+    return Path(home) / ".locks" / f"rig-{slug}.lock"
+
+
+def lock_rig(home: Path, port: str, *, holder: str | None = None) -> Lock:
+    """Hold the rig on `port` for this program (see station.locks); LockHeld names the
+    program that has it (a sweep, a rig command, the TUI's Rig screen)."""
+    return acquire(rig_lock_path(home, port), f"the rig on {port}", command=holder)
+
+
+def lock_session(folder: Path, *, holder: str | None = None) -> Lock:
+    """Hold a sweep session for this program: one sweep at a time runs it. LockHeld names the
+    program that has it."""
+    folder = Path(folder)
+    return acquire(folder / ".lock", f"session {folder.name}", command=holder)
 
 
 def session_folder(home: Path, name: str) -> Path:

@@ -40,12 +40,15 @@ PLAIN: dict[str, str] = {
     "knob": "a knob drive from 0 to 10",
     "level": "level",
     "levels": "levels 6, 12 and 18 dBu",
+    "max_minutes": "the time limit in minutes",
     "meter_accuracy": "the meter's stated accuracy",
     "meter_choice": "a manual, virtual or SCPI meter",
     "meter_manual": "the manual meter",
     "meter_scpi": "a SCPI meter and its resource",
+    "new_port": "give its new name",
     "on_drift": "drift action",
     "pair": "an input and an output file",
+    "patience": "the patience (validations without improvement)",
     "plan": "the planner",
     "plan_for_rig": "the planner, for rig {rig}",
     "port_virtual": "the simulated rig (port virtual)",
@@ -64,7 +67,9 @@ PLAIN: dict[str, str] = {
     "snapshot_setting": "a setting, as name=value for each control to set",
     "snapshots": "one model per setting",
     "stop_on_fail": "stop-on-fail",
+    "stop_sweep": "stop the sweep (the session is kept)",
     "sweep_resume": "resuming the sweep",
+    "sweep_resume_port": "resuming the sweep on the rig's new port",
     "sweep_run": "a sweep",
     "switch": "a switch boost with positions off and on",
     "tag_source": "a capture, or levels and fields to set",
@@ -144,7 +149,7 @@ class Phrase:
         }
         if clash:
             raise ValueError(f"phrases disagree on the values of {sorted(clash)}")
-        return Phrase(self.template + other.template, **self.values, **other.values)
+        return Phrase(self.template + other.template, **{**self.values, **other.values})
 
     def __radd__(self, other: str) -> Phrase:
         return as_phrase(other) + self

@@ -11,7 +11,9 @@
  * stdout: "PTY /dev/pts/N" once the pseudo-terminal exists. The AVR starts when a line "GO"
  * arrives on stdin (a real board resets when the host opens the port; pyserial drops input that
  * arrived before it opened), or at once with --no-wait. Later stdin lines: "RESET" (reset the
- * AVR, as a board does when its power dips), "POT CH follow", "POT CH stuck US", "QUIT".
+ * AVR, as a board does when its power dips), "RESET AT WORD N MS" (reset it MS simulated ms
+ * after it has received its N-th line starting with WORD from now: a brown-out at a known point
+ * of a move, in AVR time), "POT CH follow", "POT CH stuck US", "QUIT".
  * End of stdin also quits.
  *
  * Log lines (to --log PATH, else stdout), times in AVR cycles at 16 MHz:
@@ -133,6 +135,12 @@ static void pca_attach(void) {
 
 /* Requests from the stdin thread and signal handlers, applied between simulation slices. */
 static atomic_int want_go, want_reset, want_quit;
+
+/* "RESET AT WORD N MS": armed by the stdin thread, counted and fired by the simulation. */
+static char reset_word[16];
+static atomic_int reset_armed, reset_left;
+static atomic_uint reset_delay_ms;
+static avr_cycle_count_t reset_at; /* 0: none scheduled */
 static pthread_mutex_t pot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void quit_now(int code) {
@@ -174,11 +182,23 @@ static void on_pin(struct avr_irq_t *irq, uint32_t value, void *param) {
     }
 }
 
+/* A line the AVR received: count it toward an armed "RESET AT". */
+static void count_for_reset(const char *text) {
+    if (!atomic_load(&reset_armed)) return;
+    size_t n = strlen(reset_word);
+    if (strncmp(text, reset_word, n) != 0 || (text[n] != ' ' && text[n] != '\0')) return;
+    if (atomic_fetch_sub(&reset_left, 1) == 1) {
+        atomic_store(&reset_armed, 0);
+        reset_at = avr->cycle + (avr_cycle_count_t)atomic_load(&reset_delay_ms) * (FREQ_HZ / 1000);
+    }
+}
+
 static void log_byte(line_t *line, const char *tag, uint32_t value) {
     char c = (char)value;
     if (c == '\n') {
         line->text[line->len] = '\0';
         fprintf(log_file, "%s %llu %s\n", tag, (unsigned long long)avr->cycle, line->text);
+        if (line == &rx_line) count_for_reset(line->text);
         line->len = 0;
     } else if (c != '\r' && line->len < LINE_MAX_CHARS - 1) {
         line->text[line->len++] = (c >= 32 && c < 127) ? c : '?';
@@ -242,11 +262,17 @@ static void *stdin_thread(void *arg) {
     (void)arg;
     char buf[128];
     while (fgets(buf, sizeof buf, stdin)) {
-        int ch;
+        int ch, nth;
         char mode[16];
-        unsigned us = 0;
+        char word[16];
+        unsigned us = 0, ms = 0;
         if (strncmp(buf, "GO", 2) == 0) {
             atomic_store(&want_go, 1);
+        } else if (sscanf(buf, "RESET AT %15s %d %u", word, &nth, &ms) == 3 && nth > 0) {
+            strcpy(reset_word, word);
+            atomic_store(&reset_delay_ms, ms);
+            atomic_store(&reset_left, nth);
+            atomic_store(&reset_armed, 1);
         } else if (strncmp(buf, "RESET", 5) == 0) {
             atomic_store(&want_reset, 1);
         } else if (strncmp(buf, "QUIT", 4) == 0) {
@@ -399,7 +425,9 @@ int main(int argc, char *argv[]) {
             fprintf(log_file, "T %llu\n", (unsigned long long)avr->cycle);
             next_tick += FREQ_HZ;
         }
-        if (atomic_exchange(&want_reset, 0)) {
+        int due = reset_at && avr->cycle >= reset_at;
+        if (atomic_exchange(&want_reset, 0) || due) {
+            reset_at = 0;
             avr_reset(avr);
             for (int ch = 0; ch < CHANNELS; ch++) high[ch] = 0;
             rx_line.len = tx_line.len = 0;

@@ -12,6 +12,7 @@ import select
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO, TypeVar
 
@@ -47,6 +48,28 @@ def read_line(stream: TextIO) -> str:
     if isinstance(got[0], BaseException):
         raise got[0]
     return got[0]
+
+
+_ended: weakref.WeakSet[TextIO] = weakref.WeakSet()  # streams whose input ended
+
+
+def typed_within(stream: TextIO, timeout_s: float) -> str | None:
+    """A line typed on `stream` within `timeout_s` (stripped; None when none came, or the input
+    has ended, in which case the wait is just a sleep). Ctrl-C interrupts it."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        fd = -1
+    if fd < 0 or stream in _ended:
+        time.sleep(timeout_s)
+        return None
+    if not select.select([fd], [], [], timeout_s)[0]:
+        return None
+    line = stream.readline()
+    if not line:
+        _ended.add(stream)
+        return None
+    return line.strip() or None
 
 
 def command_lines(stream: TextIO, prompt: str = "> ") -> Iterator[str]:

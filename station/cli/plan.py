@@ -174,12 +174,22 @@ def print_table(plan: Plan) -> None:
         print(line)
 
 
+def overhead_for(args: argparse.Namespace) -> tuple[float, str]:
+    """The station overhead per setting a plan should expect, and where the figure comes from
+    (station.sweep.overhead.expected_overhead for this home)."""
+    from ..home import captures_dir
+    from ..sweep.overhead import expected_overhead
+
+    return expected_overhead(captures_dir(home_of(args)))
+
+
 def run(args: argparse.Namespace) -> int:
     """Make the plan, write it, show it."""
     req, model = request_and_model(args)
     if args.out.is_dir():
         raise StationError(f"{args.out} is a folder", "give a file name, e.g. --out plan.json")
-    plan = make_and_write(req, model, args.out)
+    overhead_s, source = overhead_for(args)
+    plan = make_and_write(req, model, args.out, overhead_s=overhead_s, note=source)
     data = plan.to_json()
     if args.json:
         print_json({"plan_path": str(args.out.resolve()), **data})

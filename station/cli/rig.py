@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import RigError, StationError, Stopped
 from ..events import StopFlag
-from ..home import list_rigs
+from ..home import list_rigs, lock_rig
 from ..rig.calibrate import parse_settings, rig_status
 from ..rig.profiles import RigProfile, load_rig, save_rig
 from .common import home_of
@@ -62,13 +62,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 class Session:
-    """A connected rig plus, on the virtual port, the bench its twin turns."""
+    """A connected rig plus, on the virtual port, the bench its twin turns; the rig's port is
+    locked for this command (LockHeld names a sweep or another program holding it)."""
 
     def __init__(self, port: str, home: Path) -> None:
         from ..devices import open_rig
 
         self.port = port
         self.bench = None
+        self.lock = lock_rig(home, port)
+        note = self.lock.stale_note(f"the rig on {port}")
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
         kw: dict[str, Any] = {}
         if port.strip().lower() == "virtual":
             from ..virtual.pedal import ServoBench, virtual_bench_path
@@ -77,7 +82,11 @@ class Session:
             self.bench = ServoBench(state_path=virtual_bench_path(home))
             kw["twin_kw"] = {"bench": self.bench, "speedup": speedup_from_env()}
         print(f"connecting to the rig on {port} ...", file=sys.stderr, flush=True)
-        self.rig = open_rig(port, **kw)
+        try:
+            self.rig = open_rig(port, **kw)
+        except BaseException:
+            self.lock.release()
+            raise
         info = self.rig.info
         if info is not None:
             print(
@@ -99,6 +108,7 @@ class Session:
         except StationError as exc:
             print(f"warning: could not detach the servos: {exc.message}", file=sys.stderr)
         self.rig.close()
+        self.lock.release()
 
 
 def _run(port: str, home: Path, body: Callable[[Session], int]) -> int:

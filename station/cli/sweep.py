@@ -10,7 +10,7 @@ from typing import Any
 from ..capture.redraw import draw_missing
 from ..devices import StationBench
 from ..errors import StationError
-from ..events import Confirm, Event, Prompt, SweepProgress
+from ..events import Confirm, DeviceBack, DevicePaused, Event, Prompt, SweepProgress
 from ..home import session_folder
 from ..settings import update_settings
 from ..sweep.export import export_session
@@ -23,7 +23,9 @@ from ..sweep.start import SweepStart, resume_sweep, start_sweep
 from . import console
 from .capture import GEAR_FIELDS
 from .common import home_of
+from .keys import typed_within
 from .signal import chosen_reamp_file
+from .words import say
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -76,9 +78,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def emit(event: Event) -> None:
-    """Console events, with sweep progress as one line."""
+    """Console events, with sweep progress as one line, and a pause for a device as another."""
     if isinstance(event, SweepProgress):
         print(f"** {progress_line(event)}", file=sys.stderr, flush=True)
+    elif isinstance(event, DevicePaused):
+        print(f"!! {say(event.text)}", file=sys.stderr, flush=True)
+    elif isinstance(event, DeviceBack):
+        what = f"the rig is back on {event.port}" if event.port else "the audio interface is back"
+        print(
+            f"== {event.setting_id}: {what} after {event.waited_s:.1f} s; the sweep goes on",
+            file=sys.stderr,
+            flush=True,
+        )
     else:
         console.emit(event)
 
@@ -170,13 +181,14 @@ def resume_cmd(args: argparse.Namespace) -> int:
 
 
 def _run_saying_how_to_resume(runner: SweepRunner, *, resumed: bool) -> SweepSummary:
-    """Run the sweep; on Ctrl-C, say that the session is kept and how to go on."""
+    """Run the sweep (while it waits for its rig, a port name typed and Enter is tried as the
+    rig's new name); on Ctrl-C, say that the session is kept and how to go on."""
+    runner.faults.offer = lambda timeout_s: typed_within(sys.stdin, timeout_s)
     try:
         return runner.run(resumed=resumed)
     except KeyboardInterrupt:
         print(
-            f"\nstopped: the servos are detached and the session is kept; "
-            f"'station sweep resume {runner.session.folder.name}' goes on from here",
+            f"\nstopped: the servos are detached and {say(runner.how_to_resume())}",
             file=sys.stderr,
         )
         raise
@@ -199,7 +211,8 @@ def _report(args: argparse.Namespace, summary: SweepSummary) -> int:
         if summary.failed:
             print(f"  failed: {', '.join(summary.failed)} (resume retakes them)")
         if summary.suspect:
-            print(f"  suspect: {', '.join(summary.suspect)}")
+            listed = ", ".join(f"{i} ({summary.suspect_reasons.get(i)})" for i in summary.suspect)
+            print(f"  suspect: {listed}")
     return 0 if summary.complete and not summary.failed else 1
 
 
@@ -224,6 +237,7 @@ def status_cmd(args: argparse.Namespace) -> int:
                         "status": state.status[s.id],
                         "takes": state.takes[s.id],
                         "suspect": s.id in state.suspect,
+                        "suspect_reason": summary.suspect_reasons.get(s.id),
                         "last_verdict": state.last_verdict.get(s.id),
                     }
                     for s in session.schedule
@@ -232,7 +246,8 @@ def status_cmd(args: argparse.Namespace) -> int:
         )
         return 0
     for s in session.schedule:
-        flag = " suspect" if s.id in state.suspect else ""
+        why = summary.suspect_reasons.get(s.id)
+        flag = f" suspect ({why})" if why else ""
         print(f"  {s.id:<5} {s.role:<8} {state.status[s.id]:<9}{flag}  {describe(s)}")
     print(
         f"{len(summary.done)} done, {len(summary.failed)} failed, {len(summary.pending)} left "

@@ -16,8 +16,11 @@ from ..events import Step, StopFlag
 from ..models.parametric.session import Setting, Sweep, load_sweep
 from ..models.parametric.training import Recipe, train_parametric, train_snapshots
 from ..models.parametric.verify import is_parametric, score_settings, summary
+from ..models.stopping import TrainingLog
+from ..phrases import Phrase
 from ..signal.levels import dbu_list
 from . import console
+from .words import say
 
 
 @contextlib.contextmanager
@@ -45,17 +48,30 @@ def stop_on_ctrl_c(stop: StopFlag) -> Iterator[None]:
 
 def _print_scores(rows: list[dict[str, Any]]) -> None:
     for r in rows:
+        nearest = r.get("nearest_esr")
+        near = f"  nearest {r['nearest_capture']} {nearest:.4f}" if nearest is not None else ""
         print(
             f"  {r['id']:<8} ESR {r['esr']:.4f}  level {r['level_difference_db']:+.2f} dB  "
-            f"{r['setting']}"
+            f"{r['setting']}{near}"
         )
+
+
+def _stop_phrase(training: dict[str, Any]) -> Phrase:
+    return TrainingLog.from_json(training).stop_phrase()
 
 
 def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -> int:
     """Train from a sweep session and print its report."""
     stop = StopFlag()
     with stop_on_ctrl_c(stop):
-        recipe = Recipe(args.architecture, args.epochs, trainer_options=trainer_options)
+        limits = args.limits
+        recipe = Recipe(
+            args.architecture,
+            limits.epochs,
+            trainer_options=trainer_options,
+            max_minutes=limits.max_minutes,
+            patience=limits.patience,
+        )
         options: dict[str, Any] = {"stop": stop, "emit": console.emit, "level": args.level}
         if args.parametric:
             result = train_parametric(args.capture_dir, recipe, out=args.out, **options)
@@ -77,6 +93,13 @@ def run_sweep_train(args: argparse.Namespace, trainer_options: dict[str, Any]) -
                 f"  checkpoint chosen on the training settings' unseen audio: pooled ESR "
                 f"{report['esr_selection']:.4f}"
             )
+        if report.get("nearest_esr_median") is not None:
+            print(
+                f"  nearest captured setting as the model (the closest snapshot at best): "
+                f"worst ESR {report['nearest_esr_worst']:.4f}, median "
+                f"{report['nearest_esr_median']:.4f}"
+            )
+        print(f"  training stopped {say(_stop_phrase(report['training']))}")
         _print_scores(report["holdout"])
         print(f"  plot: {report['plot']}")
         print(f"  players: {report['player_note']} (station snapshot MODEL name=value ...)")

@@ -17,12 +17,14 @@ from ..home import pack_capture, pack_levels
 from ..interface.profiles import load_profile
 from ..models.namfile import model_info, read_model
 from ..models.parametric.training import SIZES
+from ..models.stopping import DEFAULT_PATIENCE, Limits
 from ..models.train import train_capture
 from ..models.verify import compare, run_model, verify_capture
 from . import console
 from . import sweep_train as sweep_cli
 from .common import home_of
 from .models import print_players
+from .words import say
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -39,6 +41,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "(NAM's classic layout: its snapshots load in the v0.7.13 plugin too)",
     )
     p.add_argument("--epochs", type=int, default=100)
+    p.add_argument(
+        "--max-minutes",
+        default=None,
+        metavar="M",
+        help="stop after M minutes (Lightning's max_time; per model for --snapshots), keeping "
+        "the best checkpoint so far",
+    )
+    p.add_argument(
+        "--patience",
+        default=str(DEFAULT_PATIENCE),
+        metavar="N",
+        help="stop when the selection loss has not improved for N validations (epochs), "
+        f"keeping the best checkpoint; 0 never stops early (default {DEFAULT_PATIENCE})",
+    )
     p.add_argument("--out", type=Path, default=None, help="model file (default: CAPTURE/model.nam)")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument(
@@ -85,8 +101,31 @@ def _trainer_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
 
 
+def _number(text: str | None, flag: str, kind: type) -> Any:
+    """`text` as an int or float; StationError naming the flag when it is not one."""
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise StationError(f"{flag} {text!r} is not {what}", f"e.g. {flag} 20") from None
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The epochs, time limit and patience asked for, checked (StationError, one line)."""
+    limits = Limits(
+        args.epochs,
+        _number(args.max_minutes, "--max-minutes", float),
+        _number(args.patience, "--patience", int),
+    )
+    limits.check()
+    return limits
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train, tag, and report the validation ESR (or, for a session, the sweep's report)."""
+    args.limits = limits_of(args)
     if args.parametric or args.snapshots:
         return sweep_cli.run_sweep_train(args, _trainer_options(args))
     if (Path(args.capture_dir) / "session.json").is_file():
@@ -112,6 +151,8 @@ def run_train(args: argparse.Namespace) -> int:
             emit=console.emit,
             trainer_options=_trainer_options(args),
             stop=stop,
+            max_minutes=args.limits.max_minutes,
+            patience=args.limits.patience,
         )
     meta = read_capture_meta(folder)
     info = model_info(read_model(result.model_path))
@@ -123,6 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
         "validation_esr": result.validation_esr,
         "verdict": result.verdict,
         "training_path": result.path_used,
+        "training": result.training.to_json() if result.training else None,
         "input_level_dbu": meta["input_level_dbu"],
         "output_level_dbu": meta["output_level_dbu"],
         "stopped_early": stop.is_set(),
@@ -134,6 +176,8 @@ def run_train(args: argparse.Namespace) -> int:
         if stop.is_set():
             print("  stopped at Ctrl-C: the best model of the epochs trained so far")
         print(f"  validation ESR {result.validation_esr:.4f} ({result.verdict})")
+        if result.training is not None:
+            print(f"  training stopped {say(result.training.stop_phrase())}")
         print(
             f"  calibrated: input {meta['input_level_dbu']:g} dBu, output "
             f"{meta['output_level_dbu']:.2f} dBu"

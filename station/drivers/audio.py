@@ -3,7 +3,9 @@
 
 The callback only copies blocks: a feeder thread pre-renders output blocks into
 a bounded queue and a writer thread hands recorded blocks to the sink. Any
-over/underflow fails the take.
+over/underflow fails the take. A device that goes away (its callbacks stop, or
+PortAudio says it is unavailable) is DeviceLost, not a spoilt take; `available()`
+looks for it again.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DeviceError, Stopped, StreamError
+from ..errors import DeviceError, StationError, Stopped, StreamError
 from ..events import StopFlag
 from ..phrases import Phrase
-from .base import BlockSink, BlockSource, StreamSpec, StreamStats, check_channels
+from .base import BlockSink, BlockSource, StreamSpec, StreamStats, check_channels, device_lost
 
 WATCHDOG_S = 3.0  # no callback for this long means the device has gone away
 # Streams glitch while they start (drivers priming buffers, JACK re-sorting its graph as
@@ -59,6 +61,25 @@ def realtime_python(switch_interval_s: float = 0.0005) -> Iterator[None]:
         sys.setswitchinterval(old_interval)
         if was_enabled:
             gc.enable()
+
+
+# PortAudio's codes for a device that is not there: paDeviceUnavailable, paInvalidDevice.
+_GONE_CODES = (-9985, -9996)
+_UNANTICIPATED_HOST_ERROR = -9999
+_ENODEV = 19
+
+
+def device_gone(exc: BaseException) -> bool:
+    """Whether a PortAudioError says the device is not there (unavailable, no such device,
+    or a host error of ENODEV), rather than busy or unable to do what was asked."""
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    code = args[1] if len(args) > 1 else None
+    if code in _GONE_CODES:
+        return True
+    if code == _UNANTICIPATED_HOST_ERROR and len(args) > 2:
+        _api, host_code, text = args[2]
+        return abs(int(host_code)) == _ENODEV or "no such device" in str(text).lower()
+    return False
 
 
 def list_audio_devices() -> list[dict[str, Any]]:
@@ -131,10 +152,32 @@ class SoundDeviceInterface:
                 dtype="float32",
             )
         except sd.PortAudioError as exc:
+            if device_gone(exc):
+                raise device_lost(self.name, str(exc)) from None
             raise DeviceError(
                 f"{self.name} cannot run at {spec.samplerate} Hz: {exc}",
                 "pick a rate the interface supports (NAM wants 48000)",
             ) from None
+
+    def available(self) -> bool:
+        """Whether the device is there again: PortAudio lists devices once per start, so it
+        is restarted to look afresh; the same name on the same host API is taken, at
+        whatever index it now has. Call it only with no stream open."""
+        sd = _sd()
+        try:
+            sd._terminate()
+            sd._initialize()
+            apis = sd.query_hostapis()
+            devices = sd.query_devices()
+        except sd.PortAudioError:
+            return False
+        for i, d in enumerate(devices):
+            if d["name"] == self.name and apis[d["hostapi"]]["name"] == self.host_api:
+                self.index = i
+                self._outputs = int(d["max_output_channels"])
+                self._inputs = int(d["max_input_channels"])
+                return True
+        return False
 
     def run(
         self,
@@ -242,39 +285,47 @@ class SoundDeviceInterface:
                     callback=callback,
                 )
             except sd.PortAudioError as exc:
+                if device_gone(exc):
+                    raise device_lost(self.name, f"cannot open it: {exc}") from None
                 raise DeviceError(
                     f"cannot open {self.name}: {exc}", "is another program using the interface?"
                 ) from None
-            with realtime_python(), stream:
-                last_calls, last_change = -1, time.monotonic()
-                while True:
-                    if stop is not None and stop.wait(0.02):
-                        raise Stopped()
-                    if stop is None:
-                        time.sleep(0.02)
-                    if st["fail"]:
-                        raise StreamError(
-                            f"the take failed: {st['fail']}",
-                            "close other audio programs, or raise the block size",
-                        )
-                    if st["writer_error"] is not None:
-                        raise StreamError(
-                            f"writing the recording failed: {st['writer_error']}",
-                            "check free disk space and permissions",
-                        )
-                    if (
-                        st["ended"]
-                        and st["recorded"] + in_q.qsize() * b >= st["played"] + tail_frames
-                    ):
-                        break
-                    now = time.monotonic()
-                    if st["calls"] != last_calls:
-                        last_calls, last_change = st["calls"], now
-                    elif now - last_change > WATCHDOG_S:
-                        raise StreamError(
-                            f"{self.name} stopped delivering audio",
-                            "check the interface's connection and its driver",
-                        )
+            try:
+                with realtime_python(), stream:
+                    last_calls, last_change = -1, time.monotonic()
+                    while True:
+                        if stop is not None and stop.wait(0.02):
+                            raise Stopped()
+                        if stop is None:
+                            time.sleep(0.02)
+                        if st["fail"]:
+                            raise StreamError(
+                                f"the take failed: {st['fail']}",
+                                "close other audio programs, or raise the block size",
+                            )
+                        if st["writer_error"] is not None:
+                            raise StreamError(
+                                f"writing the recording failed: {st['writer_error']}",
+                                "check free disk space and permissions",
+                            )
+                        if (
+                            st["ended"]
+                            and st["recorded"] + in_q.qsize() * b >= st["played"] + tail_frames
+                        ):
+                            break
+                        now = time.monotonic()
+                        if st["calls"] != last_calls:
+                            last_calls, last_change = st["calls"], now
+                        elif now - last_change > WATCHDOG_S:
+                            raise device_lost(
+                                self.name, f"no audio from it for {WATCHDOG_S:g} s"
+                            )
+            except sd.PortAudioError as exc:  # closing a stream whose device went away
+                if isinstance(exc.__context__, StationError):
+                    raise exc.__context__ from None  # what went wrong first
+                if device_gone(exc):
+                    raise device_lost(self.name, str(exc)) from None
+                raise StreamError(f"the audio stream failed: {exc}") from None
         finally:
             quit_.set()
             in_q.put(None)

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import DeviceError
+from ..errors import DeviceError, DeviceLost
 from ..events import StopFlag
 
 
@@ -103,10 +103,29 @@ class AudioInterface(Protocol):
     ) -> StreamStats:
         """Play `source` until finished plus `tail_frames`, recording into `sink`.
 
-        Blocks until done. Raises StreamError on over/underflow, Stopped on a
-        stop request; the stream is always closed on return.
+        Blocks until done. Raises StreamError on over/underflow, DeviceLost when
+        the device went away, Stopped on a stop request; the stream is always
+        closed on return.
         """
         ...
+
+
+@runtime_checkable
+class Replugging(Protocol):
+    """An audio interface that can tell whether it is there again after DeviceLost."""
+
+    def available(self) -> bool:
+        """True when the device is there (looked for afresh: it may come back renumbered)."""
+        ...
+
+
+def device_lost(device: str, detail: str) -> DeviceLost:
+    """The error an interface raises when its device went away (the real driver's and the
+    virtual one's words are the same): what happened, and that plugging it back is the fix."""
+    return DeviceLost(
+        f"{device} went away ({detail}): it was unplugged, or its driver lost it",
+        "plug it back in (the same port); nothing of the take in progress was kept",
+    )
 
 
 @runtime_checkable

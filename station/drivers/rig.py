@@ -4,19 +4,23 @@ Every command has a finite timeout and is resent with the same id (the
 firmware executes a repeated id once and answers again) before failing with
 the command, its id and what came back. Lines answering another id are logged
 and ignored. A banner in mid-session means the board restarted: that is
-reported (RigReset) and every known position is sent again before the rig
-does anything else.
+reported (RigReset) and every known position is sent again, with the next
+move's, before the rig does anything else. A port that fails to read or write
+has gone (the cable is out: RigLost) until `reconnect` opens it again; a servo
+that stalls is named (RigStall).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from ..errors import RigError, Stopped
 from ..events import StopFlag
@@ -68,6 +72,21 @@ class RigReset(RigError):
     """The rig's board restarted mid-session: its servos are detached, positions unknown."""
 
 
+class RigLost(RigError):
+    """The rig's serial port went away (cable out, board gone from USB) until it is reopened."""
+
+
+class RigStall(RigError):
+    """A servo stalled (E_STALL): `channel` is the one the firmware named (None if it did not)."""
+
+    def __init__(self, message: str, hint: str | Phrase = "", channel: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.channel = channel
+
+
+_STALLED_CHANNEL = re.compile(r"\bch(?:annel)?[ =](\d+)")
+
+
 def _fields(tokens: list[str]) -> dict[str, str]:
     return dict(t.split("=", 1) for t in tokens if "=" in t)
 
@@ -94,7 +113,7 @@ def parse_info(tokens: list[str], line: str) -> FirmwareInfo:
 
 
 def parse_positions(tokens: Iterable[str]) -> dict[int, int | None]:
-    """Channel → µs from `ch=us` or `ch=us/feedback` tokens (feedback is dropped); None for
+    """Channel → µs from `ch=us` or `ch=us/feedback` tokens (feedback: parse_feedback); None for
     `ch=?`, a channel not commanded since the board's power-on."""
     out: dict[int, int | None] = {}
     for t in tokens:
@@ -104,6 +123,18 @@ def parse_positions(tokens: Iterable[str]) -> dict[int, int | None]:
             out[int(ch)] = int(us)
         elif ch.isdigit() and us == "?":
             out[int(ch)] = None
+    return out
+
+
+def parse_feedback(tokens: Iterable[str]) -> dict[int, int]:
+    """Channel → feedback pot reading (ADC counts) from `ch=us/feedback` tokens (a POS line of
+    feedback firmware): only the channels with a pot."""
+    out: dict[int, int] = {}
+    for t in tokens:
+        ch, _, rest = t.partition("=")
+        fb = rest.partition("/")[2]
+        if ch.isdigit() and fb.lstrip("-").isdigit():
+            out[int(ch)] = int(fb)
     return out
 
 
@@ -150,11 +181,13 @@ class ServoRig:
         done_margin_s: float = 5.0,
         retries: int = 3,
         on_close: Callable[[], None] | None = None,
+        reopen: Callable[[str], SerialPort] | None = None,
     ) -> None:
         self.name = name
         self.info: FirmwareInfo | None = None
         self.speed_us_per_s: float = DEFAULT_SPEED_US_PER_S
         self.resets = 0  # board restarts seen
+        self.feedback_adc: dict[int, int] = {}  # the last POS's pot readings (feedback firmware)
         self.ignored: list[str] = []  # lines that answered nothing we waited for
         self._port = port
         self._clock = clock
@@ -163,6 +196,8 @@ class ServoRig:
         self._done_margin_s = done_margin_s
         self._retries = retries
         self._on_close = on_close
+        self._reopen = reopen or open_serial
+        self._gone: str | None = None  # why the port failed, until it is opened again
         self._next_id = 0
         self._partial = b""
         self._targets: dict[int, int] = {}  # last pulse each channel settled at
@@ -175,7 +210,28 @@ class ServoRig:
 
     def _send(self, line: str) -> None:
         log.debug("rig <- %s", line)
-        self._port.write((line + "\n").encode("ascii"))
+        self._check_port()
+        try:
+            self._port.write((line + "\n").encode("ascii"))
+        except OSError as exc:  # pyserial's SerialException is an OSError too
+            self._port_failed(exc)
+
+    def _check_port(self) -> None:
+        if self._gone is not None:
+            raise RigLost(
+                f"the rig's serial port {self.name} is gone ({self._gone})",
+                "plug the rig back in; the station opens the port again",
+            )
+
+    def _port_failed(self, exc: OSError) -> NoReturn:
+        self._gone = str(exc) or type(exc).__name__
+        self._lost = True  # the board resets when the port opens again
+        log.warning("rig: the port %s failed: %s", self.name, self._gone)
+        raise RigLost(  # what the OS said is in the log: the cause is the same either way
+            f"the rig's serial port {self.name} went away (the cable is out, or the board "
+            "dropped off USB)",
+            "plug it back in; the station opens the port again and re-sends every position",
+        ) from None
 
     def _next_line(self, deadline: float, stop: StopFlag | None = None) -> str | None:
         """The next complete line, or None once `deadline` passes or a stop is asked."""
@@ -187,9 +243,13 @@ class ServoRig:
                 return None
             # Setting pyserial's timeout reconfigures the port: only when it changes.
             want = _POLL_S if remaining >= _POLL_S else round(remaining, 3) or 0.001
-            if self._port.timeout != want:
-                self._port.timeout = want
-            chunk = self._port.read_until(b"\n", 256)
+            self._check_port()
+            try:
+                if self._port.timeout != want:
+                    self._port.timeout = want
+                chunk = self._port.read_until(b"\n", 256)
+            except OSError as exc:
+                self._port_failed(exc)
             if not chunk:
                 continue
             if not chunk.endswith(b"\n"):
@@ -249,10 +309,12 @@ class ServoRig:
         text = " ".join(tokens[3:])
         said = f" (firmware: {text})" if text else ""
         if code == "E_STALL":
-            raise RigError(
+            found = _STALLED_CHANNEL.search(text)
+            raise RigStall(
                 f"a servo stalled during {what}: it did not reach its target within 5 s{said}",
                 "something blocks the knob: is it past its end stop or the linkage jammed? "
                 + Phrase("Free it, then calibrate the rig again ({rig_calibrate})"),
+                channel=int(found.group(1)) if found else None,
             )
         if code == "E_STOPPED":
             raise Stopped("the rig was stopped mid-move")
@@ -341,16 +403,45 @@ class ServoRig:
         with self._io:
             self._request("PING", "", {"PONG"})
 
+    def _reestablish(self) -> None:
+        """After a board restart: HELLO again, STOP, and the speed (the board forgot it). A
+        MOVE sent before the banner was read may be running on the restarted board: STOP
+        ends it, or the next MOVE would be refused as busy."""
+        self._lost = False
+        self._hello()
+        self._request("STOP", "", {"OK"})
+        if self.speed_us_per_s != DEFAULT_SPEED_US_PER_S:
+            self.set_speed(self.speed_us_per_s)
+
     def restore(self) -> None:
         """After a board restart: HELLO again, the speed, and every known position."""
         with self._io:
-            self._lost = False
-            self._hello()
-            if self.speed_us_per_s != DEFAULT_SPEED_US_PER_S:
-                self.set_speed(self.speed_us_per_s)
+            self._reestablish()
             if self._targets:
                 log.warning("rig: re-sending every position after the restart")
                 self._move(dict(self._targets), None, start={})
+
+    def reconnect(self, port_name: str | None = None) -> FirmwareInfo:
+        """After the port went away: open it again (or `port_name`, the same rig re-plugged
+        under another name), read the banner and HELLO. The board reset when its port
+        opened, so the next move re-sends every known position with its own.
+
+        Raises RigError while the port is not there or does not answer as the rig.
+        """
+        with self._io:
+            name = port_name or self.name
+            with contextlib.suppress(OSError):  # the dead one first: it may hold the name
+                self._port.close()
+            port = self._reopen(name)
+            self._port, self._partial, self._gone = port, b"", None
+            self.name = name
+            try:
+                info = self.connect()
+            except RigError as exc:
+                self._gone = exc.message
+                raise
+            self._lost = True
+            return info
 
     def move(self, pulses_us: dict[int, int], *, stop: StopFlag | None = None) -> dict[int, int]:
         """Slew these channels (µs) and wait for DONE; channel → pulse reached.
@@ -370,11 +461,17 @@ class ServoRig:
                     f"the rig has no channel {ch} (it has {self.info.channels})",
                     "check the channels in the rig profile",
                 )
+        asked = {c: int(u) for c, u in pulses_us.items()}
         with self._io:
             self._stop_asked.clear()
-            if self._lost:
-                self.restore()
-            return self._move({c: int(u) for c, u in pulses_us.items()}, stop, self._targets)
+            if not self._lost:
+                return self._move(asked, stop, self._targets)
+            # The board restarted: every servo it drove goes where it belongs, this move's
+            # channels to their new pulses, all in one slewed move from below.
+            self._reestablish()
+            log.warning("rig: re-sending every position after the restart")
+            reached = self._move({**self._targets, **asked}, stop, start={})
+            return {c: reached.get(c, u) for c, u in asked.items()}
 
     def _move(
         self, pulses: dict[int, int], stop: StopFlag | None, start: dict[int, int]
@@ -407,11 +504,13 @@ class ServoRig:
 
     def positions(self) -> dict[int, int | None]:
         """Every channel's last commanded pulse (µs), as the rig reports it (POS); None for a
-        channel not commanded since the board powered on."""
+        channel not commanded since the board powered on. Feedback firmware's pot readings
+        in the same reply are kept in `feedback_adc`."""
         with self._io:
             if self._lost:
                 self.restore()
             tokens = self._request("POS", "", {"POS"})
+            self.feedback_adc = parse_feedback(tokens[2:])
             return parse_positions(tokens[2:])
 
     def detach(self, channels: Iterable[int] | None = None) -> None:
@@ -440,7 +539,8 @@ class ServoRig:
     def close(self) -> None:
         """Close the port (and the virtual twin behind it, if any)."""
         try:
-            self._port.close()
+            with contextlib.suppress(OSError):  # a port that went away closes quietly
+                self._port.close()
         finally:
             if self._on_close is not None:
                 self._on_close()
@@ -450,6 +550,13 @@ class ServoRig:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def serial_ports() -> list[str]:
+    """The serial ports this machine has now (their device names), as pyserial lists them."""
+    from serial.tools import list_ports
+
+    return [p.device for p in list_ports.comports()]
 
 
 def open_serial(port_name: str) -> Any:

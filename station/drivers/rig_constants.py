@@ -16,3 +16,6 @@ SETTLE_S = 0.3  # RIG_SETTLE_MS: DONE comes this long after the last channel arr
 STALL_S = 5.0  # RIG_STALL_MS: feedback firmware reports E_STALL after this long off target
 WATCHDOG_S = 60.0  # RIG_WATCHDOG_MS: no command this long detaches every channel
 LINE_MAX = 160  # RIG_LINE_MAX: characters in a line either way (a 16-channel POS: up to 147)
+FB_AT_500 = 0  # RIG_FB_AT_500: a feedback pot's ADC reading with its servo at 500 µs
+FB_AT_2500 = 1023  # RIG_FB_AT_2500: and at 2500 µs (linear between)
+FB_TOLERANCE = 20  # RIG_FB_TOLERANCE: ADC counts within which a servo counts as on target

@@ -11,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import math
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -24,24 +22,16 @@ from typing import Any
 
 from ..capture.folder import read_capture_meta
 from ..errors import StationError
-from ..events import (
-    BatchProgress,
-    Emit,
-    EpochProgress,
-    Progress,
-    Step,
-    StopFlag,
-    Warning_,
-    ignore,
-)
+from ..events import Emit, Step, StopFlag, Warning_, ignore
 from ..fsutil import write_json
 from ..phrases import Phrase
 from ..reamp import files as reamp
 from .nam_lib import check_trainer_options, require_nam
 from .namfile import fields_from_capture, tag_model
+from .stopping import DEFAULT_PATIENCE, Limits, TrainingLog, replaced, trainer_hooks
+from .stopping import clock as clock  # the faces show durations with it
 
 ARCHITECTURES = {"standard": 16, "lite": 12, "feather": 8, "nano": 4}  # WaveNet channels
-BATCH_REPORT_S = 0.25  # at most four reports a second from inside an epoch
 ESR_VERDICTS = ((0.01, "excellent"), (0.035, "good"), (0.1, "fair: audible differences likely"))
 
 
@@ -53,6 +43,7 @@ class TrainResult:
     validation_esr: float
     path_used: str  # "nam-standard" or "nam-configurable"
     verdict: str
+    training: TrainingLog | None = None  # epochs, steps and what ended training
 
 
 def esr_verdict(esr: float) -> str:
@@ -109,9 +100,9 @@ def _data_config(folder: Path, info: reamp.ReampInfo, ny: int) -> dict[str, Any]
 
 
 def learning_config(
-    epochs: int, trainer_options: dict[str, Any] | None = None, batch_size: int = 16
+    limits: Limits, trainer_options: dict[str, Any] | None = None, batch_size: int = 16
 ) -> dict[str, Any]:
-    """NAM's learning.json: our loaders and Lightning's own trainer options passed through.
+    """NAM's learning.json: our loaders, the limits, Lightning's own trainer options passed through.
 
     `trainer_options` holds Lightning's `accelerator`, `devices` and `strategy` as the
     user gave them; without them Lightning chooses (a GPU when torch sees one).
@@ -126,123 +117,12 @@ def learning_config(
         },
         "val_dataloader": {},
         "trainer": {
-            "max_epochs": epochs,
+            **limits.trainer_options(),
             "enable_progress_bar": False,
             "logger": False,
             **{k: v for k, v in (trainer_options or {}).items() if v is not None},
         },
     }
-
-
-@contextlib.contextmanager
-def epoch_reports(
-    module: Any, attr: str, epochs: int, emit: Emit, stop: StopFlag | None = None
-) -> Iterator[None]:
-    """Add a callback reporting each epoch (and, a few times a second, the batches inside one)
-    and honouring `stop`, to what `module.attr` builds.
-
-    NAM builds its Lightning trainer inside its entry points; wrapping the
-    function that makes the callback list is the one place to hear epochs.
-    A stop request ends training after the current epoch; NAM then exports
-    the best model so far.
-    """
-    import pytorch_lightning as pl
-
-    class Report(pl.Callback):
-        started = time.monotonic()
-        training_since: float | None = None  # when epoch 1 began: batches are paced from it
-        reported = -math.inf  # when the last batch was reported
-        best: float | None = None
-        last: float | None = None  # the ESR after the last epoch
-
-        def on_train_epoch_start(self, trainer: Any, _module: Any) -> None:
-            if trainer.current_epoch == 0:
-                self.training_since = time.monotonic()
-                emit(Progress(0.0, f"epoch 1/{epochs} running; time left shows after it"))
-
-        def on_train_batch_end(
-            self, trainer: Any, _module: Any, _outputs: Any, _batch: Any, batch_idx: int
-        ) -> None:
-            # An epoch of NAM's standard file takes minutes on a CPU: report inside it too.
-            now = time.monotonic()
-            batches = trainer.num_training_batches
-            if now - self.reported < BATCH_REPORT_S or not (
-                isinstance(batches, int) and batches > 0
-            ):
-                return
-            self.reported = now
-            epoch, batch = trainer.current_epoch + 1, min(batch_idx + 1, batches)
-            fraction = min(1.0, (epoch - 1 + batch / batches) / epochs)
-            pace_s = now - (self.training_since or self.started)
-            remaining = pace_s / fraction * (1 - fraction) if fraction > 0 else None
-            left = f", about {clock(remaining)} left" if remaining is not None else ""
-            so_far = "" if self.last is None else f", ESR {self.last:.4g} after epoch {epoch - 1}"
-            emit(
-                BatchProgress(
-                    fraction,
-                    f"epoch {epoch}/{epochs}: batch {batch}/{batches}{so_far}{left}",
-                    now - self.started,
-                    remaining,
-                    epoch=epoch,
-                    epochs=epochs,
-                    batch=batch,
-                    batches=batches,
-                )
-            )
-
-        def on_train_epoch_end(self, trainer: Any, _module: Any) -> None:
-            if stop is not None and stop.is_set():
-                trainer.should_stop = True
-
-        def on_validation_epoch_end(self, trainer: Any, _module: Any) -> None:
-            if trainer.sanity_checking:
-                return
-            m = trainer.callback_metrics
-            done = trainer.current_epoch + 1
-            elapsed = time.monotonic() - self.started
-            remaining = elapsed / done * max(0, epochs - done)
-            esr = float(m["ESR"]) if "ESR" in m else None
-            self.last = esr
-            if esr is not None and (self.best is None or esr < self.best):
-                self.best = esr
-            parts = [f"epoch {done}/{epochs}"]
-            for key in ("train_loss", "val_loss", "ESR"):
-                if key in m:
-                    parts.append(f"{key} {float(m[key]):.4g}")
-            parts.append(f"{clock(remaining)} left")
-            emit(
-                EpochProgress(
-                    min(1.0, done / epochs),
-                    ", ".join(parts),
-                    elapsed,
-                    remaining,
-                    epoch=done,
-                    epochs=epochs,
-                    esr=esr,
-                    best_esr=self.best,
-                )
-            )
-
-    original = getattr(module, attr)
-
-    def with_report(*args: Any, **kwargs: Any) -> list[Any]:
-        return [*original(*args, **kwargs), Report()]
-
-    with replaced(module, **{attr: with_report}):
-        yield
-
-
-@contextlib.contextmanager
-def replaced(module: Any, **names: Any) -> Iterator[None]:
-    """Swap `module`'s attributes for the block (NAM's trainer looks them up when it runs)."""
-    originals = {name: getattr(module, name) for name in names}
-    for name, value in names.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in originals.items():
-            setattr(module, name, value)
 
 
 @contextlib.contextmanager
@@ -288,12 +168,6 @@ def fitted_data(module: Any, emit: Emit) -> Iterator[None]:
         yield
 
 
-def clock(seconds: float) -> str:
-    """`1:05` or `1:02:03`: a duration as a clock shows it."""
-    m, s = divmod(round(seconds), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
-
-
 def train_capture(
     folder: Path,
     *,
@@ -305,12 +179,18 @@ def train_capture(
     trainer_options: dict[str, Any] | None = None,
     stop: StopFlag | None = None,
     name: str | None = None,
+    max_minutes: float | None = None,
+    patience: int | None = DEFAULT_PATIENCE,
 ) -> TrainResult:
     """Train on `folder`'s pair and write a calibrated .nam; records it in capture.json.
 
-    `name` goes into the model's metadata. A model already at the target is kept
-    as `<stem>.previous.nam`, never silently replaced.
+    `name` goes into the model's metadata. Training ends after `epochs`, after
+    `max_minutes`, or after `patience` validations without improvement (stopping.Limits),
+    keeping the best checkpoint. A model already at the target is kept as
+    `<stem>.previous.nam`, never silently replaced.
     """
+    limits = Limits(epochs, max_minutes, patience)
+    limits.check()
     require_nam()
     check_trainer_options(trainer_options)
     folder = Path(folder)
@@ -323,8 +203,6 @@ def train_capture(
         raise StationError(
             f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
         )
-    if epochs < 1:
-        raise StationError("the number of epochs must be at least 1")
     meta = read_capture_meta(folder)
     info = reamp.recognise(folder / "input.wav")
     fields = fields_from_capture(meta)
@@ -343,11 +221,11 @@ def train_capture(
                         )
                     )
                 )
-            model_file = _train_standard(folder, work, epochs, fields, emit, stop)
+            model_file, log = _train_standard(folder, work, limits, fields, emit, stop)
             used = "nam-standard"
         else:
-            model_file = _train_configurable(
-                folder, work, info, architecture, epochs, ny, emit, trainer_options, stop
+            model_file, log = _train_configurable(
+                folder, work, info, architecture, limits, ny, emit, trainer_options, stop
             )
             used = "nam-configurable"
     if name is not None:
@@ -366,10 +244,11 @@ def train_capture(
         "architecture": architecture if used == "nam-configurable" else "nam-packed",
         "epochs": epochs,
         "training_path": used,
+        "training": log.to_json(),
         "trained": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     write_json(meta_path, meta)
-    return TrainResult(target, esr, used, verdict)
+    return TrainResult(target, esr, used, verdict, log)
 
 
 def install_model(source: Path, target: Path, emit: Emit) -> None:
@@ -388,19 +267,20 @@ def _train_configurable(
     work: Path,
     info: reamp.ReampInfo,
     architecture: str,
-    epochs: int,
+    limits: Limits,
     ny: int,
     emit: Emit,
     trainer_options: dict[str, Any] | None,
     stop: StopFlag | None,
-) -> Path:
+) -> tuple[Path, TrainingLog]:
     import nam.train.full as full
 
-    with epoch_reports(full, "_create_callbacks", epochs, emit, stop), fitted_data(full, emit):
+    hooks = trainer_hooks(full, "_create_callbacks", limits, emit, stop)
+    with hooks as log, fitted_data(full, emit):
         full.main(
             _data_config(folder, info, ny),
             _model_config(architecture),
-            learning_config(epochs, trainer_options),
+            learning_config(limits, trainer_options),
             work,
             no_show=True,
             make_plots=False,
@@ -408,27 +288,27 @@ def _train_configurable(
     model_file = work / "model.nam"
     if not model_file.is_file():
         raise StationError("the trainer finished without exporting a model", f"see {work}")
-    return model_file
+    return model_file, log
 
 
 def _train_standard(
     folder: Path,
     work: Path,
-    epochs: int,
+    limits: Limits,
     fields: dict[str, Any],
     emit: Emit,
     stop: StopFlag | None,
-) -> Path:
+) -> tuple[Path, TrainingLog]:
     import nam.train.core as core
     from nam.models.metadata import UserMetadata
 
     user = UserMetadata(**{k: v for k, v in fields.items() if v is not None})
-    with epoch_reports(core, "get_callbacks", epochs, emit, stop):
+    with trainer_hooks(core, "get_callbacks", limits, emit, stop) as log:
         result = core.train(
             str(folder / "input.wav"),
             str(folder / "output.wav"),
             str(work),
-            epochs=epochs,
+            epochs=limits.epochs,
             silent=True,
             user_metadata=user,
         )
@@ -438,4 +318,4 @@ def _train_standard(
     model_file = work / "model.nam"
     if not model_file.is_file():
         raise StationError("the trainer finished without exporting a model", f"see {work}")
-    return model_file
+    return model_file, log

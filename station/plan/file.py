@@ -13,6 +13,7 @@ from .design import (
     DEFAULT_CAPTURE_S,
     ROLES,
     SCHEMA_VERSION,
+    STATION_OVERHEAD_S,
     KnobRange,
     Plan,
     PlanRequest,
@@ -70,6 +71,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             anchor_every=int(data.get("anchor_every", DEFAULT_ANCHOR_EVERY)),
             capture_s=float(data.get("capture_s", DEFAULT_CAPTURE_S)),
             rig=data.get("rig"),
+            overhead_s=float(data.get("station_overhead_s", STATION_OVERHEAD_S)),
         )
         for s in data["settings"]:
             check_setting_id(s["id"])

@@ -65,14 +65,28 @@ def plan_summary(plan: Plan) -> list[str]:
         f"{roles['anchor']} anchors ({r.method}, seed {r.seed})",
         f"motion {hms(plan.motion_s)} ordered by travel, {hms(plan.unordered_motion_s)} "
         f"unordered ({saved:.0f} s saved)",
-        f"estimated total {hms(plan.total_s)} ({r.capture_s:g} s a capture)",
+        f"estimated total {hms(plan.total_s)} ({r.capture_s:g} s a capture, "
+        f"{r.overhead_s:.1f} s station overhead a setting)",
         *(f"note: {note}" for note in plan.notes),
     ]
 
 
-def make_and_write(req: PlanRequest, model: MotionModel, path: Path) -> Plan:
+def make_and_write(
+    req: PlanRequest,
+    model: MotionModel,
+    path: Path,
+    *,
+    overhead_s: float | None = None,
+    note: str | None = None,
+) -> Plan:
     """Make the plan and write it to `path` atomically (indented JSON, docs/files.md);
-    StationError for a bad request, before anything is written."""
+    StationError for a bad request, before anything is written. `overhead_s` is the station
+    overhead per setting to estimate with (the request's when None); `note` says where it
+    comes from."""
+    if overhead_s is not None:
+        req = dataclasses.replace(req, overhead_s=overhead_s)
     plan = make_plan(req, model)
+    if note:
+        plan.notes.append(note)
     atomic_write_text(Path(path), json.dumps(plan.to_json(), indent=2) + "\n")
     return plan

@@ -10,6 +10,8 @@ mid-session) each carry the y_scale that brings them to the common output level
 the calibration states.
 manifest.json lists one input/output pair per captured setting with its values,
 for training one standard model per setting.
+Every path in both files is relative to the session folder they sit in (POSIX
+separators), so a session copied to another folder or machine still trains.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def export_session(session: Session) -> ExportResult:
             continue
         metas[s.id] = meta
         if s.id in state.suspect and s.role != "anchor":
-            left_out.append({"id": s.id, "reason": "suspect (drift)"})
+            why = state.suspect_reason.get(s.id, "drift")
+            left_out.append({"id": s.id, "reason": f"suspect ({why})"})
     if not metas:
         raise StationError(
             f"session {session.name} has no finished captures to export",
@@ -80,7 +83,6 @@ def export_session(session: Session) -> ExportResult:
         raise StationError(
             "the session's captures used different reamp files", "export needs one input file"
         )
-    folder = session.folder.resolve()
     first = next(iter(metas))
     levels = sorted({session.level_of(session.setting(i)) for i in metas})
     excluded = {e["id"] for e in left_out}
@@ -98,7 +100,7 @@ def export_session(session: Session) -> ExportResult:
             continue
         meta = metas[s.id]
         item = {
-            "y_path": str(folder / s.id / "output.wav"),
+            "y_path": in_session(s.id, "output.wav"),
             "params": _params(session, s, levels),
             "id": s.id,
             "knobs": dict(s.knobs),
@@ -114,9 +116,9 @@ def export_session(session: Session) -> ExportResult:
             {
                 "id": s.id,
                 "role": s.role,
-                "input_path": str(folder / s.id / "input.wav"),
+                "input_path": in_session(s.id, "input.wav"),
                 "output_path": item["y_path"],
-                "capture_dir": str(folder / s.id),
+                "capture_dir": in_session(s.id),
                 "knobs": dict(s.knobs),
                 "switches": dict(s.switches),
                 "input_level_dbu": meta["input_level_dbu"],
@@ -125,6 +127,7 @@ def export_session(session: Session) -> ExportResult:
                 "latency_samples": meta["latency_samples"],
                 "passed": meta["passed"],
                 "suspect": s.id in state.suspect,
+                "suspect_reason": state.suspect_reason.get(s.id) if s.id in state.suspect else None,
             }
         )
     req = session.plan.request
@@ -145,7 +148,7 @@ def export_session(session: Session) -> ExportResult:
     profile = session.data["profile"]
     dataset = {
         "type": "parametric",
-        "common": {"x_path": str(folder / first / "input.wav"), "delay": 0},
+        "common": {"x_path": in_session(first, "input.wav"), "delay": 0},
         "train": sets["train"],
         "validation": sets["validation"],
         "calibration": {
@@ -179,6 +182,12 @@ def export_session(session: Session) -> ExportResult:
     return ExportResult(
         dataset_path, manifest_path, len(sets["train"]), len(sets["validation"]), left_out
     )
+
+
+def in_session(*parts: str) -> str:
+    """A path inside the session folder, relative to it: what dataset.json and manifest.json
+    write (setting ids are plain folder names, so this never leaves the folder)."""
+    return "/".join(parts)
 
 
 def common_output_level(levels_dbu: list[float]) -> float:

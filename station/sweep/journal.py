@@ -28,9 +28,13 @@ EVENTS = (
     "paused",
     "failed",
     "anchor_compared",
+    "compared",
     "suspect",
     "discarded",
     "recovered",
+    "reset",
+    "device_lost",
+    "device_back",
     "stopped",
     "finished",
 )
@@ -95,20 +99,29 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 @dataclass
 class SweepState:
-    """What the journal says about each setting: status, takes, suspects, anchor results."""
+    """What the journal says about each setting: status, takes, suspects, anchor results,
+    and each capture's comparison with the one before it."""
 
     status: dict[str, str] = field(default_factory=dict)  # pending|captured|done|failed
     takes: dict[str, int] = field(default_factory=dict)
     suspect: set[str] = field(default_factory=set)
+    suspect_reason: dict[str, str] = field(default_factory=dict)  # "drift" | "unmoved"
     anchors: list[dict[str, Any]] = field(default_factory=list)  # anchor_compared events
+    changes: list[dict[str, Any]] = field(default_factory=list)  # compared events
     last_verdict: dict[str, str] = field(default_factory=dict)
     moved_to: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Unmoved verdicts since the setting was last accepted, and the captures not yet compared.
+    unmoved: dict[str, int] = field(default_factory=dict)
+    uncompared: set[str] = field(default_factory=set)
+    last_accepted: str | None = None  # the latest capture accepted (checked, passed)
 
     def apply(self, e: dict[str, Any]) -> None:
         """Fold one journal event in."""
         sid, kind = e.get("id"), e["event"]
         if kind == "suspect":
-            self.suspect.update(i for i in e.get("ids", []) if i in self.status)
+            ids = [i for i in e.get("ids", []) if i in self.status]
+            self.suspect.update(ids)
+            self.suspect_reason.update(dict.fromkeys(ids, str(e.get("reason", "drift"))))
         elif kind == "anchor_compared":
             self.anchors.append(e)
         if sid not in self.status:
@@ -119,10 +132,20 @@ class SweepState:
             self.status[sid] = "captured"
             self.takes[sid] += 1
             self.last_verdict[sid] = "passed" if e.get("passed") else "failed checks"
+            self.uncompared.add(sid)
+        elif kind == "compared":
+            self.changes.append(e)
+            self.uncompared.discard(sid)
+            if e.get("unmoved"):
+                self.unmoved[sid] = self.unmoved.get(sid, 0) + 1
         elif kind == "checked":
             self.status[sid] = "done" if e.get("passed") else "captured"
             if e.get("passed"):
                 self.suspect.discard(sid)
+                self.suspect_reason.pop(sid, None)
+                self.unmoved.pop(sid, None)
+                self.uncompared.discard(sid)
+                self.last_accepted = sid
         elif kind == "failed":
             self.status[sid] = "failed"
             self.last_verdict[sid] = f"failed: {e.get('reason', '')}"

@@ -6,30 +6,98 @@ reports success. The sound tells. Each capture is compared with the one taken ju
 before it (both aligned to a fraction of a sample, as drift anchors are). A change
 of controls whose sound differs no more than two takes of one setting do, or far
 less than changes of that size differ elsewhere in the session, is "unmoved".
+With feedback firmware, a pot turned by the knob says where it is: a pot far from
+the pulse sent is "unmoved" whatever the sound, and pots that agree on every
+changed control mean it moved, however little the sound changed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..drivers.rig_constants import (
+    FB_AT_500,
+    FB_AT_2500,
+    FB_TOLERANCE,
+    PULSE_MAX_US,
+    PULSE_MIN_US,
+)
 from ..plan.design import Setting
 from .drift import compare_outputs
+from .journal import SweepState
+from .session import Session, committed_capture
 
 # ESR between two captures grows with the square of a small change of setting (the
 # difference signal grows linearly). How fast differs a hundredfold between knobs and
 # places in the knob space (measured on the virtual pedal: ESR/distance² from 0.02 to 6.4
 # over one sweep), so the session predicts only the least a change gives: the lower tenth
-# of its changes' ratios. A moved knob's ESR was never seen below a twentieth of that.
-FAR_BELOW = 0.01  # unmoved when the ESR is under this share of the least the session predicts
+# of its changes' ratios. Over six sweeps of the virtual pedal and preamp (tests/sweep/
+# test_unmoved.py makes one) a moved setting's ESR came as low as 1/37 of that prediction
+# (a boost switched on while drive and tone turned the other way: the two nearly cancel),
+# while a slipped horn's take gave 3e-5 of it: a thousandth leaves about thirty times room
+# on either side.
+FAR_BELOW = 0.001  # unmoved when the ESR is under this share of the least the session predicts
 LOW_QUANTILE = 0.1
 # Two takes of one setting differ by the noise of both; a change of setting adds to that.
-FLOOR_FACTOR = 2.0  # unmoved when the ESR is within this factor of what two takes differ by
+# Over the same sweeps a slipped horn's take came at 1.1 times the floor, a moved setting at
+# 66 000 times or more: ten times leaves room for gear that drifts a little between takes.
+FLOOR_FACTOR = 10.0  # unmoved when the ESR is within this factor of what two takes differ by
 MIN_HISTORY = 3  # changes needed before the session's figures predict anything
 COMPARE_S = 10.0  # seconds of each output compared (v3: the first validation copy)
+LEVEL = "reamp level"  # a change of the reamp level: a change of sound no servo makes
+# A pot within the firmware's own on-target tolerance agrees (20 ADC counts: about 39 µs).
+POT_TOLERANCE_US = FB_TOLERANCE * (PULSE_MAX_US - PULSE_MIN_US) / (FB_AT_2500 - FB_AT_500)
+
+
+def pot_us(adc: int) -> int:
+    """A feedback pot's ADC reading as the pulse (µs) it stands for, as the firmware's
+    feedback_to_us() computes it (integer arithmetic, clamped to 500–2500 µs)."""
+    span = FB_AT_2500 - FB_AT_500
+    us = PULSE_MIN_US + (adc - FB_AT_500) * (PULSE_MAX_US - PULSE_MIN_US) // span
+    return min(max(us, PULSE_MIN_US), PULSE_MAX_US)
+
+
+@dataclass(frozen=True)
+class PotReading:
+    """Where a feedback pot says a control is, against the pulse sent to its servo."""
+
+    control: str
+    channel: int
+    target_us: int
+    pot_us: int
+
+    @property
+    def agrees(self) -> bool:
+        """True when the pot is within the firmware's on-target tolerance of the target."""
+        return abs(self.pot_us - self.target_us) <= POT_TOLERANCE_US
+
+    def said(self) -> str:
+        """'drive's pot reads 1210 µs, 1490 µs sent'."""
+        return f"{self.control}'s pot reads {self.pot_us} µs, {self.target_us} µs sent"
+
+
+def pot_readings(
+    rig_profile: Mapping[str, Any] | None,
+    controls: Iterable[str],
+    pulses_us: Mapping[str, int],
+    feedback_adc: Mapping[str, int],
+) -> tuple[PotReading, ...]:
+    """The pot readings of the named controls that have a pot, from a rig profile (its JSON
+    snapshot) and a move's journal record (`pulses_us`, `feedback_adc`: channel → value)."""
+    if not rig_profile or not feedback_adc:
+        return ()
+    named = set(controls)
+    out = []
+    for spec in [*rig_profile.get("knobs", []), *rig_profile.get("switches", [])]:
+        ch = str(spec.get("channel"))
+        if spec.get("name") in named and ch in feedback_adc and ch in pulses_us:
+            target = int(pulses_us[ch])
+            out.append(PotReading(spec["name"], int(ch), target, pot_us(int(feedback_adc[ch]))))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -43,18 +111,46 @@ class ChangeCheck:
     esr: float  # between the two outputs, after fractional alignment
     floor_esr: float  # what two takes of one setting differ by, in this session
     expected_esr: float | None  # the least a change this size gives elsewhere in the session
+    pots: tuple[PotReading, ...] = ()  # feedback pots on the setting's controls, if any
 
     @property
-    def unmoved(self) -> bool:
-        """True when the controls changed but the sound, within the session's figures, did not."""
-        if not self.changed:
-            return False
+    def off_target(self) -> tuple[PotReading, ...]:
+        """The pots that say their control is not where it was sent."""
+        return tuple(p for p in self.pots if not p.agrees)
+
+    @property
+    def judged_by(self) -> str | None:
+        """'pot' when feedback pots decide, 'sound' when the sound does, None when no control
+        a servo sets changed (and no pot disagrees): nothing to judge."""
+        if self.off_target:
+            return "pot"
+        turned = [c for c in self.changed if c != LEVEL]
+        if not turned:
+            return None
+        agreeing = {p.control for p in self.pots if p.agrees}
+        return "pot" if all(c in agreeing for c in turned) else "sound"
+
+    @property
+    def sounded_same(self) -> bool:
+        """True when the sound changed no more than the session's figures allow for no change."""
         if self.esr <= FLOOR_FACTOR * self.floor_esr:
             return True
         return self.expected_esr is not None and self.esr < FAR_BELOW * self.expected_esr
 
+    @property
+    def unmoved(self) -> bool:
+        """True when a pot says a control is not where it was sent, or when the controls changed
+        but the sound, within the session's figures, did not (and no pots say otherwise)."""
+        by = self.judged_by
+        if by == "pot":
+            return bool(self.off_target)
+        return by == "sound" and self.sounded_same
+
     def message(self) -> str:
         """The warning a user reads, with the numbers."""
+        if self.off_target:
+            said = "; ".join(p.said() for p in self.off_target)
+            return f"{self.setting_id}: {said}: did the knob move?"
         expected = (
             f", where changes of this size in this session give at least about "
             f"{self.expected_esr:.2g}"
@@ -78,6 +174,8 @@ class ChangeCheck:
             "esr": self.esr,
             "floor_esr": self.floor_esr,
             "expected_esr": self.expected_esr,
+            "pots": [{**asdict(p), "agrees": p.agrees} for p in self.pots],
+            "judged_by": self.judged_by,
             "unmoved": self.unmoved,
         }
 
@@ -106,7 +204,7 @@ def setting_change(
             total += 1.0
     if a.reamp_dbu != b.reamp_dbu:
         # A level change is a change of sound too, but not one a servo makes.
-        changed.append("reamp level")
+        changed.append(LEVEL)
         total += 1.0
     return math.sqrt(total), tuple(changed)
 
@@ -133,12 +231,14 @@ def check_change(
     knob_ranges: Mapping[str, tuple[float, float]],
     history: Iterable[tuple[float, float]],
     floor_esr: float,
+    pots: Iterable[PotReading] = (),
     samplerate_window_s: float = COMPARE_S,
 ) -> ChangeCheck:
     """Compare SESSION/<current.id>/output.wav with SESSION/<previous.id>/output.wav.
 
     `history` holds the session's earlier (distance, ESR) changes judged moved;
-    `floor_esr` what two takes of one setting differ by (replicates, anchors).
+    `floor_esr` what two takes of one setting differ by (replicates, anchors); `pots`
+    the feedback pots' readings after the move to `current`, if the rig has any.
     """
     distance, changed = setting_change(previous, current, knob_ranges)
     diff = compare_outputs(
@@ -152,4 +252,65 @@ def check_change(
         diff.esr,
         floor_esr,
         expected_esr(history, distance),
+        tuple(pots),
+    )
+
+
+def replicate_esr(meta: Mapping[str, Any]) -> float | None:
+    """A capture's replicate ESR (capture.json's `replicate_esr` check), None without one."""
+    for c in meta.get("checks") or []:
+        if c.get("name") == "replicate_esr" and isinstance(c.get("value"), int | float):
+            return float(c["value"])
+    return None
+
+
+def floor_of(replicates: Iterable[float | None], anchors: Iterable[float]) -> float:
+    """What two takes of one setting differ by: the larger of the two captures' replicate ESRs
+    and the median ESR of the anchors that did not drift (0 when there is neither)."""
+    values = [r for r in replicates if r is not None and math.isfinite(r)]
+    steady = sorted(a for a in anchors if math.isfinite(a))
+    if steady:
+        values.append(steady[len(steady) // 2])
+    return max(values, default=0.0)
+
+
+def compare_with_previous(session: Session, state: SweepState, setting: Setting) -> ChangeCheck:
+    """Compare `setting`'s capture with the capture accepted just before it in the session,
+    with the session's figures so far (its journal, folded into `state`): the floor from
+    the two captures' replicate ESRs and the steady anchors, the history of changes judged
+    moved, and the pots read after the move to `setting` (feedback firmware).
+
+    Raises LookupError when there is no earlier capture to compare with; StationError
+    (SignalError) when an output cannot be read.
+    """
+    previous_id = state.last_accepted
+    if previous_id is None or previous_id == setting.id:
+        raise LookupError(f"no capture before {setting.id} to compare with")
+    folder = session.folder
+    metas = [committed_capture(folder, i) or {} for i in (setting.id, previous_id)]
+    steady = [
+        float(a["esr"])
+        for a in state.anchors
+        if not a.get("drifted") and isinstance(a.get("esr"), int | float)
+    ]
+    history = [
+        (float(c["distance"]), float(c["esr"]))
+        for c in state.changes
+        if not c.get("unmoved") and c.get("distance") and isinstance(c.get("esr"), int | float)
+    ]
+    moved = state.moved_to.get(setting.id, {})
+    pots = pot_readings(
+        session.data.get("rig_profile"),
+        [*setting.knobs, *setting.switches],
+        moved.get("pulses_us") or {},
+        moved.get("feedback_adc") or {},
+    )
+    return check_change(
+        folder,
+        setting,
+        session.setting(previous_id),
+        knob_ranges={k.name: (k.min, k.max) for k in session.plan.request.knobs},
+        history=history,
+        floor_esr=floor_of([replicate_esr(m) for m in metas], steady),
+        pots=pots,
     )

@@ -1,4 +1,9 @@
-"""Putting the gear at a setting: by the servo rig (move, detach, re-check) or by hand."""
+"""Putting the gear at a setting: by the servo rig (move, detach, re-check) or by hand.
+
+A servo that stalls (E_STALL) is let go and tried once more, slowly; if it stalls
+again the setting cannot be reached (SettingUnreachable names the channel and its
+control) and the sweep goes on without it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,20 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from ..errors import StationError
+from ..drivers.rig import RigStall
+from ..errors import RigError, StationError
 from ..events import Prompt, StopFlag
 from ..phrases import Phrase
 from ..plan.design import Plan, Setting
 
 POSITION_TOLERANCE_US = 1
+SLOW_FACTOR = 4  # a stalled move is tried once more at this fraction of the slew speed
+SLOWEST_US_PER_S = 20
+
+
+class SettingUnreachable(StationError):
+    """The rig cannot put the gear at a setting (a servo stalled twice): that setting fails,
+    the sweep goes on."""
 
 
 def describe(s: Setting) -> str:
@@ -104,6 +117,7 @@ class RigPositioner:
         self.profile = profile
         self.label = f"rig {profile.name}"
         self.last_move_s = 0.0
+        self._speed_owed = False  # the rig is not at the profile's slew speed
 
     def check(self, settings: Iterable[Setting]) -> None:
         """Every setting maps to pulses on this rig (its pulses_for refuses unknown names and
@@ -121,15 +135,22 @@ class RigPositioner:
                     ),
                 ) from None
 
+    def pulses(self, s: Setting) -> dict[int, int]:
+        """Channel → µs for setting `s`, from the rig profile."""
+        return {int(ch): int(us) for ch, us in self.profile.pulses_for(s.knobs, s.switches).items()}
+
     def set(self, s: Setting, *, stop: StopFlag | None) -> dict[str, Any]:
         """Move (returns on DONE), detach, then re-check with POS; one more move if a channel
-        is not where it was sent; StationError if it still is not."""
-        pulses = {
-            int(ch): int(us) for ch, us in self.profile.pulses_for(s.knobs, s.switches).items()
-        }
+        is not where it was sent; StationError if it still is not. A stall is retried once
+        (see `_move`); SettingUnreachable if it stalls again."""
+        pulses = self.pulses(s)
         t0 = time.monotonic()
+        if self._speed_owed:  # a stall's slow retry could not set the speed back
+            self.rig.set_speed(self.profile.slew_us_per_s)
+            self._speed_owed = False
+        stalls: list[dict[str, Any]] = []
         for attempt in (1, 2):
-            self.rig.move(pulses, stop=stop)
+            stalls += self._move(s, pulses, stop)
             self.rig.detach(list(pulses))
             pos = self.rig.positions()
             wrong = {
@@ -148,12 +169,74 @@ class RigPositioner:
                     "check the servo wiring and power",
                 )
         self.last_move_s = time.monotonic() - t0
-        return {
+        # Feedback firmware's pots (turned by the knobs) say where the knobs are, not the horns.
+        pots = dict(getattr(self.rig, "feedback_adc", None) or {})
+        done = {
             "pulses_us": pulses,
             "positions_us": {ch: pos[ch] for ch in pulses},
             "move_s": self.last_move_s,
+            **({"feedback_adc": pots} if pots else {}),
             "controls": rig_controls(self.profile, pos, [*s.knobs, *s.switches]),
         }
+        return done | ({"stalled": stalls} if stalls else {})
+
+    def _named(self, channel: int | None) -> str:
+        """'channel 0 (drive)': a servo channel and the control on it."""
+        if channel is None:
+            return "a servo (the rig did not say which)"
+        names = [c.name for c in [*self.profile.knobs, *self.profile.switches]]
+        chans = [c.channel for c in [*self.profile.knobs, *self.profile.switches]]
+        on = [n for n, c in zip(names, chans, strict=True) if c == channel]
+        return f"channel {channel}" + (f" ({on[0]})" if on else "")
+
+    def _move(
+        self, s: Setting, pulses: dict[int, int], stop: StopFlag | None
+    ) -> list[dict[str, Any]]:
+        """Move; a servo that stalls is let go (DETACH) and the move tried once more at a
+        quarter of the speed, which is set back after. Returns the stall survived, for the
+        journal; SettingUnreachable when the retry stalls too."""
+        try:
+            self.rig.move(pulses, stop=stop)
+            return []
+        except RigStall as exc:
+            stall = {"channel": exc.channel, "control": self._named(exc.channel)}
+        self.rig.detach(list(pulses))
+        speed = self.profile.slew_us_per_s
+        slow = max(SLOWEST_US_PER_S, round(speed / SLOW_FACTOR))
+        self._speed_owed = True
+        self.rig.set_speed(slow)
+        try:
+            self.rig.move(pulses, stop=stop)
+        except RigStall as again:
+            with contextlib.suppress(RigError):
+                self.rig.detach(list(pulses))
+            raise SettingUnreachable(
+                f"the servo on {self._named(again.channel)} stalled moving to {s.id}, and "
+                f"again at {slow} µs/s after it was let go",
+                "something holds that control (past its end stop, a jammed linkage): free it; "
+                "resuming the session takes the setting again",
+            ) from None
+        finally:
+            with contextlib.suppress(RigError):  # a port gone now: `set` sets it later
+                self.rig.set_speed(speed)
+                self._speed_owed = False
+        return [stall | {"retried_us_per_s": slow}]
+
+    def verify(self, s: Setting) -> bool:
+        """After a take: True when the rig still holds the pulses of `s` (POS). Raises RigReset
+        when the board restarted meanwhile (its banner comes first), RigLost when its port
+        went away."""
+        pos = self.rig.positions()
+        return all(
+            pos.get(ch) is not None and abs(pos[ch] - us) <= POSITION_TOLERANCE_US
+            for ch, us in self.pulses(s).items()
+        )
+
+    def reconnect(self, port: str | None) -> str:
+        """Open the rig's port again (or `port`, a new name), after it went away; the port's
+        name. RigError while it is not there."""
+        self.rig.reconnect(port)
+        return str(self.rig.name)
 
     def controls(self) -> dict[str, dict[str, Any]]:
         """Where every control of the rig is now (POS), none of them set by a plan yet."""

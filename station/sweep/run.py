@@ -2,7 +2,12 @@
 
 Every step is journalled (fsynced) before the next begins, so a sweep killed at
 any moment resumes at the first setting not done, with nothing lost and nothing
-taken twice. The bench is left safe (servos detached) on every way out.
+taken twice. The bench is left safe (servos detached) on every way out. The rig
+is asked where it is after every take, before the take is accepted: a board that
+restarted meanwhile (or a port that went away) means the take is discarded and
+the setting taken again once every servo is back (see faults.py). Each passing
+capture is compared with the one before it (moved.py): a knob that did not move
+is moved away and back and taken again once, then marked suspect.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ from ..capture.checks import Check
 from ..capture.redraw import draw_missing
 from ..capture.run import CaptureRequest, run_capture
 from ..drivers.base import AudioInterface
-from ..errors import StationError, Stopped, StreamError
+from ..drivers.rig import RigLost, RigReset
+from ..errors import DeviceLost, StationError, Stopped, StreamError
 from ..events import Confirm, Emit, Prompt, StopFlag, SweepProgress, Warning_, ignore
 from ..phrases import Phrase
 from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
+from .faults import Faults
 from .journal import Journal, SweepState, replay
-from .positioner import Positioner, describe
+from .moved import compare_with_previous
+from .positioner import ManualPositioner, Positioner, SettingUnreachable, describe
 from .session import Session, committed_capture, discard_partials
 
 MAX_CLIP_PAUSES = 3  # a setting that still clips after this many pauses fails
@@ -41,6 +49,7 @@ class SweepSummary:
     pending: list[str]
     suspect: list[str]
     drift: list[dict[str, Any]] = field(default_factory=list)
+    suspect_reasons: dict[str, str] = field(default_factory=dict)  # id → "drift" | "unmoved"
 
     @property
     def complete(self) -> bool:
@@ -56,6 +65,7 @@ class SweepSummary:
             "failed": self.failed,
             "pending": self.pending,
             "suspect": self.suspect,
+            "suspect_reasons": self.suspect_reasons,
             "anchors": self.drift,
         }
 
@@ -65,8 +75,10 @@ def summarise(session: Session, state: SweepState) -> SweepSummary:
     ids = [s.id for s in session.schedule]
     by = {k: [i for i in ids if state.status[i] == k] for k in ("done", "failed")}
     pending = [i for i in ids if state.status[i] not in ("done", "failed")]
+    suspect = sorted(state.suspect)
+    reasons = {i: state.suspect_reason.get(i, "drift") for i in suspect}
     return SweepSummary(
-        session.folder, by["done"], by["failed"], pending, sorted(state.suspect), state.anchors
+        session.folder, by["done"], by["failed"], pending, suspect, state.anchors, reasons
     )
 
 
@@ -106,6 +118,8 @@ class SweepRunner:
         self._warned: set[str] = set()
         # Report pictures are drawn while the servos move on (one worker, in take order).
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-report")
+        self.faults = Faults(self.log, self.emit, stop, session.folder, self._drain_reports)
+        self.release: Callable[[], None] = lambda: None  # frees the session's and rig's locks
 
     def _capture_emit(self, event: Any) -> None:
         # The same pre-flight warning for every setting would bury the ones that matter.
@@ -145,7 +159,7 @@ class SweepRunner:
                     raise Stopped()
                 self._progress(index, setting)
                 t0 = time.monotonic()
-                ok = self._take(setting)
+                ok = self._take_or_fail(setting)
                 self._durations.append(time.monotonic() - t0)
                 if ok and setting.role == "anchor":
                     self._anchor(index, setting)
@@ -166,16 +180,33 @@ class SweepRunner:
                     Phrase("{fix}, then {sweep_resume}", fix=fix, session=s.name),
                 ) from None
             if isinstance(exc, StationError) and not isinstance(exc, Stopped):
-                kept = Phrase(
-                    "the session is kept: {sweep_resume} goes on from here", session=s.name
-                )
+                kept = self.how_to_resume()
                 exc.advice = exc.advice + "; " + kept if exc.advice else kept
+            elif isinstance(exc, Stopped) and self.faults.stopped_waiting:
+                exc.advice = self.how_to_resume()
             raise
         finally:
-            self.positioner.close()
-            self._reports.shutdown(wait=True)
+            self.close()
         s.save_status(self.state)
         return summarise(s, self.state)
+
+    def close(self) -> None:
+        """Leave the bench safe (servos detached, port closed), let every report picture be
+        drawn, and free the session's and the rig's locks; for a runner never run, too."""
+        try:
+            self.positioner.close()
+            self._reports.shutdown(wait=True)
+        finally:
+            self.release()
+
+    def how_to_resume(self) -> Phrase:
+        """'the session is kept: ...' with how to go on from here: on the rig's new port when
+        it came back under another name, or the sweep stopped waiting for it."""
+        s = self.session.name
+        kept = Phrase("the session is kept: {sweep_resume} goes on from here", session=s)
+        if self.faults.rig_moved_port or self.faults.stopped_waiting == "rig":
+            kept += Phrase(" ({sweep_resume_port} if the rig has another name now)", session=s)
+        return kept
 
     def _recover(self) -> None:
         """Adopt captures finished but not journalled (killed between commit and journal);
@@ -191,7 +222,7 @@ class SweepRunner:
             if self.state.status[sid] == "pending":
                 self.log("recovered", id=sid, passed=bool(meta.get("passed")), take=0)
             if meta.get("passed"):
-                self.log("checked", id=sid, passed=True)
+                self._recover_judged(setting, meta)
 
     def _draw_missing(self) -> None:
         for note in draw_missing(self.session.folder):
@@ -204,14 +235,73 @@ class SweepRunner:
         self._patched = self._patched or prompt.kind == "patch_gear"
         self.confirm(prompt)
 
+    def _take_or_fail(self, setting: Setting) -> bool:
+        """`_take`; a setting the rig cannot reach fails (False) and the sweep goes on."""
+        try:
+            return self._take(setting)
+        except SettingUnreachable as exc:
+            return self._give_up(setting.id, 0, exc.message)
+
+    def _move_to(self, setting: Setting) -> dict[str, Any]:
+        """Put the gear at `setting` (see Positioner.set): after a board reset every servo is
+        put back with the move; a port that went away is waited for."""
+        while True:
+            try:
+                moved = self.positioner.set(setting, stop=self.stop)
+            except RigReset as exc:
+                self.faults.reset(setting.id, "move", exc)
+                continue
+            except RigLost as exc:
+                self.faults.wait_for_rig(setting.id, exc, self.positioner)
+                continue
+            for stall in moved.get("stalled", []):
+                self.emit(
+                    Warning_(
+                        f"{setting.id}: the servo on {stall['control']} stalled; it was let go "
+                        f"and moved again at {stall['retried_us_per_s']} µs/s, and got there"
+                    )
+                )
+            return moved
+
+    def _accepted(self, setting: Setting) -> bool:
+        """After a take, before it is journalled: True when the rig still holds the setting.
+        If its board restarted (or its port went away, or it reports other pulses) the take
+        may have begun with the servos anywhere: it is discarded, the gear is put back at
+        the setting, and False says to take it again."""
+        verify = getattr(self.positioner, "verify", None)
+        if verify is None:
+            return True
+        sid = setting.id
+        try:
+            if verify(setting):
+                return True
+            self.faults.discard_take(sid)
+            gone = RigReset("the rig reports other pulses than it was sent", "")
+            self.faults.reset(sid, "take", gone)
+        except RigReset as exc:
+            self.faults.discard_take(sid)
+            self.faults.reset(sid, "take", exc)
+        except RigLost as exc:
+            self.faults.discard_take(sid)
+            self.faults.wait_for_rig(sid, exc, self.positioner)
+        moved = self._move_to(setting)
+        moved.pop("controls", None)
+        self.log("moved", id=sid, **moved)
+        return False
+
+    def _drain_reports(self) -> None:
+        """Wait until every report picture queued so far is drawn."""
+        self._reports.submit(lambda: None).result()
+
     def _take(self, setting: Setting) -> bool:
         """Move to the setting and capture it, retaking up to the limit; True when it passed.
 
         A clipped return is never retaken blindly: the sweep pauses with the advice
-        (unattended, the setting fails at once and the sweep goes on).
+        (unattended, the setting fails at once and the sweep goes on). An interface that
+        went away is waited for, then the take is played again.
         """
         opts, sid = self.session.options, setting.id
-        moved = self.positioner.set(setting, stop=self.stop)
+        moved = self._move_to(setting)
         controls = moved.pop("controls", None)
         self.log("moved", id=sid, **moved)
         sweep: dict[str, object] = {"session": self.session.name, "id": sid, "role": setting.role}
@@ -244,7 +334,12 @@ class SweepRunner:
                 )
             except StreamError as exc:
                 reason = f"spoilt take: {exc.message}"
+            except DeviceLost as exc:
+                self.faults.wait_for_audio(sid, exc, self.interface)
+                continue  # nothing of it was kept: take it again (not one of the retakes)
             else:
+                if not self._accepted(setting):
+                    continue  # discarded: the rig is back at the setting, take it again
                 failed = [c.name for c in result.checks if c.status == "fail"]
                 self.log(
                     "captured",
@@ -254,10 +349,10 @@ class SweepRunner:
                     failed_checks=failed,
                     reamp_dbu=req.reamp_dbu,
                 )
-                self.log("checked", id=sid, passed=result.passed)
-                self._last_verdict = f"{sid} passed" if result.passed else f"{sid} failed"
                 if result.passed:
-                    return True
+                    return self._check_moved(setting)
+                self.log("checked", id=sid, passed=False)
+                self._last_verdict = f"{sid} failed"
                 reason = f"failed checks: {', '.join(failed)}"
                 clip = clipped(result.checks)
                 if clip is not None and not self.unattended and pauses < MAX_CLIP_PAUSES:
@@ -273,6 +368,76 @@ class SweepRunner:
                 self.emit(Warning_(f"{sid}: {reason}; retake {retakes} of {opts.retakes}"))
                 continue
             return self._give_up(sid, retakes, reason)
+
+    def _check_moved(self, setting: Setting) -> bool:
+        """Compare a passing capture with the one accepted before it, journal the comparison,
+        then accept it, or (the knob did not move) move away and back and take it again once,
+        then mark it suspect. True: the capture passed its checks."""
+        sid = setting.id
+        try:
+            check = compare_with_previous(self.session, self.state, setting)
+        except LookupError:
+            return self._accept(sid)  # the first capture: nothing to compare with
+        except StationError as exc:
+            self.emit(Warning_(f"{sid}: not compared with the setting before it: {exc.message}"))
+            return self._accept(sid)
+        said = {"message": check.message()} if check.unmoved else {}
+        # Which take was compared: a retake a kill left unjournalled is told apart on resume.
+        taken = (committed_capture(self.session.folder, sid) or {}).get("finished")
+        self.log("compared", **check.to_json(), capture_finished=taken, **said)
+        return self._judged(setting, check.unmoved, check.message())
+
+    def _judged(self, setting: Setting, unmoved: bool, message: str) -> bool:
+        """Act on a comparison: accept; retake after moving away and back (the first time this
+        capture of the setting sounded unmoved); or accept it marked suspect (the second)."""
+        sid = setting.id
+        if not unmoved:
+            return self._accept(sid)
+        if self.state.unmoved.get(sid, 0) < 2:
+            self._last_verdict = f"{sid} unmoved? retaking"
+            self.emit(Warning_(f"{message}; moving it away and back, and taking it again"))
+            self.log("retaken", id=sid, retake=1, reason=f"unmoved: {message}")
+            self._move_away(setting)
+            return self._take(setting)
+        self._accept(sid)
+        self.log("suspect", ids=[sid], reason="unmoved", message=message)
+        self._last_verdict = f"{sid} suspect (unmoved)"
+        self.emit(
+            Warning_(
+                f"{message}; still the same after moving it away and back: marked suspect "
+                "(unmoved) and left out of training"
+            )
+        )
+        return True
+
+    def _accept(self, sid: str) -> bool:
+        self.log("checked", id=sid, passed=True)
+        self._last_verdict = f"{sid} passed"
+        return True
+
+    def _move_away(self, setting: Setting) -> None:
+        """Move the rig to the setting accepted before `setting` (a horn that slipped catches
+        its knob again on the way back); by hand, the next move prompts again."""
+        before = self.state.last_accepted
+        if before is None or isinstance(self.positioner, ManualPositioner):
+            return
+        away = self.positioner.set(self.session.setting(before), stop=self.stop)
+        away.pop("controls", None)
+        self.log("moved", id=setting.id, away_to=before, **away)
+
+    def _recover_judged(self, setting: Setting, meta: dict[str, Any]) -> None:
+        """Go on with a passing capture found on disk: compare it if it never was (a retake
+        the kill left unjournalled is adopted first), else act on the comparison the journal
+        holds (the kill came before its outcome)."""
+        sid = setting.id
+        last = next((e for e in reversed(self.state.changes) if e.get("id") == sid), None)
+        if sid in self.state.uncompared:
+            self._check_moved(setting)
+        elif last is None or last.get("capture_finished") != meta.get("finished"):
+            self.log("recovered", id=sid, passed=True, take=0)
+            self._check_moved(setting)
+        else:
+            self._judged(setting, bool(last.get("unmoved")), str(last.get("message", "")))
 
     def _give_up(self, sid: str, retakes: int, reason: str) -> bool:
         """Mark a setting failed and go on (False), or stop when the options say so."""
@@ -362,7 +527,7 @@ class SweepRunner:
         elif policy == "recapture":
             for sid in suspects:
                 self.emit(Warning_(f"recapturing {sid} after the drift"))
-                self._take(self.session.setting(sid))
+                self._take_or_fail(self.session.setting(sid))
 
     def _report_later(self, job: Callable[[], None]) -> None:
         """Draw a take's report off the sweep's thread: the next setting need not wait."""

@@ -105,6 +105,9 @@ class Session:
             for s in self.schedule
         }
         self.data["suspect"] = sorted(state.suspect)
+        self.data["suspect_reasons"] = {
+            i: state.suspect_reason.get(i, "drift") for i in sorted(state.suspect)
+        }
         write_json(self.folder / SESSION_FILE, self.data)
 
 
@@ -160,8 +163,8 @@ def create_session(
     """Make the session folder and its session.json; refuses an existing session."""
     options.validate()
     plan, raw = load_plan_file(plan_path)
-    if folder.exists() and any(folder.iterdir()):
-        raise StationError(
+    if folder.exists() and any(not p.name.startswith(".") for p in folder.iterdir()):
+        raise StationError(  # (a hidden .lock is the one starting it)
             f"a session called {folder.name!r} already exists",
             Phrase(
                 "continue it with {sweep_resume}, or choose another {session_name}",

@@ -7,6 +7,7 @@ same words and open the rig the same way. The devices come from the front end
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,9 @@ from ..drivers.base import AudioInterface
 from ..drivers.rig import ServoRig
 from ..errors import StationError
 from ..events import Confirm, Emit, Prompt, StopFlag, Warning_, ignore
-from ..home import capture_path, check_name, session_folder
+from ..home import capture_path, check_name, lock_rig, lock_session, session_folder
 from ..interface.profiles import Profile, load_profile
+from ..locks import Lock
 from ..phrases import Phrase
 from ..plan.design import Plan
 from ..reamp.files import md5_of_file
@@ -86,15 +88,51 @@ def default_virtual_gear(
     return found or "od"
 
 
-def open_positioner(
-    rig_profile: RigProfile | None, port: str | None, devices: SweepDevices, confirm: Confirm
-) -> Positioner:
-    """The positioner for `rig_profile` (None: the user sets the gear by hand).
+class Held:
+    """The locks a sweep holds (its session, its rig), freed together; a stale one taken over
+    from a killed program is said as a warning."""
 
-    Raises StationError (RigError) when the rig cannot be used.
+    def __init__(self, emit: Emit, holder: str | None) -> None:
+        self.emit = emit
+        self.holder = holder
+        self.locks: list[Lock] = []
+
+    def session(self, folder: Path) -> None:
+        """Hold the session in `folder` (LockHeld when a running program has it)."""
+        self._said(lock_session(folder, holder=self.holder), f"session {folder.name}")
+
+    def rig(self, home: Path, port: str) -> None:
+        """Hold the rig on `port` (LockHeld when a running program has it)."""
+        self._said(lock_rig(home, port, holder=self.holder), f"the rig on {port}")
+
+    def _said(self, lock: Lock, what: str) -> None:
+        self.locks.append(lock)
+        note = lock.stale_note(what)
+        if note:
+            self.emit(Warning_(note))
+
+    def release(self) -> None:
+        """Free every lock held (idempotent)."""
+        while self.locks:
+            self.locks.pop().release()
+
+
+def open_positioner(
+    rig_profile: RigProfile | None,
+    port: str | None,
+    devices: SweepDevices,
+    confirm: Confirm,
+    held: tuple[Held, Path] | None = None,
+) -> Positioner:
+    """The positioner for `rig_profile` (None: the user sets the gear by hand); with `held`
+    (the locks and the home), the rig's port is locked before it is opened.
+
+    Raises StationError (RigError, LockHeld) when the rig cannot be used.
     """
     if rig_profile is None:
         return ManualPositioner(confirm)
+    if held is not None:
+        held[0].rig(held[1], port or rig_profile.port)
     rig = devices.rig(port or rig_profile.port)
     try:
         rig.set_speed(rig_profile.slew_us_per_s)
@@ -140,13 +178,16 @@ def start_sweep(
     emit: Emit = ignore,
     stop: StopFlag | None = None,
     unattended: bool = False,
+    holder: str | None = None,
 ) -> SweepRunner:
     """Check everything, open the interface and rig, create the session; returns its runner.
 
     Every check a capture's pre-flight makes runs for every level of the plan, and
     the disk need for every capture is checked, before the session folder exists
     and before the rig is opened: a refused start leaves nothing behind. With
-    `unattended`, the runner never waits for the user (see SweepRunner).
+    `unattended`, the runner never waits for the user (see SweepRunner). The
+    session and the rig's port are locked (naming `holder`, e.g. 'station sweep
+    run') until the runner's run ends; LockHeld names a program holding either.
     """
     check_name(start.out)
     plan, _ = load_plan_file(start.plan_path)
@@ -173,11 +214,8 @@ def start_sweep(
             Phrase("make a plan with {plan_for_rig}", rig=rig_name),
         )
     folder = capture_path(home, start.out)
-    if folder.exists() and any(folder.iterdir()):
-        raise StationError(
-            f"a session called {start.out!r} already exists",
-            Phrase("continue it with {sweep_resume}, or choose another name", session=start.out),
-        )
+    if _taken(folder):
+        raise _exists(start.out)
     schedule = schedule_of(plan, start.anchor_every)
     reamp_path = Path(start.reamp_path)
     levels = [s.reamp_dbu for s in schedule if s.reamp_dbu is not None]
@@ -189,7 +227,20 @@ def start_sweep(
     rig_profile = rig_profile_of(home, rig_name)
     interface = devices.interface(profile, options.virtual_gear)
     check_streams(interface, profile, reamp_path)
-    positioner = open_positioner(rig_profile, start.port, devices, confirm)
+    held = Held(emit, holder)
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        held.session(folder)
+        if _taken(folder):  # another start got here first
+            raise _exists(start.out)
+        positioner = open_positioner(rig_profile, start.port, devices, confirm, (held, home))
+    except BaseException:
+        held.release()
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     try:
         positioner.check(schedule)
         confirm_left_alone(plan, rig_profile, positioner, confirm)
@@ -205,8 +256,12 @@ def start_sweep(
         )
     except BaseException:
         positioner.close()
+        held.release()
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
-    return SweepRunner(
+    runner = SweepRunner(
         session,
         interface,
         profile,
@@ -216,6 +271,20 @@ def start_sweep(
         confirm=confirm,
         stop=stop,
         unattended=unattended,
+    )
+    runner.release = held.release
+    return runner
+
+
+def _taken(folder: Path) -> bool:
+    """Whether a session (or anything but a lock) is in `folder` already."""
+    return folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir())
+
+
+def _exists(name: str) -> StationError:
+    return StationError(
+        f"a session called {name!r} already exists",
+        Phrase("continue it with {sweep_resume}, or choose another name", session=name),
     )
 
 
@@ -229,11 +298,34 @@ def resume_sweep(
     emit: Emit = ignore,
     stop: StopFlag | None = None,
     unattended: bool = False,
+    holder: str | None = None,
 ) -> SweepRunner:
     """Reopen a session, refusing (StationError) when its plan, profiles or reamp file changed
     (a re-measured return level is taken, with a warning), or when a capture's pre-flight
-    or the disk need refuses a setting not done yet: all before the rig is opened."""
+    or the disk need refuses a setting not done yet: all before the rig is opened. The
+    session is locked first and the rig's port before it opens (LockHeld names a program
+    holding either), until the runner's run ends."""
     session = open_session(session_folder(home, name))
+    held = Held(emit, holder)
+    held.session(session.folder)
+    try:
+        return _resume(home, session, devices, confirm, held, port, emit, stop, unattended)
+    except BaseException:
+        held.release()
+        raise
+
+
+def _resume(
+    home: Path,
+    session: Any,
+    devices: SweepDevices,
+    confirm: Confirm,
+    held: Held,
+    port: str | None,
+    emit: Emit,
+    stop: StopFlag | None,
+    unattended: bool,
+) -> SweepRunner:
     d = session.data
     profile = load_profile(home, d["profile_name"])
     reamp = Path(d["reamp_file"]["path"])
@@ -252,7 +344,7 @@ def resume_sweep(
         emit(Warning_(note))
     interface = devices.interface(profile, session.options.virtual_gear)
     check_streams(interface, profile, reamp)
-    positioner = open_positioner(rig_profile, port, devices, confirm)
+    positioner = open_positioner(rig_profile, port, devices, confirm, (held, home))
     try:
         positioner.check(session.schedule)
     except BaseException:
@@ -260,7 +352,7 @@ def resume_sweep(
         raise
     if rig_profile is not None and (alone := left_alone(session.plan, rig_profile)):
         emit(Warning_(f"the plan leaves {', '.join(alone)} where the rig finds them"))
-    return SweepRunner(
+    runner = SweepRunner(
         session,
         interface,
         profile,
@@ -271,3 +363,5 @@ def resume_sweep(
         stop=stop,
         unattended=unattended,
     )
+    runner.release = held.release
+    return runner

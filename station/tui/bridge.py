@@ -8,6 +8,7 @@ stop flag.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,14 @@ class Bridge:
         self.on_event = on_event
         self.rig = rig
         self.stop = StopFlag()
+        self.ports: queue.Queue[str] = queue.Queue()  # port names the user offers (Use port)
+
+    def port_offer(self, timeout_s: float) -> str | None:
+        """A port name the user offered within `timeout_s` (a sweep waiting for its rig asks)."""
+        try:
+            return self.ports.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
 
     def emit(self, event: Event) -> None:
         """Hand an event to the screen on the UI thread."""

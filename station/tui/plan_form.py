@@ -18,10 +18,11 @@ from textual.message import Message
 from textual.widgets import Button, Input, Select, Static
 
 from ..errors import StationError
-from ..home import list_rigs, plan_path, plans_dir
+from ..home import captures_dir, list_rigs, plan_path, plans_dir
 from ..plan.design import METHODS, Plan, PlanRequest
 from ..plan.setup import for_rig, make_and_write, plan_summary
 from ..rig.profiles import RigProfile, load_rig
+from ..sweep.overhead import expected_overhead
 from .form import dbu_values, number, optional_integer, row
 from .words import error_text
 
@@ -169,7 +170,8 @@ class PlanForm(Vertical):
         app = self.station
         replaced = path.is_file()
         try:
-            plan = make_and_write(*for_rig(req, rig), path)
+            overhead_s, note = expected_overhead(captures_dir(app.home))
+            plan = make_and_write(*for_rig(req, rig), path, overhead_s=overhead_s, note=note)
         except StationError as exc:
             app.call_from_thread(self.planned, None, f"[red]{escape(error_text(exc))}[/red]")
             return

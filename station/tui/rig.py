@@ -19,7 +19,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Input, Label, RichLog, Static
 
 from ..errors import StationError, Stopped
-from ..home import list_rigs
+from ..home import list_rigs, lock_rig
+from ..locks import Lock
 from ..rig.calibrate import COMMANDS, RigCalibration, command_list, parse_settings, rig_status
 from ..rig.profiles import load_rig, save_rig
 from .base import StationScreen
@@ -69,6 +70,7 @@ class RigScreen(StationScreen[None]):
         super().__init__()
         self.busy = False  # a command is running
         self.rig: Any = None
+        self.port_lock: Lock | None = None  # the rig's port, held while connected
         self.cal: RigCalibration | None = None
         self.bench: Any = None
         self.port = ""
@@ -168,7 +170,12 @@ class RigScreen(StationScreen[None]):
             bench = virtual.servos  # the knobs the virtual capture hears
             kw["twin_kw"] = {"bench": bench, "speedup": speedup_from_env()}
         app.call_from_thread(self.note, f"connecting to {port} …")
+        lock = None
         try:
+            lock = lock_rig(app.home, port, holder="station (the TUI's Rig screen)")
+            note = lock.stale_note(f"the rig on {port}")
+            if note:
+                app.call_from_thread(self.notify, note, severity="warning", timeout=10)
             rig = open_rig(port, **kw)
             cal = RigCalibration(
                 rig,
@@ -178,10 +185,13 @@ class RigScreen(StationScreen[None]):
                 look=bench.pointer_text if bench is not None else None,
             )
         except StationError as exc:
+            if lock is not None:
+                lock.release()
             app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)
             app.call_from_thread(self.note, f"[red]{escape(said(exc))}[/red]")
             return
         self.rig, self.cal, self.bench, self.port = rig, cal, bench, port
+        self.port_lock = lock
         info = rig.info
         seen = f"servo-rig {info.version}, {info.channels} channels" if info else "servo-rig"
         app.call_from_thread(self.note, f"[green]connected: {seen}[/green]")
@@ -308,8 +318,8 @@ class RigScreen(StationScreen[None]):
 
     def on_unmount(self) -> None:
         """Leaving the screen: detach and close, off the UI thread."""
-        rig = self.rig
-        self.rig = self.cal = None
+        rig, lock = self.rig, self.port_lock
+        self.rig = self.cal = self.port_lock = None
         if rig is None:
             return
 
@@ -320,5 +330,7 @@ class RigScreen(StationScreen[None]):
                 pass
             finally:
                 rig.close()
+                if lock is not None:
+                    lock.release()
 
         threading.Thread(target=leave, name="rig-leave", daemon=True).start()

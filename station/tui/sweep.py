@@ -28,7 +28,7 @@ from textual.widgets import (
 
 from ..devices import StationBench
 from ..errors import StationError, Stopped
-from ..events import Event, Progress, Step, SweepProgress, Warning_
+from ..events import DeviceBack, DevicePaused, Event, Progress, Step, SweepProgress, Warning_
 from ..home import home_signal_path, list_profiles, plans_dir, session_folder
 from ..plan.design import Plan
 from ..reamp.generate import write_station_signal
@@ -41,6 +41,8 @@ from .form import number, row
 from .plan_form import PlanForm
 from .sweep_view import SweepView, summary_line
 from .words import error_text, said, say
+
+HOLDER = "station (the TUI's Sweep screen)"  # who holds the session and rig, for the locks
 
 
 def newest_plan(home: Path) -> Path | None:
@@ -66,6 +68,7 @@ class SweepScreen(StationScreen[None]):
         super().__init__()
         self.busy = False
         self.bridge: Bridge | None = None
+        self.devices: StationBench | None = None  # the last sweep's devices (its twin, if any)
         self.summary: SweepSummary | None = None
 
     @property
@@ -105,6 +108,7 @@ class SweepScreen(StationScreen[None]):
                 )
                 rig = s.get("sweep_rig") or ("vpedal" if app.demo else "none")
                 yield row("Rig", Input(rig, id="rig"))
+                yield row("Port", Input("", id="port", placeholder="the rig profile's port"))
                 yield row("Session", Input(s.get("sweep_session", "sweep1"), id="session"))
                 yield row("Reamp dBu", Input(str(s.get("reamp_dbu", 12)), id="dbu"))
                 reamp_file = s.get("reamp_file") or str(home_signal_path(app.home))
@@ -147,9 +151,26 @@ class SweepScreen(StationScreen[None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Dispatch the buttons to their actions."""
-        {"start": self.action_start, "resume": self.action_resume, "stop": self.action_stop}[
-            str(event.button.id)
-        ]()
+        {
+            "start": self.action_start,
+            "resume": self.action_resume,
+            "stop": self.action_stop,
+            "use_port": self.use_port,
+        }[str(event.button.id)]()
+
+    def use_port(self) -> None:
+        """Offer the typed port name to a sweep waiting for its rig."""
+        field = self.query_one("#new_port", Input)
+        name = field.value.strip()
+        if self.bridge is None or not self.busy or not name:
+            return
+        self.bridge.ports.put(name)
+        self.notify(f"Trying the rig on {name} …")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the new port field: use it."""
+        if event.input.id == "new_port":
+            self.use_port()
 
     def action_start(self) -> None:
         """Check the form, then start a new session in a worker."""
@@ -168,7 +189,7 @@ class SweepScreen(StationScreen[None]):
             return
         form = {
             k: self.query_one(f"#{k}", Input).value.strip()
-            for k in ("plan", "rig", "session", "file")
+            for k in ("plan", "rig", "session", "file", "port")
         }
         app.remember(
             profile=profile,
@@ -186,8 +207,9 @@ class SweepScreen(StationScreen[None]):
         if self.busy:
             return
         name = self.query_one("#session", Input).value.strip()
+        port = self.query_one("#port", Input).value.strip()
         self.set_busy(True)
-        self.run_sweep({"session": name}, resume=True)
+        self.run_sweep({"session": name, "port": port}, resume=True)
 
     def action_stop(self) -> None:
         """Stop after the current step; the session stays resumable."""
@@ -206,6 +228,12 @@ class SweepScreen(StationScreen[None]):
             view.show_take(event.text)
         elif isinstance(event, Warning_):
             self.notify(say(event.text), severity="warning", timeout=10)
+        elif isinstance(event, DevicePaused):
+            view.show_pause(event)
+        elif isinstance(event, DeviceBack):
+            view.end_pause()
+            what = f"The rig is back on {event.port}" if event.port else "The interface is back"
+            self.notify(f"{what} after {event.waited_s:.0f} s; the sweep goes on.")
 
     def started(self, session: Session) -> None:
         """The session exists: its settings on the Progress tab, shown."""
@@ -225,7 +253,7 @@ class SweepScreen(StationScreen[None]):
         app = self.station
         self.bridge = bridge = Bridge(app, self.on_station_event, app.rig)
         runner: SweepRunner | None = None
-        devices = StationBench(app.home, app.bench)
+        self.devices = devices = StationBench(app.home, app.bench)
         try:
             if resume:
                 runner = resume_sweep(
@@ -233,8 +261,10 @@ class SweepScreen(StationScreen[None]):
                     form["session"],
                     devices,
                     bridge.confirm,
+                    port=form["port"] or None,
                     emit=bridge.emit,
                     stop=bridge.stop,
+                    holder=HOLDER,
                 )
             else:
                 path = Path(form["file"]).expanduser()
@@ -247,17 +277,29 @@ class SweepScreen(StationScreen[None]):
                     out=form["session"],
                     reamp_path=path,
                     options=SweepOptions(reamp_dbu=form["dbu"]),
+                    port=form["port"] or None,
                 )
                 runner = start_sweep(
-                    app.home, start, devices, bridge.confirm, emit=bridge.emit, stop=bridge.stop
+                    app.home,
+                    start,
+                    devices,
+                    bridge.confirm,
+                    emit=bridge.emit,
+                    stop=bridge.stop,
+                    holder=HOLDER,
                 )
             bridge.rig = app.rig  # the bench is open now: the virtual rig does what prompts ask
+            runner.faults.offer = bridge.port_offer
             app.call_from_thread(self.started, runner.session)
             summary = runner.run(resumed=resume)
             app.call_from_thread(self.finished, summary, summary_line(summary))
         except Stopped:
             # Stopped at a question before the session existed: there is nothing to resume.
             kept = "the session is kept; F8 resumes it" if runner else "no session was made"
+            if runner is not None and (
+                runner.faults.stopped_waiting == "rig" or runner.faults.rig_moved_port
+            ):
+                kept += " (type the rig's new Port first if it has one)"
             app.call_from_thread(self.finished, None, f"Stopped: {kept}.")
         except StationError as exc:
             app.call_from_thread(self.notify, error_text(exc), severity="error", timeout=12)

@@ -7,23 +7,24 @@ from typing import Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from ..events import SweepProgress
+from ..events import DevicePaused, SweepProgress
 from ..models.parametric.training import why_no_parametric
 from ..sweep.journal import Journal, SweepState, replay
 from ..sweep.positioner import describe
 from ..sweep.run import SweepSummary, progress_line
 from ..sweep.session import Session
-from .words import said
+from .words import said, say
 
 SHOWN_ANCHORS = 3  # anchors listed one by one; the rest are counted (drifted ones come first)
 
 
 def verdict(state: SweepState, setting_id: str, anchor: dict[str, Any] | None) -> str:
     """What came of one setting, as the table shows it: passed (and in how many takes),
-    failed and why, retaking, pending; suspect after a drift; an anchor steady or drifted."""
+    failed and why, retaking, pending; suspect after a drift, or when its knob did not move
+    (unmoved); an anchor steady or drifted."""
     status = state.status[setting_id]
     takes = state.takes.get(setting_id, 0)
     if status == "done":
@@ -37,6 +38,8 @@ def verdict(state: SweepState, setting_id: str, anchor: dict[str, Any] | None) -
         text = "[dim]pending[/dim]"
     if setting_id in state.suspect:
         text += " [yellow]suspect[/yellow]"
+        if state.suspect_reason.get(setting_id) == "unmoved":
+            text += " (unmoved)"
     if anchor is not None:
         text += " · [b red]DRIFT[/b red]" if anchor.get("drifted") else " · steady"
     return text
@@ -97,6 +100,8 @@ class SweepView(Vertical):
     SweepView #status { text-style: bold; background: $boost; padding: 0 1; height: auto; }
     SweepView #current, SweepView #take { height: 1; }
     SweepView #anchors { height: auto; }
+    SweepView #pause { height: 1; }
+    SweepView #pause Input { width: 1fr; }
     SweepView DataTable { height: 1fr; max-height: 100%; }
     """
 
@@ -110,8 +115,27 @@ class SweepView(Vertical):
         for line in (Static("", id="current"), Static("", id="take", classes="muted")):
             line.display = False  # shown while a sweep runs
             yield line
+        with Horizontal(id="pause"):  # shown while the sweep waits for its rig
+            yield Input(placeholder="the rig's new port, e.g. /dev/ttyACM1", id="new_port")
+            yield Button("Use port", id="use_port", compact=True)
         yield Static("", id="anchors")
         yield DataTable(id="settings", zebra_stripes=True, cursor_type="row")
+
+    def on_mount(self) -> None:
+        """The pause row shows only while a sweep waits for its rig."""
+        self.query_one("#pause").display = False
+
+    def show_pause(self, event: DevicePaused) -> None:
+        """The sweep waits for a device: say what happened and what to do; for the rig, the
+        field for a new port name."""
+        self.query_one("#status", Static).update(f"[b yellow]{escape(say(event.text))}[/]")
+        self.query_one("#pause").display = event.device == "rig"
+        if event.device == "rig":
+            self.query_one("#new_port", Input).focus()
+
+    def end_pause(self) -> None:
+        """The device is back: hide the port field."""
+        self.query_one("#pause").display = False
 
     def show_session(self, session: Session) -> SweepState:
         """Fill the table with the session's schedule and what its journal says so far."""

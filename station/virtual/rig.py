@@ -21,6 +21,7 @@ from ..drivers.base import (
     StreamSpec,
     StreamStats,
     check_channels,
+    device_lost,
 )
 from ..errors import DeviceError, Stopped
 from ..events import Prompt, StopFlag
@@ -106,6 +107,11 @@ class VirtualRig:
     meter_bandwidth_hz: float | None = 20_000.0  # first-order roll-off above this
     gear: Gear | None = None  # see virtual gear
     dropout_at_s: float | None = None  # a fault: the return delivers 50 ms of zeros from here
+    # A fault: the interface vanishes this far (s) into the next stream, and is back after
+    # `audio_outage_s` seconds of wall time (None: when `replug_audio` is called).
+    audio_lost_at_s: float | None = None
+    audio_outage_s: float | None = None
+    audio_gone_since: float | None = None  # when it vanished (monotonic), while it is gone
     servos: ServoBench | None = None  # the servo horns that turn the knobbed gear's knobs
     stream_shift_samples: float | None = None
     timing_patched: bool = True
@@ -145,6 +151,23 @@ class VirtualRig:
             self.servos = ServoBench(state_path=path)
         if self.gear is not None and hasattr(self.gear, "servos"):
             self.gear.servos = self.servos
+
+    def audio_present(self) -> bool:
+        """Whether the simulated interface is plugged in (it comes back by itself once its
+        outage has passed)."""
+        gone, outage = self.audio_gone_since, self.audio_outage_s
+        if gone is not None and outage is not None and time.monotonic() - gone >= outage:
+            self.audio_gone_since = None
+        return self.audio_gone_since is None
+
+    def unplug_audio(self) -> None:
+        """A fault: the interface's cable is pulled now (a stream running stops at its next
+        block; the next one cannot open)."""
+        self.audio_gone_since = time.monotonic()
+
+    def replug_audio(self) -> None:
+        """Plug the interface back in."""
+        self.audio_gone_since = None
 
     def act_on(self, prompt: Prompt) -> None:
         """Do at the virtual bench what a prompt asks the user to do (patch cables)."""
@@ -191,8 +214,15 @@ class VirtualInterface:
         self.rig = rig
         self.name = rig.truth.name
 
+    def available(self) -> bool:
+        """Whether the simulated interface is plugged in (see VirtualRig.audio_lost_at_s)."""
+        return self.rig.audio_present()
+
     def validate(self, spec: StreamSpec) -> None:
-        """Raise DeviceError for channels or a rate the simulated interface lacks."""
+        """Raise DeviceError for channels or a rate the simulated interface lacks (DeviceLost
+        while it is unplugged)."""
+        if not self.rig.audio_present():
+            raise device_lost(self.name, "it is not there")
         t = self.rig.truth
         if spec.samplerate not in t.samplerates:
             rates = ", ".join(str(r) for r in t.samplerates)
@@ -270,9 +300,15 @@ class VirtualInterface:
         recorded = 0
         end_at: int | None = None
         started = time.monotonic()
+        lost_at = None if rig.audio_lost_at_s is None else int(rig.audio_lost_at_s * sr)
         while end_at is None or recorded < end_at:
             if stop is not None and stop.is_set():
                 raise Stopped()
+            if lost_at is not None and recorded >= lost_at:
+                rig.audio_lost_at_s = None
+                rig.unplug_audio()
+            if rig.audio_gone_since is not None:  # pulled now, or by someone meanwhile
+                raise device_lost(self.name, f"no audio from it after {recorded / sr:.1f} s")
             if end_at is None and source.finished:
                 end_at = played + tail_frames
             played += send_block()

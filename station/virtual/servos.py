@@ -199,11 +199,23 @@ def read_controls(
 
 
 @dataclass
+class Slip:
+    """A horn slipping on its control's shaft: the control stays where the horn at `seat_us`
+    put it. `persistent`: it slips on every move; else the horn catches again once it comes
+    back to `seat_us` (a move away and back re-seats it)."""
+
+    seat_us: float
+    persistent: bool
+    left: bool = False  # the horn has moved away from the seat since it slipped
+
+
+@dataclass
 class ServoBench:
     """Where each servo horn on the virtual bench is (µs-equivalent), and what it has set.
 
     Thread-safe: the firmware twin moves horns while the gear reads knobs. With a
     `state_path` the horns keep their positions between runs, as real knobs do.
+    A horn can be made to slip (a fault for tests): the servo turns, the knob does not.
     """
 
     knobs: tuple[PrintedKnob, ...] = OD_KNOBS + PREAMP_KNOBS
@@ -211,6 +223,7 @@ class ServoBench:
     state_path: Path | None = None
     horn_us: dict[int, float] = field(default_factory=dict)
     levers: dict[str, str] = field(default_factory=dict)
+    slips: dict[int, Slip] = field(default_factory=dict)  # channel → its slipping horn
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -235,24 +248,71 @@ class ServoBench:
         lo, hi = self.limits_us(channel)
         at = min(max(pulse_us, lo), hi)
         with self._lock:
+            before = self.horn_us.get(channel, at)
             self.horn_us[channel] = at
+            if self._still_slipping(channel, before, at):
+                return at
             for s in self.switches:
                 if s.channel == channel:
                     self.levers[s.name] = s.latch(self.levers[s.name], servo_deg(at))
         return at
+
+    def _still_slipping(self, channel: int, before: float, at: float) -> bool:
+        """Whether the horn's move from `before` to `at` leaves its control behind (the lock
+        held); a slip that is not persistent ends where the horn passes its seat again."""
+        slip = self.slips.get(channel)
+        if slip is None:
+            return False
+        if slip.persistent:
+            return True
+        if slip.left and min(before, at) <= slip.seat_us <= max(before, at):
+            del self.slips[channel]  # back where the control sits: the horn catches it
+            return False
+        slip.left = slip.left or abs(at - slip.seat_us) > 1.0
+        return True
+
+    def slip(self, channel: int, *, persistent: bool = True) -> None:
+        """A fault for tests: the horn on `channel` slips on its control's shaft. The servo
+        turns (the firmware's POS says the commanded pulse) but the knob or lever stays
+        where it is: for good (`persistent`, until `grip`), or until the horn comes back to
+        where the control sits (a move away and back), where it catches again."""
+        with self._lock:
+            seat = self.horn_us.get(channel, 1500.0)
+            self.slips[channel] = Slip(seat, persistent)
+
+    def grip(self, channel: int) -> None:
+        """The slipping horn on `channel` is seated again, its control turned to where the
+        horn points (as a user fixing it would)."""
+        with self._lock:
+            self.slips.pop(channel, None)
+            at = self.horn_us.get(channel)
+            for s in self.switches:
+                if s.channel == channel and at is not None:
+                    self.levers[s.name] = s.latch(self.levers[s.name], servo_deg(at))
 
     def horn(self, channel: int) -> float | None:
         """Where the horn on `channel` is (µs), None for a channel with nothing attached."""
         with self._lock:
             return self.horn_us.get(channel)
 
+    def control_us(self, channel: int) -> float | None:
+        """Where the control on `channel` is, as the horn position that put it there (µs): the
+        horn's own unless it slipped (what a feedback pot on the knob reads); None with
+        nothing attached."""
+        with self._lock:
+            return self._control_us(channel) if channel in self.horn_us else None
+
     def knob_values(self) -> dict[str, float]:
         """Knob name → the printed value its pointer shows now."""
         with self._lock:
             return {
-                k.name: k.value_at_deg(k.linkage.knob_deg(self.horn_us[k.channel]))
+                k.name: k.value_at_deg(k.linkage.knob_deg(self._control_us(k.channel)))
                 for k in self.knobs
             }
+
+    def _control_us(self, channel: int) -> float:
+        slip = self.slips.get(channel)
+        return slip.seat_us if slip is not None else self.horn_us[channel]
 
     def switch_positions(self) -> dict[str, str]:
         """Switch name → where its lever is now."""

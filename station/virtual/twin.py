@@ -11,6 +11,13 @@ the PCA9685 build (16 channels): the bench's two pieces of gear use 10. POS
 reports what the firmware would: the last commanded pulse; before any command,
 the pulse its feedback pot reads (through the same 10-bit ADC); `?` on a channel
 with neither.
+
+Faults for tests and benchmarks, as a night on a real bench brings them: the
+board resets (`restart`: banner again, positions and attachment forgotten), a
+horn jams for a move or two (`jam`: E_STALL), the USB cable is pulled (`unplug`:
+the host's port fails) and put back under the same name or a new one (`plug`).
+The port is a symlink to the pty, as udev's /dev/serial/by-id names are, so a
+re-plug can come back under the name the host knew.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
+import tempfile
 import threading
 import time
 import tty
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..drivers.rig_constants import (
     BACKLASH_US,
@@ -58,6 +68,7 @@ class _Move:
     started_s: float = 0.0
     arrived_at: float | None = None
     held_since: dict[int, float] = field(default_factory=dict)
+    jammed: set[int] = field(default_factory=set)  # channels whose horn is held this move
 
 
 class VirtualFirmware:
@@ -83,9 +94,13 @@ class VirtualFirmware:
         self.trace: list[tuple[float, int, float]] = []  # (sim s, channel, µs) while moving
         self.received: list[str] = []
         self._tick_s = tick_s
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.device = os.ttyname(self._slave)
+        self.jammed: dict[int, int] = {}  # channel → stalls left before its horn turns again
+        self.stalls = 0  # E_STALLs reported since it was made
+        self._links = Path(tempfile.mkdtemp(prefix="station-twin-"))
+        self._plugs = 0
+        self._master = self._slave = -1
+        self.device = self._new_pty()
+        self._fd_lock = threading.Lock()
         self._quit = threading.Event()
         self._restart = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="rig-twin", daemon=True)
@@ -93,6 +108,25 @@ class VirtualFirmware:
         self._power_on()
 
     # -- life cycle -------------------------------------------------------------
+
+    def _new_pty(self, new_name: bool = False) -> str:
+        """A fresh pty pair, its slave linked as the port's name (a new name if asked)."""
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self._plugs += new_name
+        link = self._links / f"ttyTWIN{self._plugs}"
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        link.symlink_to(os.ttyname(self._slave))
+        return str(link)
+
+    def _close_pty(self) -> None:
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._master = self._slave = -1
+        with contextlib.suppress(FileNotFoundError):
+            Path(self.device).unlink()
 
     def _power_on(self) -> None:
         self.speed_us_per_s = float(DEFAULT_SPEED_US_PER_S)
@@ -120,15 +154,55 @@ class VirtualFirmware:
         """A fault for tests: the board resets (servos detached, state forgotten, banner)."""
         self._restart.set()
 
+    def jam(self, channel: int, moves: int = 1) -> None:
+        """A fault: the horn on `channel` is held where it is, from now (a move running feels
+        it at once), until `moves` moves that try to turn it have ended in E_STALL (as a knob
+        against something would with feedback firmware)."""
+        with self._lock:
+            self.jammed[channel] = moves
+            if self._move is not None and channel in self._move.targets:
+                self._move.jammed.add(channel)
+
+    def moving(self) -> dict[int, float]:
+        """The channels a move is turning now, each with the travel it has left (µs)."""
+        with self._lock:
+            move = self._move
+            if move is None:
+                return {}
+            return {ch: abs(t - self.pulse_us[ch]) for ch, t in move.targets.items()}
+
+    def unplug(self) -> None:
+        """A fault: the USB cable is pulled. The host's port fails (EIO), its name is gone, and
+        the board, powered from USB, is off until `plug`."""
+        with self._fd_lock, self._lock:
+            self._close_pty()
+            self.attached.clear()
+            self._move = None
+        self.bench.save()
+
+    def plug(self, *, new_name: bool = False) -> str:
+        """Put the cable back: a new port (under the old name, or a new one as a re-plug into
+        another socket gets); the board powers on when the host opens it (see `opened`).
+        Returns the port's name."""
+        with self._fd_lock, self._lock:
+            self.device = self._new_pty(new_name)
+            self._power_on()
+            self._buf, self._last = b"", 0.0
+        return self.device
+
+    def opened(self) -> None:
+        """The host opened the port: like an Arduino, the board resets and prints its banner."""
+        self.restart()
+
     def close(self) -> None:
         """Stop serving, save the horn positions, release the pty."""
         self._quit.set()
         if self._thread.is_alive():
             self._thread.join(2.0)
         self.bench.save()
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._fd_lock:
+            self._close_pty()
+        shutil.rmtree(self._links, ignore_errors=True)
 
     def __enter__(self) -> VirtualFirmware:
         return self.start()
@@ -147,33 +221,41 @@ class VirtualFirmware:
 
     def _serve(self) -> None:
         self._banner()
-        buf = b""
-        last = self.now_s()
+        self._buf = b""
+        self._last = self.now_s()
         while not self._quit.is_set():
-            if self._restart.is_set():
-                self._restart.clear()
-                with self._lock:
-                    self._power_on()
-                buf = b""
-                last = 0.0
-                self._banner()
-            ready, _, _ = select.select([self._master], [], [], self._tick_s)
-            if ready:
-                try:
-                    buf += os.read(self._master, 1024)
-                except OSError:
-                    return
-                while b"\n" in buf:
-                    raw, buf = buf.split(b"\n", 1)
-                    line = raw.decode("ascii", "replace").rstrip("\r").strip()
-                    if line and not self.silent:
-                        self.received.append(line)
-                        with self._lock:
-                            self._command(line)
-            now = self.now_s()
+            with self._fd_lock:  # unplug and plug swap the pty only between two passes
+                plugged = self._master >= 0
+                if plugged:
+                    self._pass()
+            if not plugged:  # no power, no port: wait for the cable
+                self._quit.wait(self._tick_s)
+
+    def _pass(self) -> None:
+        """One pass of the main loop: a restart, the lines that came in, motion."""
+        if self._restart.is_set():
+            self._restart.clear()
             with self._lock:
-                self._advance(last, now)
-            last = now
+                self._power_on()
+            self._buf, self._last = b"", 0.0
+            self._banner()
+        ready, _, _ = select.select([self._master], [], [], self._tick_s)
+        if ready:
+            try:
+                self._buf += os.read(self._master, 1024)
+            except OSError:
+                return
+            while b"\n" in self._buf:
+                raw, self._buf = self._buf.split(b"\n", 1)
+                line = raw.decode("ascii", "replace").rstrip("\r").strip()
+                if line and not self.silent:
+                    self.received.append(line)
+                    with self._lock:
+                        self._command(line)
+        now = self.now_s()
+        with self._lock:
+            self._advance(self._last, now)
+        self._last = now
 
     def _command(self, line: str) -> None:
         self._last_cmd_s = self.now_s()
@@ -247,14 +329,19 @@ class VirtualFirmware:
             self.attached.add(ch)
             self.commanded.add(ch)
         self._move = _Move(cid, targets, waypoints, started_s=self.now_s())
+        for ch in targets:
+            if self.jammed.get(ch, 0) > 0:  # spent only by a stall: a move that leaves the
+                self._move.jammed.add(ch)  # knob where it is does not find the jam
         self._move_say = say
 
     def _adc(self, ch: int) -> int | None:
-        """The 10-bit reading of the channel's feedback pot, None without one (or a horn)."""
-        horn = self.bench.horn(ch)
-        if horn is None or not (self.feedback_channels is None or ch in self.feedback_channels):
+        """The 10-bit reading of the channel's feedback pot, None without one (or a horn).
+        The pot is turned by the knob (README: the firmware), so it reads where the knob is,
+        which is not where the horn is when the horn slipped."""
+        knob = self.bench.control_us(ch)
+        if knob is None or not (self.feedback_channels is None or ch in self.feedback_channels):
             return None
-        return round((horn - PULSE_MIN_US) / (PULSE_MAX_US - PULSE_MIN_US) * ADC_MAX)
+        return round((knob - PULSE_MIN_US) / (PULSE_MAX_US - PULSE_MIN_US) * ADC_MAX)
 
     def _pos(self, cid: int, _args: list[str], say) -> None:
         parts = []
@@ -315,14 +402,18 @@ class VirtualFirmware:
                     self.trace.append((now, ch, at))
                 if at == goal:
                     points.pop(0)
-            horn = self.bench.drive(ch, self.pulse_us[ch])
+            held = self.bench.horn(ch) if ch in move.jammed else None  # a jam: it stays put
+            horn = held if held is not None else self.bench.drive(ch, self.pulse_us[ch])
             if abs(horn - self.pulse_us[ch]) > 20:  # held back: feedback disagrees
                 since = move.held_since.setdefault(ch, now)
                 if now - since > STALL_S:
-                    self._move_say(f"ERR {move.cid} E_STALL ch={ch} at={round(horn)}")
-                    self.attached.discard(ch)
+                    self.attached.discard(ch)  # let it go, then say so
+                    self.stalls += 1
+                    if ch in move.jammed:
+                        self.jammed[ch] -= 1
                     self.pulse_us[ch] = horn
                     self._move = None
+                    self._move_say(f"ERR {move.cid} E_STALL ch={ch} at={round(horn)}")
                     return
             else:
                 move.held_since.pop(ch, None)

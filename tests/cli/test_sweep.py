@@ -119,9 +119,9 @@ def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
         s["id"] for s in sched if s["role"] == "holdout"
     }
     assert {i["id"] for i in dataset["train"]} == {s["id"] for s in sched if s["role"] == "train"}
-    assert Path(dataset["common"]["x_path"]).is_file()
+    assert (session / dataset["common"]["x_path"]).is_file()
     for item in dataset["train"] + dataset["validation"]:
-        assert Path(item["y_path"]).is_file()
+        assert (session / item["y_path"]).is_file()
         pulses = {int(c): us for c, us in moved[item["id"]]["positions_us"].items()}
         for knob, channel in (("drive", 0), ("tone", 1)):
             value = item["params"][knob]
@@ -129,8 +129,8 @@ def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
             # The virtual pedal's pointer, turned by the twin, shows the value the dataset says.
             assert pedal_value(knob, pulses[channel]) == pytest.approx(value, abs=0.02)
     for snap in manifest["snapshots"]:
-        assert Path(snap["input_path"]).is_file() and Path(snap["output_path"]).is_file()
-        meta = json.loads((Path(snap["capture_dir"]) / "capture.json").read_text())
+        assert all((session / snap[k]).is_file() for k in ("input_path", "output_path"))
+        meta = json.loads((session / snap["capture_dir"] / "capture.json").read_text())
         assert meta["knobs"] == snap["knobs"] == by_id[snap["id"]]["knobs"]
         assert meta["switches"] == snap["switches"] == by_id[snap["id"]]["switches"]
 

@@ -12,10 +12,10 @@ import pytest
 
 from station.cli.words import say as cli_words
 from station.drivers.base import KnobRig
-from station.drivers.rig import RigReset, ServoRig, open_rig, slew_time_s
+from station.drivers.rig import RigLost, RigReset, RigStall, ServoRig, open_rig, slew_time_s
 from station.errors import RigError, Stopped
 from station.events import StopFlag
-from tests.drivers.transcript import Pair, expected_protocol
+from tests.drivers.transcript import Pair, TranscriptPort, expected_protocol
 
 BANNER: Pair = (None, b"READY servo-rig 1.0.0 proto=1 channels=4\r\n")
 HELLO: Pair = (b"HELLO 1\n", b"OK 1 servo-rig 1.0.0 proto=1 channels=4\n")
@@ -45,6 +45,7 @@ def test_connect_move_positions_detach() -> None:
         assert isinstance(rig, KnobRig)
         assert rig.move({2: 2100, 0: 1490}) == {0: 1490, 2: 2100}
         assert rig.positions() == {0: 1490, 1: 1500, 2: 2100, 3: 1500}
+        assert rig.feedback_adc == {0: 512}  # the pot's reading, where one is wired
         rig.detach()
         rig.detach([2, 0])
         rig.set_speed(150.0)
@@ -153,9 +154,10 @@ def test_a_reset_mid_move_is_reported_and_positions_are_re_established() -> None
         (None, b"READY servo-rig 1.0.0 proto=1 channels=4\n"),  # brown-out mid-move
         # The next command first re-establishes everything the board forgot.
         (b"HELLO 5\n", b"OK 5 servo-rig 1.0.0 proto=1 channels=4\n"),
-        (b"SPEED 6 600\n", b"OK 6\n"),
-        (b"MOVE 7 0 1000 1 2000\n", b"ACK 7\nDONE 7 0=1000 1=2000\n"),
-        (b"MOVE 8 0 1800\n", b"ACK 8\nDONE 8 0=1800\n"),
+        (b"STOP 6\n", b"OK 6\n"),
+        (b"SPEED 7 600\n", b"OK 7\n"),
+        # Every servo it drove, in one move: channel 1 where it was, channel 0 to the new pulse.
+        (b"MOVE 8 0 1800 1 2000\n", b"ACK 8\nDONE 8 0=1800 1=2000\n"),
     ]
     with expected_protocol(pairs) as port:
         rig = connected(port)
@@ -165,6 +167,82 @@ def test_a_reset_mid_move_is_reported_and_positions_are_re_established() -> None
             rig.move({0: 1800})
         assert rig.move({0: 1800}) == {0: 1800}
     assert rig.resets == 1
+
+
+class UnpluggedPort(TranscriptPort):
+    """A transcript port whose cable is pulled once its pairs run out: reads fail with EIO."""
+
+    def read_until(self, expected: bytes = b"\n", size: int | None = None) -> bytes:
+        if not self.pairs and not self._buffer:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().read_until(expected, size)
+
+
+def test_a_port_that_goes_away_is_lost_until_reconnected() -> None:
+    gone = UnpluggedPort([BANNER, HELLO, (b"MOVE 2 0 1200\n", b"ACK 2\nDONE 2 0=1200\n")])
+    gone.pairs.append((b"MOVE 3 1 1700\n", b"ACK 3\n"))  # then the cable is pulled mid-move
+    again = [
+        (None, b"READY servo-rig 1.0.0 proto=1 channels=4\n"),  # the board reset on opening
+        (b"HELLO 5\n", b"OK 5 servo-rig 1.0.0 proto=1 channels=4\n"),
+        (b"HELLO 6\n", b"OK 6 servo-rig 1.0.0 proto=1 channels=4\n"),
+        (b"STOP 7\n", b"OK 7\n"),
+        (b"MOVE 8 0 1200 1 1700\n", b"ACK 8\nDONE 8 0=1200 1=1700\n"),
+    ]
+    opened: list[str] = []
+    with expected_protocol(again) as replugged:
+
+        def reopen(name: str) -> TranscriptPort:
+            opened.append(name)
+            if len(opened) == 1:
+                raise RigError(f"there is no serial port {name}")  # not back yet
+            return replugged
+
+        rig = ServoRig(gone, name="/dev/ttyACM0", clock=gone.clock, reopen=reopen)
+        rig.connect()
+        rig.move({0: 1200})
+        with pytest.raises(RigLost, match="/dev/ttyACM0 went away") as info:
+            rig.move({1: 1700})
+        assert "plug it back" in info.value.hint
+        with pytest.raises(RigLost, match="is gone"):  # nothing more is written to a dead port
+            rig.ping()
+        with pytest.raises(RigError, match="no serial port"):
+            rig.reconnect()
+        assert rig.reconnect("/dev/ttyACM1").channels == 4
+        # The board forgot everything: the next move re-sends every servo with its own.
+        assert rig.move({1: 1700}) == {1: 1700}
+    assert opened == ["/dev/ttyACM0", "/dev/ttyACM1"] and rig.name == "/dev/ttyACM1"
+
+
+@pytest.mark.parametrize(
+    ("text", "channel"),
+    [(b"feedback off target on channel 3", 3), (b"ch=2 at=1830", 2), (b"jammed", None)],
+)
+def test_a_stall_names_its_channel(text: bytes, channel: int | None) -> None:
+    pairs = [BANNER, HELLO, (b"MOVE 2 0 2400\n", b"ACK 2\nERR 2 E_STALL " + text + b"\n")]
+    with expected_protocol(pairs) as port:
+        rig = connected(port)
+        with pytest.raises(RigStall) as info:
+            rig.move({0: 2400})
+    assert info.value.channel == channel
+
+
+def test_a_move_the_restarted_board_took_before_its_banner_was_read_is_stopped_first() -> None:
+    pairs = [
+        BANNER,
+        HELLO,
+        # The board restarted just before MOVE 2 arrived: it prints its banner and, fresh,
+        # accepts the move. The station reads the banner first.
+        (b"MOVE 2 0 1800\n", b"READY servo-rig 1.0.0 proto=1 channels=4\nACK 2\n"),
+        (b"HELLO 3\n", b"OK 3 servo-rig 1.0.0 proto=1 channels=4\n"),
+        (b"STOP 4\n", b"ERR 2 E_STOPPED\nOK 4\n"),  # else the next MOVE is refused as busy
+        (b"MOVE 5 0 1800\n", b"ACK 5\nDONE 5 0=1800\n"),
+    ]
+    with expected_protocol(pairs) as port:
+        rig = connected(port)
+        with pytest.raises(RigReset):
+            rig.move({0: 1800})
+        assert rig.move({0: 1800}) == {0: 1800}
+    assert "ERR 2 E_STOPPED" in rig.ignored
 
 
 def test_no_done_resends_the_move_with_the_same_id() -> None:

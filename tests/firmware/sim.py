@@ -184,6 +184,11 @@ class FirmwareSim:
         """Reset the AVR mid-session (the firmware restarts and prints its banner again)."""
         self._send("RESET")
 
+    def reset_at(self, word: str, nth: int, delay_ms: int) -> None:
+        """Reset the AVR `delay_ms` simulated ms after it has received its `nth` line starting
+        with `word` from now (a brown-out at a known point of a move, in AVR time)."""
+        self._send(f"RESET AT {word} {nth} {delay_ms}")
+
     def set_pot(self, ch: int, mode: str, us: int = 0) -> None:
         """Make channel ch's feedback pot follow its servo ('follow') or stick at `us` ('stuck')."""
         self._send(f"POT {ch} {mode} {us}")

@@ -40,6 +40,9 @@ def number(text: str) -> float:
         ("RIG_STALL_MS", rc.STALL_S, 1000),
         ("RIG_WATCHDOG_MS", rc.WATCHDOG_S, 1000),
         ("RIG_LINE_MAX", rc.LINE_MAX, 1),
+        ("RIG_FB_AT_500", rc.FB_AT_500, 1),
+        ("RIG_FB_AT_2500", rc.FB_AT_2500, 1),
+        ("RIG_FB_TOLERANCE", rc.FB_TOLERANCE, 1),
     ],
 )
 def test_config_h_agrees(macro: str, ours: float, scale: int) -> None:

@@ -13,9 +13,15 @@ from station.plan.design import Setting
 from station.reamp.files import RATE
 from station.sweep.moved import (
     FAR_BELOW,
+    LEVEL,
+    POT_TOLERANCE_US,
     ChangeCheck,
+    PotReading,
     check_change,
     expected_esr,
+    floor_of,
+    pot_readings,
+    pot_us,
     setting_change,
 )
 from tests.sweep_fixture import knob_gear
@@ -47,8 +53,10 @@ def test_expected_esr_needs_history_and_takes_the_least_ratio() -> None:
     ("esr", "floor", "expected", "unmoved"),
     [
         (1e-7, 6e-8, None, True),  # no more than two takes of one setting differ
-        (3e-7, 6e-8, None, False),  # above the floor, nothing else to judge by
-        (1e-4, 1e-9, 0.1, True),  # a thousandth of the least the session predicts
+        (3e-7, 6e-8, None, True),  # within what two takes and a little drift differ by
+        (1e-6, 6e-8, None, False),  # well above the floor, nothing else to judge by
+        (1e-5, 1e-9, 0.1, True),  # a ten-thousandth of the least the session predicts
+        (3e-4, 1e-9, 0.1, False),  # 1/330 of it: low, as a cancelling change can be
         (0.02, 1e-9, 0.36, False),  # low, but within what the session has seen
     ],
 )
@@ -63,6 +71,47 @@ def test_unmoved_judges_floor_and_session(
 
 def test_no_change_of_controls_is_never_unmoved() -> None:
     assert not ChangeCheck("a2", "a1", (), 0.0, 0.0, 1e-7, None).unmoved
+    # A change of the reamp level alone is no servo's doing: nothing to ask about.
+    level_only = ChangeCheck("s2", "s1", (LEVEL,), 1.0, 1e-8, 1e-7, None)
+    assert not level_only.unmoved and level_only.judged_by is None
+
+
+def test_pots_decide_over_the_sound() -> None:
+    agree = PotReading("drive", 0, 1490, 1470)
+    off = PotReading("drive", 0, 1490, 1210)
+    assert agree.agrees and not off.agrees and 39 < POT_TOLERANCE_US < 40
+    # The sound barely changed, but the pot on the only changed knob says it moved.
+    quiet = ChangeCheck("s2", "s1", ("drive",), 0.3, 1e-8, 1e-7, None, (agree,))
+    assert quiet.judged_by == "pot" and not quiet.unmoved
+    # The sound changed a lot (tone moved), but drive's pot says drive did not.
+    stuck = ChangeCheck("s2", "s1", ("drive", "tone"), 0.4, 0.3, 1e-7, 0.01, (off,))
+    assert stuck.judged_by == "pot" and stuck.unmoved
+    assert stuck.message() == "s2: drive's pot reads 1210 µs, 1490 µs sent: did the knob move?"
+    # A changed knob without a pot: the sound judges.
+    half = ChangeCheck("s2", "s1", ("drive", "tone"), 0.4, 1e-8, 1e-7, None, (agree,))
+    assert half.judged_by == "sound" and half.unmoved
+    assert "sounded the same" in half.message() and half.to_json()["pots"][0]["agrees"]
+
+
+def test_pot_readings_convert_as_the_firmware_does() -> None:
+    assert (pot_us(0), pot_us(1023), pot_us(512), pot_us(-1), pot_us(2000)) == (
+        500, 2500, 1500, 500, 2500,
+    )  # fmt: skip
+    rig = {
+        "knobs": [{"name": "drive", "channel": 0}, {"name": "tone", "channel": 1}],
+        "switches": [{"name": "boost", "channel": 2}],
+    }
+    # As the journal keeps a move: channel numbers as text; tone has no pot.
+    pots = pot_readings(rig, ["drive", "tone", "boost"], {"0": 1490, "1": 900, "2": 2100},
+                        {"0": 512, "2": 818})  # fmt: skip
+    assert pots == (PotReading("drive", 0, 1490, 1500), PotReading("boost", 2, 2100, 2099))
+    assert pot_readings(rig, ["drive"], {"0": 1490}, {}) == ()
+
+
+def test_the_floor_is_the_larger_replicate_or_the_steady_anchors_median() -> None:
+    assert floor_of([4e-8, None], [5e-8, 9e-8, 6e-8]) == 6e-8
+    assert floor_of([2e-7, 4e-8], [5e-8]) == 2e-7
+    assert floor_of([None, None], []) == 0.0
 
 
 def _write_take(folder: Path, y: np.ndarray, delay_samples: float, noise: float, seed: int) -> None:

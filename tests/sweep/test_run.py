@@ -138,14 +138,17 @@ def test_sweep_moves_detaches_captures_and_exports(home: Path, short_signal: Pat
     result = export_session(open_session(b.session.folder))
     data = json.loads(result.dataset_path.read_text())
     assert data["type"] == "parametric" and data["common"]["delay"] == 0
-    assert md5_of_file(Path(data["common"]["x_path"])) == md5_of_file(short_signal)
+    # Paths relative to the dataset's folder, so the session can be copied and still train.
+    here = result.dataset_path.parent
+    assert data["common"]["x_path"] == f"{sched[0].id}/input.wav"
+    assert md5_of_file(here / data["common"]["x_path"]) == md5_of_file(short_signal)
     holdouts = {s.id for s in sched if s.role == "holdout"}
     assert {i["id"] for i in data["validation"]} == holdouts and holdouts
     assert {i["id"] for i in data["train"]} == set(trains)
     moved = {s.id: m[1] for s, m in zip(sched, moves, strict=True)}
     knobs = {k.name: k for k in b.rig_profile.knobs}
     for item in data["train"] + data["validation"]:
-        assert Path(item["y_path"]).is_file()
+        assert item["y_path"] == f"{item['id']}/output.wav" and (here / item["y_path"]).is_file()
         pulses = moved[item["id"]]
         for name, k in knobs.items():
             # The value the dataset gives is the one the rig was moved to (±1 µs).
@@ -159,8 +162,8 @@ def test_sweep_moves_detaches_captures_and_exports(home: Path, short_signal: Pat
     manifest = json.loads(result.manifest_path.read_text())
     assert [m["id"] for m in manifest["snapshots"]] == [s.id for s in sched]
     for m in manifest["snapshots"]:
-        assert Path(m["input_path"]).is_file() and Path(m["output_path"]).is_file()
-        meta = json.loads((Path(m["capture_dir"]) / "capture.json").read_text())
+        assert (here / m["input_path"]).is_file() and (here / m["output_path"]).is_file()
+        meta = json.loads((here / m["capture_dir"] / "capture.json").read_text())
         assert (m["knobs"], m["switches"]) == (meta["knobs"], meta["switches"])
         assert m["input_level_dbu"] == meta["input_level_dbu"] == 12.0
 
@@ -491,6 +494,6 @@ def test_a_return_measured_again_mid_sweep_trains_at_one_output_level(
     assert sweep.output_level_dbu == common
     assert any("return levels" in w for w in sweep.warnings)
     config = data_config(sweep, 8192)
-    by_path = {e["y_path"]: e["y_scale"] for e in entries}
+    by_path = {str(b.session.folder / e["y_path"]): e["y_scale"] for e in entries}
     for e in config["train"] + config["validation"]:
         assert e["y_scale"] == pytest.approx(by_path[e["y_path"]])

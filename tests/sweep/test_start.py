@@ -181,7 +181,7 @@ def test_the_disk_need_is_checked_before_the_first_capture(
     # Room for the estimate: the sweep starts (and nothing has moved yet).
     monkeypatch.setattr(sweep_preflight.shutil, "disk_usage", lambda _p: DiskUsage(0, 0, free + 2))
     runner = start_sweep(bench_home, sweep_start(plan, short_signal), devices, devices.vrig.act_on)
-    runner.positioner.close()
+    runner.close()
     assert devices.moves == []
 
 
@@ -203,7 +203,7 @@ def test_resume_takes_a_remeasured_return_and_refuses_another_send(
     devices = Devices(bench_home)
     plan = rig_plan(bench_home)
     runner = start_sweep(bench_home, sweep_start(plan, short_signal), devices, devices.vrig.act_on)
-    runner.positioner.close()
+    runner.close()
     # The interface gain turned down and the return measured again: taken, with a warning.
     rig = VirtualRig(speed=None)
     rig.truth.return_dbu_at_0dbfs += 6.0
@@ -216,7 +216,7 @@ def test_resume_takes_a_remeasured_return_and_refuses_another_send(
             warnings.append(str(e.text))
 
     resumed = resume_sweep(bench_home, "sw", devices, devices.vrig.act_on, emit=emit)
-    resumed.positioner.close()
+    resumed.close()
     assert resumed.profile.return_dbu_at_0dbfs == remeasured.return_dbu_at_0dbfs
     assert any("return was measured again" in w for w in warnings)
     # The output turned up and the send measured again: refused, saying so.
@@ -297,7 +297,7 @@ def test_a_plan_no_parametric_model_could_train_on_is_asked_about_before_anythin
             assert not (bench_home / "captures" / name).exists()
             assert devices.rigs == [] and devices.moves == []
         else:
-            runner.positioner.close()
+            runner.close()
     (question,) = [p for p in asked["none_held"] if p.kind == NO_PARAMETRIC]
     assert question.text == (
         "A parametric model of this sweep would be refused: it has 3 training and 0 held-out "

@@ -328,3 +328,50 @@ def test_the_summary_of_a_sweep_with_nothing_held_out_offers_what_it_can_train(
         "Models screen (F6); no parametric model: od-night has no usable held-out setting to "
         "validate on."
     )
+
+
+@pytest.mark.slow
+def test_a_sweep_waiting_for_its_rig_takes_its_new_port_from_the_screen(
+    tmp_path: Path, short_signal: Path
+) -> None:
+    rig = VirtualRig(speed=None)
+    _ready_home(tmp_path, rig)
+    journal = tmp_path / "captures" / "pulled" / "journal.jsonl"
+    new: list[str] = []
+
+    async def run() -> None:
+        app = StationApp(tmp_path, rig=rig, demo=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f11")
+            await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
+            set_input(app, "#file", str(short_signal))
+            set_input(app, "#session", "pulled")
+            await pilot.press("f5")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+            await pilot.press("enter")
+            screen = app.screen
+            await until(pilot, lambda: any(e["event"] == "checked" for e in read_events(journal)))
+            # The rig's USB cable is pulled, and put back into another socket: a new name.
+            twin = screen.devices.twin
+            twin.unplug()
+            new.append(twin.plug(new_name=True))
+            pause = screen.query_one("#pause")
+            await until(pilot, lambda: pause.display, 120)
+            status = shown(screen, "#status")
+            assert "went away" in status and "under New port and press Use port" in status
+            assert "--" not in status and "station " not in status and "Ctrl-C" not in status
+            assert on_screen(app, screen.query_one("#new_port")) and on_screen(app, pause)
+            set_input(app, "#new_port", new[0])
+            await pilot.click("#use_port")
+            await until(pilot, lambda: not pause.display, 60)
+            await until(pilot, lambda: not screen.busy and screen.summary is not None, 240)
+            assert screen.summary.complete and not screen.summary.failed
+            assert_whole(app, screen)
+
+    asyncio.run(run())
+    events = read_events(journal)
+    back = [e for e in events if e["event"] == "device_back"]
+    assert [e["device"] for e in events if e["event"] == "device_lost"] == ["rig"]
+    assert len(back) == 1 and back[0]["port"] == new[0]
+    captured = [e["id"] for e in events if e["event"] == "captured"]
+    assert len(captured) == len(set(captured))  # nothing taken twice

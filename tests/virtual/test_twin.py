@@ -12,7 +12,7 @@ import pytest
 import serial
 
 from station.devices import open_rig
-from station.drivers.rig import RigReset, ServoRig
+from station.drivers.rig import RigLost, RigReset, RigStall, ServoRig
 from station.errors import RigError
 from station.virtual.pedal import OD_KNOBS, OD_SWITCHES, ServoBench
 from station.virtual.rig import VirtualRig
@@ -86,6 +86,49 @@ def test_a_board_reset_mid_move_is_reported_then_positions_restored(
     assert rig.move({2: 1500}) == {2: 1500}
     assert twin.pulse_us[1] == 2000 and twin.pulse_us[0] == 1000
     assert rig.resets == 1
+
+
+def test_a_jammed_horn_stalls_for_as_many_moves_as_asked(rig: ServoRig, bench: ServoBench) -> None:
+    twin = twin_of(rig)
+    rig.set_speed(2000)
+    rig.move({0: 1400, 1: 1500})
+    twin.jam(0, moves=1)
+    with pytest.raises(RigStall) as info:
+        rig.move({0: 1700, 1: 1600})
+    assert info.value.channel == 0
+    assert bench.horn(0) == pytest.approx(1400)  # held where it was
+    assert 0 not in twin.attached  # a stalled servo is let go
+    assert rig.move({0: 1700}) == {0: 1700}  # the jam was for one move
+    assert bench.horn(0) == pytest.approx(1700)
+
+
+def test_a_pulled_cable_loses_the_port_until_it_is_back(rig: ServoRig, bench: ServoBench) -> None:
+    twin = twin_of(rig)
+    rig.move({0: 1300, 1: 1800})
+    rig.detach()
+    twin.unplug()
+    with pytest.raises(RigLost, match="went away"):
+        rig.ping()
+    with pytest.raises(RigError, match="no serial port"):
+        rig.reconnect()  # not back yet
+    twin.plug()  # the same socket: the same name
+    assert rig.reconnect().channels == 16
+    assert twin.commanded == set()  # the board powered on afresh
+    # The next move puts every servo it drove back, from below, with its own.
+    assert rig.move({2: 1500}) == {2: 1500}
+    assert (twin.pulse_us[0], twin.pulse_us[1], twin.pulse_us[2]) == (1300, 1800, 1500)
+
+
+def test_a_replug_under_a_new_name_needs_that_name(rig: ServoRig) -> None:
+    twin = twin_of(rig)
+    twin.unplug()
+    with pytest.raises(RigLost):
+        rig.positions()
+    new = twin.plug(new_name=True)
+    with pytest.raises(RigError, match="no serial port"):
+        rig.reconnect()  # 'virtual' names the port it had
+    assert rig.reconnect(new).channels == 16 and rig.name == new
+    rig.ping()
 
 
 def test_watchdog_detaches(bench: ServoBench) -> None:

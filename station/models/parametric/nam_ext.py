@@ -157,8 +157,16 @@ def register() -> None:
     _registered.append(True)
 
 
-def model_config(size: str, parametric: dict[str, Any]) -> dict[str, Any]:
-    """NAM's model.json for a conditioned WaveNet over `parametric`'s controls."""
+def model_config(
+    size: str, parametric: dict[str, Any], overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """NAM's model.json for a conditioned WaveNet over `parametric`'s controls.
+
+    `overrides` (a recipe's) replace or extend the size's own: "layers" (NAM layer-array
+    configs; the first array's `input_size` and every array's `condition_size` are set to
+    the audio plus the controls), "head_scale", and NAM's "loss", "optimizer" and
+    "lr_scheduler" blocks, merged key by key.
+    """
     template = json.loads(
         resources.files("nam.train._resources").joinpath("config_model_packed.json").read_text()
     )
@@ -185,7 +193,28 @@ def model_config(size: str, parametric: dict[str, Any]) -> dict[str, Any]:
         # term costs more than the net itself at this size.
         out["optimizer"] = {**out["optimizer"], "lr": 0.004}
         out["loss"] = {"val_loss": "mse"}
-    return out
+    return _overridden(out, overrides or {}, width)
+
+
+def _overridden(config: dict[str, Any], overrides: dict[str, Any], width: int) -> dict[str, Any]:
+    config = copy.deepcopy(config)
+    net = config["net"]["config"]
+    if "layers" in overrides:
+        layers = [dict(layer) for layer in overrides["layers"]]
+        for i, layer in enumerate(layers):
+            layer["condition_size"] = width
+            # The first array reads the audio and controls; each later one its predecessor.
+            layer["input_size"] = width if i == 0 else layers[i - 1]["channels"]
+        net["layers_configs"] = layers
+    if "head_scale" in overrides:
+        net["head_scale"] = overrides["head_scale"]
+    for key in ("loss", "optimizer", "lr_scheduler"):
+        if key in overrides:
+            config[key] = {**config.get(key, {}), **overrides[key]}
+    unknown = set(overrides) - {"layers", "head_scale", "loss", "optimizer", "lr_scheduler"}
+    if unknown:
+        raise StationError(f"a recipe cannot override {', '.join(sorted(unknown))}")
+    return config
 
 
 def _classic_arrays(width: int) -> list[dict[str, Any]]:

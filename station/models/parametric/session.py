@@ -229,7 +229,17 @@ def _status(session: dict[str, Any], sid: str) -> str:
     return str(value or "")
 
 
-def _roles(session: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str, str]:
+def dataset_path(folder: Path, given: str) -> Path:
+    """A path dataset.json names: relative ones (what `sweep export` writes) are relative to
+    the dataset's own folder, so a copied session still finds its captures; absolute ones
+    (older exports) are kept."""
+    path = Path(given)
+    return path if path.is_absolute() else folder / path
+
+
+def _roles(
+    session: dict[str, Any], dataset: dict[str, Any] | None, folder: Path
+) -> dict[str, str]:
     planned = session.get("schedule") or (session.get("plan") or {}).get("settings") or []
     roles = {str(s["id"]): str(s.get("role", "train")) for s in planned}
     if dataset is not None:
@@ -238,7 +248,8 @@ def _roles(session: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str,
         listed: dict[str, str] = {}
         for key, role in (("train", "train"), ("validation", "holdout")):
             for entry in dataset.get(key) or []:
-                listed[str(entry.get("id") or Path(entry["y_path"]).parent.name)] = role
+                sid = entry.get("id") or dataset_path(folder, entry["y_path"]).parent.name
+                listed[str(sid)] = role
         for gone in dataset.get("left_out") or []:
             sid = str(gone.get("id"))
             if sid not in listed and roles.get(sid) in ("train", "holdout"):
@@ -249,10 +260,15 @@ def _roles(session: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str,
 
 def _exclusion(session: dict[str, Any], sid: str, folder: Path) -> tuple[str | None, dict]:
     status = _status(session, sid).lower()
+    reasons = session.get("suspect_reasons")
+    # Why: a drift after it, or its knob did not move ("unmoved"); sessions before it: drift.
+    why = str(reasons.get(sid, "drift")) if isinstance(reasons, dict) else "drift"
+    if status == "suspect":
+        return f"the sweep marked it suspect ({why})", {}
     if any(word in status for word in ("fail", "suspect", "drift", "skip")):
         return f"the sweep marked it {status}", {}
     if sid in (session.get("suspect") or []):
-        return "the sweep marked it suspect (drift)", {}
+        return f"the sweep marked it suspect ({why})", {}
     if not (folder / "capture.json").is_file() or not (folder / "output.wav").is_file():
         return "not captured (no capture.json or output.wav)", {}
     try:
@@ -324,10 +340,12 @@ def _read(path: Path) -> tuple[list[ParamSpec], list[Setting], list[str]]:
         str(e.get("id")): str(e.get("reason")) for e in (dataset or {}).get("left_out") or []
     }
     settings: list[Setting] = []
-    for sid, role in sorted(_roles(session, dataset).items()):
+    # Absolute: NAM reads the captures relative to its working folder, which is not this one.
+    here = path.absolute()
+    for sid, role in sorted(_roles(session, dataset, here).items()):
         if role not in ("train", "holdout"):
             continue  # drift anchors repeat a setting; they judge the sweep, not the model
-        folder = path / sid
+        folder = here / sid
         excluded, meta = _exclusion(session, sid, folder)
         if sid in left_out and excluded is None:
             excluded = f"the export left it out ({left_out[sid]})"

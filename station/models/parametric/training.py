@@ -39,17 +39,17 @@ from ...signal.levels import dbu_list
 from .. import players
 from ..nam_lib import check_trainer_options, require_nam
 from ..namfile import fields_from_capture, read_model, tag_model
-from ..train import (
-    clock,
-    epoch_reports,
-    esr_verdict,
-    fitted_data,
-    install_model,
-    learning_config,
-    split_ranges,
-)
+from ..stopping import DEFAULT_PATIENCE, Limits, TrainingLog, clock, trainer_hooks
+from ..train import esr_verdict, fitted_data, install_model, learning_config, split_ranges
 from .session import Sweep, load_sweep, sweep_levels
-from .verify import SettingScore, score_settings, summary
+from .verify import (
+    SettingScore,
+    nearest_captures,
+    nearest_summary,
+    score_settings,
+    stretches,
+    summary,
+)
 
 # "classic" is NAM's classic WaveNet layout, whose snapshots the plugin's v0.7.13 loads.
 SIZES = ("standard", "lite", "feather", "nano", "tiny", "classic")
@@ -86,13 +86,12 @@ def _levels_json(sweep: Sweep) -> dict[str, Any]:
     return {"levels_dbu": sweep.levels_dbu, "other_level_settings": sweep.other_levels}
 
 
-def _check_request(architecture: str, epochs: int) -> None:
+def _check_request(architecture: str, limits: Limits) -> None:
     if architecture not in SIZES:
         raise StationError(
             f"unknown architecture {architecture!r}", f"choose one of {', '.join(SIZES)}"
         )
-    if epochs < 1:
-        raise StationError(Phrase("{epochs} must be at least 1"))
+    limits.check()
 
 
 def _excluded_json(sweep: Sweep) -> list[dict[str, Any]]:
@@ -103,12 +102,15 @@ def data_config(sweep: Sweep, ny: int) -> dict[str, Any]:
     """NAM's old parametric data layout for the usable settings.
 
     NAM keeps the checkpoint with the best validation loss, so validation is what chooses
-    the model: it is the training settings on the stretch of signal no setting trains on
-    (unseen audio, seen settings). The held-out settings stay out of training and of that
-    choice; the report judges the model on them (unseen audio and unseen settings).
+    the model: it is the training settings on the first half of the stretch of signal no
+    setting trains on (unseen audio, seen settings). The held-out settings stay out of
+    training and of that choice, and so does the stretch's second half; the report's
+    test is the held-out settings there (unseen settings and unseen audio).
     """
     info = reamp.recognise(sweep.x_path)
     train_range, val_range = split_ranges(info)
+    selection = stretches(info)[0]
+    val_range = {**val_range, "start_samples": selection[0], "stop_samples": selection[1]}
 
     def entry(s: Any, extra: dict[str, Any]) -> dict[str, Any]:
         # y_scale: every capture at the sweep's one output level (session._common_output)
@@ -125,13 +127,33 @@ def data_config(sweep: Sweep, ny: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train: the model's size, how long, the slice length and batch, Lightning's options."""
+    """How to train: the model's size, how long, the slice length and batch, Lightning's options.
+
+    Training ends at whichever limit comes first (stopping.Limits): `epochs`, `steps`,
+    `max_minutes`, or `patience` validations without a lower selection loss. `seed` sets
+    torch's starting weights and batch order, so a recipe trains the same model whatever
+    ran before it in the process. `overrides` are NAM model.json keys merged over the
+    size's own (loss, optimizer, lr_scheduler; a "net" replaces its layer arrays).
+    """
 
     architecture: str = "standard"  # a size of nam_ext.SIZES
     epochs: int = 100
     ny: int = 8192  # output samples per training example
     batch_size: int = 16
     trainer_options: dict[str, Any] | None = None  # Lightning's accelerator, devices, ...
+    seed: int = 0
+    max_minutes: float | None = None
+    patience: int | None = DEFAULT_PATIENCE
+    steps: int | None = None
+    validate_every: int | None = None  # steps between validations (None: every epoch)
+    overrides: dict[str, Any] | None = None
+
+    @property
+    def limits(self) -> Limits:
+        """When training stops."""
+        return Limits(
+            self.epochs, self.max_minutes, self.patience, self.steps, self.validate_every
+        )
 
 
 def parametric_refusal(sweep: Sweep) -> StationError | None:
@@ -194,7 +216,7 @@ def train_parametric(
     stop was asked for before the first epoch ended.
     """
     architecture, epochs = recipe.architecture, recipe.epochs
-    _check_request(architecture, epochs)
+    _check_request(architecture, recipe.limits)
     sweep = _open(Path(session), emit, level)
     refusal = parametric_refusal(sweep)
     if refusal is not None:
@@ -217,16 +239,17 @@ def train_parametric(
             f"{len(holdout)} held-out setting{'s' * (len(holdout) != 1)} are kept for the test",
         )
     )
-    model_config = nam_ext.model_config(architecture, sweep.parametric_block())
+    model_config = nam_ext.model_config(architecture, sweep.parametric_block(), recipe.overrides)
+    seed_everything(recipe.seed)
     with (
         contextlib.redirect_stdout(sys.stderr),
-        epoch_reports(full, "_create_callbacks", epochs, emit, stop),
+        trainer_hooks(full, "_create_callbacks", recipe.limits, emit, stop) as log,
         fitted_data(full, emit),
     ):
         full.main(
             data_config(sweep, recipe.ny),
             model_config,
-            learning_config(epochs, recipe.trainer_options, recipe.batch_size),
+            learning_config(recipe.limits, recipe.trainer_options, recipe.batch_size),
             work,
             no_show=True,
             make_plots=False,  # NAM's plots call the net with audio only
@@ -248,8 +271,8 @@ def train_parametric(
     emit(Step("judge", f"Scoring the model at {len(holdout)} held-out and {len(train)} "
                        "training settings"))  # fmt: skip
     scores = score_settings(target, sweep, holdout)
-    seen = score_settings(target, sweep, train)
-    report = _parametric_report(sweep, target, architecture, epochs, scores, seen, stop)
+    seen = score_settings(target, sweep, train, stretch="selection")
+    report = _parametric_report(sweep, target, recipe, scores, seen, log)
     # Beside the model it judges: a model written elsewhere (--out) must not replace the
     # report of the session's own model.
     report_path = target.with_name(f"{target.stem}-report.json")
@@ -275,37 +298,63 @@ def snapshot_file_name(setting_id: str, label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", stem) + ".nam"
 
 
+def seed_everything(seed: int) -> None:
+    """Seed torch (starting weights, batch order), numpy and Python's random for one training."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def _parametric_report(
     sweep: Sweep,
     target: Path,
-    architecture: str,
-    epochs: int,
+    recipe: Recipe,
     scores: list[SettingScore],
     seen: list[SettingScore],
-    stop: StopFlag | None,
+    log: TrainingLog,
 ) -> dict[str, Any]:
     worst = summary(scores)
+    nearest = nearest_captures(sweep, sweep.used("holdout"), sweep.used("train"))
+    by_id = {r["id"]: r for r in nearest}
     return {
         "kind": "parametric",
         "session": str(sweep.path),
         "model_path": str(target.resolve()),
-        "architecture": architecture,
-        "epochs": epochs,
-        "stopped_early": bool(stop is not None and stop.is_set()),
+        "architecture": recipe.architecture,
+        "epochs": recipe.epochs,
+        "seed": recipe.seed,
+        "training": log.to_json(),
+        "stopped_early": log.stopped_by == "user_stop",
         "input_level_dbu": sweep.input_level_dbu,
         "output_level_dbu": sweep.output_level_dbu,
         **_levels_json(sweep),
         "controls": sweep.parametric_block(),
         "player_note": players.note(read_model(target).data),
-        "holdout": [s.to_json() for s in scores],
+        "holdout": [
+            {
+                **s.to_json(),
+                "nearest_capture": by_id[s.id]["nearest"],
+                "nearest_esr": by_id[s.id]["esr"],
+            }
+            for s in scores
+        ],
         # Which figure is which: the test never took part in training or in choosing the
         # checkpoint; the selection figure is the data that chose it.
-        "test": "held-out settings on the held-out stretch of the signal: unseen settings, "
-        "unseen audio",
-        "selection": "training settings on the held-out stretch: the checkpoint kept is the "
-        "one with the least error there",
+        "test": "held-out settings on the second half of the held-out stretch of the signal: "
+        "unseen settings, unseen audio",
+        "selection": "training settings on the first half of the held-out stretch: the "
+        "checkpoint kept is the one with the least error there",
+        "nearest": "per held-out setting, the capture of the nearest training setting (same "
+        "switches, knobs scaled to their ranges) against its own capture, on the test audio: "
+        "what the closest snapshot gives at best",
         "esr_selection": summary(seen)["esr_pooled"],
         **worst,
+        **nearest_summary(nearest),
         "verdict": esr_verdict(worst["esr_worst"]) if worst["esr_worst"] is not None else None,
         "train": [s.to_json() for s in seen],
         "excluded": _excluded_json(sweep),
@@ -368,7 +417,7 @@ def train_snapshots(
             else f"unknown architecture {architecture!r}",
             Phrase("choose one of {sizes} ('tiny' is for {tiny_for})", sizes=sizes),
         )
-    _check_request(architecture, epochs)
+    _check_request(architecture, recipe.limits)
     sweep = _open(Path(session), emit, level)
     settings = sweep.used("train") + sweep.used("holdout")
     require_nam()
@@ -395,6 +444,8 @@ def train_snapshots(
             trainer_options=trainer_options,
             stop=stop,
             name=name,
+            max_minutes=recipe.max_minutes,  # each snapshot's own limit
+            patience=recipe.patience,
         )
         models.append(result.model_path)
         rows.append(
@@ -410,6 +461,7 @@ def train_snapshots(
                 "name": name,
                 "validation_esr": result.validation_esr,
                 "verdict": result.verdict,
+                "training": result.training.to_json() if result.training else None,
             }
         )
     report = {

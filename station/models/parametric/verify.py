@@ -1,10 +1,13 @@
 """How close a model is to the gear at each setting of a sweep: ESR and level per setting.
 
 A parametric model is run at each setting's own knob values (from the
-session); a standard model is run once, as it has no knobs. The ESR that
-judges generalisation is taken on the held-out stretch of the signal (NAM's
-second validation copy, or the last 20 % of a custom file), which no setting
-trained on; `whole` adds the ESR over the whole capture.
+session); a standard model is run once, as it has no knobs. No setting trains
+on the held-out stretch of the signal (NAM's second validation copy, or the
+last 20 % of a custom file); its first half chooses the checkpoint (at the
+training settings) and its second half is the test, so the test's settings and
+audio took no part in training or in that choice. `whole` adds the ESR over the
+whole capture. `nearest_captures` is the baseline a user understands: the
+capture of the nearest training setting, played as the held-out setting's model.
 """
 
 from __future__ import annotations
@@ -53,11 +56,21 @@ class SettingScore:
         }
 
 
-def held_out_start(info: reamp.ReampInfo) -> int:
-    """First sample of the stretch no setting trained on."""
+def stretches(info: reamp.ReampInfo) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(start, stop) samples of the selection and the test: the two halves of the stretch no
+    setting trains on."""
     from ..train import split_ranges
 
-    return int(split_ranges(info)[1]["start_samples"])
+    held_out = split_ranges(info)[1]
+    start = int(held_out["start_samples"])
+    stop = int(held_out.get("stop_samples") or info.frames)
+    middle = (start + stop) // 2
+    return (start, middle), (middle, stop)
+
+
+def held_out_start(info: reamp.ReampInfo) -> int:
+    """First sample of the test stretch: audio neither training nor selection saw."""
+    return stretches(info)[1][0]
 
 
 def is_parametric(model_path: Path) -> bool:
@@ -105,12 +118,19 @@ def _output_level(model_path: Path, sweep: Sweep) -> float:
 
 
 def score_settings(
-    model_path: Path, sweep: Sweep, settings: list[Setting], *, whole: bool = False
+    model_path: Path,
+    sweep: Sweep,
+    settings: list[Setting],
+    *,
+    whole: bool = False,
+    stretch: str = "test",
 ) -> list[SettingScore]:
-    """ESR and level difference of the model at each of `settings`."""
+    """ESR and level difference of the model at each of `settings`, on the `stretch`
+    ("test" or "selection") of the held-out audio."""
     x, sr, _ = reamp.read_mono(sweep.x_path)
     info = reamp.recognise(sweep.x_path, (x, sr))
-    lo = held_out_start(info)
+    selection, test = stretches(info)
+    lo, hi = test if stretch == "test" else selection
     # Without the whole file, give the model a second before the stretch to fill its memory.
     start = 0 if whole else max(0, lo - sr)
     run = _runner(model_path, sweep)
@@ -122,9 +142,10 @@ def score_settings(
         # level reads louder or quieter for the same voltage).
         recorded = s.meta.get("output_level_dbu", sweep.output_level_dbu)
         y = y * return_rescale(float(recorded), model_dbu)
-        out = run(x[start:], s)
+        out = run(x[start:] if whole else x[start:hi], s)
         n = min(len(out), len(y) - start)
-        m, g = out[lo - start : n], y[lo : start + n]
+        end = min(n, hi - start)
+        m, g = out[lo - start : end], y[lo : start + end]
         rm, rg = float(np.sqrt(np.mean(m**2))), float(np.sqrt(np.mean(g**2)))
         level = 20 * math.log10(rm / rg) if rm > 0 and rg > 0 else math.nan
         scores.append(
@@ -154,4 +175,56 @@ def summary(scores: list[SettingScore]) -> dict[str, float | None]:
         "esr_worst": max(values) if values else None,
         "esr_median": statistics.median(values) if values else None,
         "esr_pooled": sum(s.esr * s.gear_power for s in scores) / power if power > 0 else None,
+    }
+
+
+def nearest_setting(sweep: Sweep, target: Setting, candidates: list[Setting]) -> Setting | None:
+    """The candidate with `target`'s switch positions nearest to it in knob space, each knob
+    scaled to 0…1 by its range; None when no candidate shares its switch positions."""
+    knobs = [p for p in sweep.specs if p.kind == "knob"]
+    same = [c for c in candidates if c.switches == target.switches]
+    if not same:
+        return None
+    goal = np.array([p.encode(target.knobs[p.name]) for p in knobs])
+
+    def distance(c: Setting) -> float:
+        return float(np.linalg.norm(np.array([p.encode(c.knobs[p.name]) for p in knobs]) - goal))
+
+    return min(same, key=lambda c: (distance(c), c.id))
+
+
+def nearest_captures(
+    sweep: Sweep, holdout: list[Setting], train: list[Setting]
+) -> list[dict[str, Any]]:
+    """Per held-out setting, the baseline a user understands: the ESR, on the test stretch,
+    of the nearest training setting's capture (nearest_setting) against the held-out
+    setting's own capture — what loading the closest snapshot would give at best."""
+    info = reamp.recognise(sweep.x_path)
+    lo, hi = stretches(info)[1]
+    rows: list[dict[str, Any]] = []
+    for h in holdout:
+        near = nearest_setting(sweep, h, train)
+        if near is None:
+            rows.append({"id": h.id, "nearest": None, "setting": None, "esr": None})
+            continue
+        truth, _, _ = reamp.read_mono(h.folder / "output.wav")
+        other, _, _ = reamp.read_mono(near.folder / "output.wav")
+        end = min(hi, len(truth), len(other))
+        rows.append(
+            {
+                "id": h.id,
+                "nearest": near.id,
+                "setting": near.label(),
+                "esr": esr(other[lo:end], truth[lo:end]),
+            }
+        )
+    return rows
+
+
+def nearest_summary(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Worst and median ESR of the nearest captures (settings without one left out)."""
+    values = [r["esr"] for r in rows if r["esr"] is not None]
+    return {
+        "nearest_esr_worst": max(values) if values else None,
+        "nearest_esr_median": statistics.median(values) if values else None,
     }

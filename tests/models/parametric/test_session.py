@@ -70,6 +70,33 @@ def test_a_dataset_delay_is_not_applied_twice(signal: Path, tmp_path: Path) -> N
     assert any("already aligned" in w for w in sweep.warnings)
 
 
+def test_a_copied_session_reads_its_captures_from_where_it_is_now(
+    signal: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from station.models.parametric.training import data_config
+
+    session = write_session(tmp_path / "made" / "s", signal)
+    ds = json.loads((session / "dataset.json").read_text())
+    # As `sweep export` writes it: paths relative to dataset.json's folder (and no ids).
+    ds["common"]["x_path"] = "s001/input.wav"
+    for entry in ds["train"] + ds["validation"]:
+        entry["y_path"] = f"{Path(entry['y_path']).parent.name}/output.wav"
+    ds["train"] = [e for e in ds["train"] if e["y_path"] != "s002/output.wav"]
+    (session / "dataset.json").write_text(json.dumps(ds))
+    copy = tmp_path / "elsewhere" / "copy"
+    copy.parent.mkdir()
+    session.rename(copy)  # the original is gone: only the copy can be read
+    monkeypatch.chdir(copy.parent)
+    sweep = load_sweep(Path("copy"))
+    assert sorted(s.id for s in sweep.used("train")) == [f"s00{i}" for i in (1, 3, 4, 5, 6, 7, 8)]
+    assert len(sweep.used("holdout")) == 3
+    monkeypatch.chdir(tmp_path)  # NAM reads from its own working folder: paths are absolute
+    config = data_config(sweep, 4096)
+    paths = [config["common"]["x_path"]] + [e["y_path"] for e in config["train"]]
+    for p in paths:
+        assert Path(p).is_absolute() and Path(p).is_file() and Path(p).is_relative_to(copy)
+
+
 @pytest.mark.parametrize("name", ["delay", "ny", "y_path", "params", "start_samples"])
 def test_knob_names_that_clash_with_nam_config_keys_are_refused(
     name: str, signal: Path, tmp_path: Path
@@ -258,10 +285,14 @@ def test_the_test_settings_take_no_part_in_training_or_choosing_the_checkpoint(
     for part in ("train", "validation"):
         assert not test & {e["y_path"] for e in config[part]}, part
     assert {e["y_path"] for e in config["validation"]} == {e["y_path"] for e in config["train"]}
-    # ...and the audio the test is scored on (the held-out stretch) is not trained on.
-    from station.models.parametric.verify import held_out_start
+    # ...and the audio the test is scored on (the held-out stretch's second half) is neither
+    # trained on nor used to choose: selection has the first half.
+    from station.models.parametric.verify import held_out_start, stretches
     from station.reamp import files as reamp
 
-    start = held_out_start(reamp.recognise(sweep.x_path))
+    info = reamp.recognise(sweep.x_path)
+    start = held_out_start(info)
+    assert start == stretches(info)[1][0] > 0
     assert all(e["stop_samples"] <= start for e in config["train"])
-    assert all(e["start_samples"] >= start for e in config["validation"])
+    assert all(e["stop_samples"] <= start for e in config["validation"])
+    assert all(e["start_samples"] == stretches(info)[0][0] for e in config["validation"])
