@@ -149,7 +149,15 @@ def run_cmd(args: argparse.Namespace) -> int:
         port=args.port,
         anchor_every=args.anchor_every,
     )
-    runner = start_sweep(home, start, devices, confirm, emit=emit, unattended=args.yes)
+    runner = start_sweep(
+        home,
+        start,
+        devices,
+        confirm,
+        emit=emit,
+        unattended=args.yes,
+        ready=lambda: console.check_answerable(args.yes),  # a refusal leaves nothing behind
+    )
     if remember:  # the session accepted it: next time it is the default
         update_settings(home, console.warn, reamp_file=str(reamp_path.resolve()))
     print(

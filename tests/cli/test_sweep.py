@@ -325,3 +325,36 @@ def test_a_plan_no_parametric_model_could_come_from_needs_yes(
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Sweep this plan anyway?" in r.stderr
     assert json.loads(r.stdout)["complete"]
+
+
+def test_a_sweep_that_would_ask_with_its_input_ended_says_so_in_one_line(
+    sweep_home: Path, short_signal: Path
+) -> None:
+    # The tester's script: no --yes, stdin closed. The first question (patch the gear) came
+    # after the session was made and the servos moved, and ended in an EOFError traceback.
+    home = sweep_home
+    plan = _plan(home, "--settings", "3", "--holdout", "1", "--anchor-every", "0")
+    before = _servo_state(home)
+    args = [
+        sys.executable, "-m", "station", "sweep", "run", "--plan", str(plan), "--profile", "v",
+        "--rig", "vpedal", "--out", "od-night", "--reamp-dbu", "12", "--input",
+        str(short_signal),
+    ]  # fmt: skip
+    env = dict(os.environ, STATION_HOME=str(home))
+    for stdin in (subprocess.DEVNULL, "closed pipe"):
+        r = subprocess.run(
+            args,
+            stdin=stdin if stdin != "closed pipe" else None,
+            input="" if stdin == "closed pipe" else None,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.splitlines() == [
+            "error: no answer: the input ended (not a terminal, or closed) where Enter was "
+            "awaited",
+            "hint: run it on a terminal to answer, or add --yes to go on without asking",
+        ]
+        assert not (home / "captures" / "od-night").exists() and _servo_state(home) == before
