@@ -17,6 +17,7 @@ from ..events import Event, Progress, Warning_
 from ..fsutil import atomic_write_text
 from ..home import list_captures, list_models, list_sessions
 from ..models import snapshot
+from ..models.labels import metadata_lines
 from ..models.namfile import fields_from_capture, model_info, read_model, tag_model
 from ..models.parametric import fold
 from ..models.parametric.session import load_sweep, sweep_levels
@@ -231,10 +232,7 @@ class ModelsScreen(StationScreen[None]):
             if data["calibrated"]
             else "[yellow]not calibrated[/yellow]"
         )
-        meta = "\n".join(
-            f"  {k}: {json.dumps(v) if isinstance(v, dict | list) else v}"
-            for k, v in data["metadata"].items()
-        )
+        meta = "\n".join(f"  {escape(line)}" for line in metadata_lines(data["metadata"]))
         loads = {"yes": "green", "partially": "yellow", "no": "red"}
         players = "\n".join(
             f"  [{loads[p['loads']]}]{p['loads']}[/]: {p['player']}" for p in data["players"]
