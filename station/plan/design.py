@@ -472,11 +472,6 @@ def make_plan(req: PlanRequest, model: MotionModel) -> Plan:
     notes: list[str] = []
     combos = combinations(req)
     k = holdout_of(req)
-    if req.holdout is None and k > default_holdout(req.settings):
-        notes.append(
-            f"{k} of the {req.settings} settings {'is' if k == 1 else 'are'} held out (one per "
-            "reamp level) so that a parametric model can be judged on a setting it never saw"
-        )
     train_pts = _training_points(req, req.settings - k, len(combos), rng, notes)
     hold_pts = _holdout_points(req, k, train_pts, rng) if len(req.knobs) else []
     designed: list[Setting] = []
