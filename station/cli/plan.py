@@ -78,6 +78,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help=f"servo speed for --knob plans (default {DEFAULT_SLEW_US_PER_S:g} µs/s)",
     )
     p.add_argument("--out", type=Path, required=True, help="plan file to write (JSON)")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.set_defaults(handler=run)
 
 
@@ -188,6 +189,10 @@ def run(args: argparse.Namespace) -> int:
     req, model = request_and_model(args)
     if args.out.is_dir():
         raise StationError(f"{args.out} is a folder", "give a file name, e.g. --out plan.json")
+    if args.out.exists() and not args.force:
+        raise StationError(
+            f"{args.out} exists", "give another --out, or add --force to replace it"
+        )
     overhead_s, source = overhead_for(args)
     plan = make_and_write(req, model, args.out, overhead_s=overhead_s, note=source)
     data = plan.to_json()

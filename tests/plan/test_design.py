@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -246,10 +247,21 @@ def test_cli_plan_writes_json_and_a_table(home: Path) -> None:
     data = json.loads(out.read_text())
     assert data["schema_version"] == 1 and data["method"] == "maximin-lhs" and data["seed"] == 9
     assert [s["role"] for s in data["settings"]].count("holdout") == 1
-    r2 = run_station(
-        *args, "--settings", "12", "--seed", "9", "--out", str(out), "--json", home=home
-    )
+    # The file exists: kept, unless --force replaces it.
+    again = [*args, "--settings", "12", "--seed", "9", "--out", str(out), "--json"]
+    before = out.read_text() + " "
+    out.write_text(before)
+    refused = run_station(*again, home=home)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines() == [
+        f"error: {out} exists",
+        "hint: give another --out, or add --force to replace it",
+    ]
+    assert out.read_text() == before
+    out.chmod(0o640)
+    r2 = run_station(*again, "--force", home=home)
     assert r2.returncode == 0, r2.stderr
+    assert out.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
     shown = json.loads(r2.stdout)
     assert shown["settings"] == data["settings"]  # same seed, same plan
     assert shown["estimated_motion_s"] <= shown["unordered_motion_s"]
@@ -361,3 +373,16 @@ def test_a_budget_too_small_for_every_level_says_which_and_how_many_would_do() -
     assert "a plan of 6 settings would give a parametric model" in p.notes
     six = plan(settings=6, levels_dbu=(6.0, 12.0))
     assert not parametric_gaps(six.settings)
+
+
+def test_a_plan_is_written_where_asked_with_a_plain_files_mode(tmp_path: Path) -> None:
+    # Plans (and every atomic write) came out 0600, the temp file's private mode, while the
+    # WAVs beside them were 0644; missing folders on the way are made.
+    out = tmp_path / "plans" / "night" / "p.json"
+    res = run_station(
+        "plan", "--knob", "drive=0:10", "--settings", "4", "--out", str(out), home=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
