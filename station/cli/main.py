@@ -24,7 +24,7 @@ from . import (
     sweep,
     train,
 )
-from .common import Handler, OpenTui, common_options, home_of
+from .common import Handler, OpenTui, Parser, common_options, home_of
 from .words import error_lines
 
 COMMANDS = (
@@ -34,7 +34,7 @@ COMMANDS = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="station",
         description="NAM Capture Station: calibrated captures for Neural Amp Modeler.",
     )

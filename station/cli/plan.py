@@ -19,7 +19,7 @@ from ..plan.design import (
 )
 from ..plan.setup import by_hand, for_rig, make_and_write, plan_summary
 from ..rig.motion import DEFAULT_SLEW_US_PER_S, MotionModel
-from .common import home_of
+from .common import home_of, number
 from .console import print_json
 
 
@@ -66,13 +66,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--anchor-every", type=int, default=DEFAULT_ANCHOR_EVERY, metavar="N")
     p.add_argument(
         "--capture-s",
-        type=float,
+        type=number,
         default=DEFAULT_CAPTURE_S,
         help="seconds one capture takes (default: NAM's 190 s file plus noise and tail)",
     )
     p.add_argument(
         "--slew",
-        type=float,
+        type=number,
         default=None,
         metavar="US_PER_S",
         help=f"servo speed for --knob plans (default {DEFAULT_SLEW_US_PER_S:g} µs/s)",

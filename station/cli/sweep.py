@@ -22,7 +22,7 @@ from ..sweep.session import ON_DRIFT, Session, SweepOptions, load_plan_file, ope
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
 from . import console
 from .capture import GEAR_FIELDS
-from .common import home_of
+from .common import home_of, number
 from .keys import typed_within
 from .signal import chosen_reamp_file
 from .words import say
@@ -38,14 +38,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--rig", required=True, help="rig profile name, or 'none' to set by hand")
     run.add_argument("--out", required=True, help="session name (a folder under captures/)")
     run.add_argument("--port", default=None, help="serial port (default: the rig profile's)")
-    run.add_argument("--reamp-dbu", type=float, default=None, help="level when the plan has none")
+    run.add_argument("--reamp-dbu", type=number, default=None, help="level when the plan has none")
     run.add_argument("--input", type=Path, default=None, help="reamp file (as for capture)")
     run.add_argument("--retakes", type=int, default=2, help="retakes of a failed setting")
     run.add_argument("--stop-on-fail", action="store_true", help="stop at a failed setting")
     run.add_argument("--anchor-every", type=int, default=None, metavar="N")
     run.add_argument("--on-drift", default="continue", help=f"one of {', '.join(ON_DRIFT)}")
-    run.add_argument("--drift-esr", type=float, default=0.01, help="anchor ESR limit")
-    run.add_argument("--drift-db", type=float, default=0.2, help="anchor level change limit (dB)")
+    run.add_argument("--drift-esr", type=number, default=0.01, help="anchor ESR limit")
+    run.add_argument("--drift-db", type=number, default=0.2, help="anchor level change limit (dB)")
     run.add_argument(
         "--yes",
         action="store_true",

@@ -22,7 +22,7 @@ from ..models.train import train_capture
 from ..models.verify import compare, run_model, verify_capture
 from . import console
 from . import sweep_train as sweep_cli
-from .common import home_of
+from .common import home_of, number
 from .models import print_players
 from .words import say
 
@@ -70,7 +70,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--level",
-        type=float,
+        type=number,
         default=None,
         metavar="DBU",
         help="a session captured at several reamp levels: train the captures at this one",
@@ -96,7 +96,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--level",
-        type=float,
+        type=number,
         default=None,
         metavar="DBU",
         help="with --session: the reamp level to judge at (default: the model's input level)",
