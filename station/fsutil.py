@@ -1,4 +1,5 @@
-"""Atomic file writes (a crash never leaves a half-written file under a final name), and JSON."""
+"""Atomic file writes (a crash never leaves a half-written file under a final name), and JSON
+(with what a file that is not JSON is instead)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,50 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+# First bytes of files a user may give where JSON is meant, and what to call them.
+_MAGIC = (
+    (b"RIFF", "a WAV audio file"),
+    (b"RIFX", "a WAV audio file"),
+    (b"FORM", "an AIFF audio file"),
+    (b"fLaC", "a FLAC audio file"),
+    (b"OggS", "an Ogg audio file"),
+    (b"ID3", "an MP3 audio file"),
+    (b"\xff\xfb", "an MP3 audio file"),
+    (b"\x89PNG", "a PNG picture"),
+    (b"\xff\xd8\xff", "a JPEG picture"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+
+
+def kind_of(path: Path) -> str | None:
+    """What a file that is not JSON is, from its first bytes ('a WAV audio file', 'an empty
+    file', 'a TOML file' for a station profile), or None when it cannot be told."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return None
+    if not head.strip():
+        return "an empty file"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if Path(path).suffix.lower() == ".toml":
+        return "a TOML file"
+    return None
+
+
+def not_json(path: Path, what: str, exc: Exception) -> str:
+    """The line for a file read as `what` (e.g. 'a plan') that is not JSON: what it is when
+    that can be told ('x.wav is a WAV audio file, not a plan'), else the parser's words."""
+    kind = kind_of(path)
+    if kind is not None:
+        return f"{path} is {kind}, not {what}"
+    return f"{path} is not {what}: it is not JSON ({exc})"
 
 
 def _fsync_dir(folder: Path) -> None:
