@@ -90,7 +90,10 @@ class ModelsScreen(StationScreen[None]):
             yield row(
                 "Or a grid", Input("", id="snap_grid", placeholder="drive=0:10:2 boost=off,on")
             )
-            yield row("Write to", Input("", id="snap_out", placeholder="beside the model"))
+            yield row(
+                "Write to",
+                Input("", id="snap_out", placeholder="beside the model (or a file or folder)"),
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Write snapshot", id="snapshot", compact=True)
                 yield Button("Write a grid pack", id="snapshot_pack", compact=True)
@@ -280,6 +283,8 @@ class ModelsScreen(StationScreen[None]):
         out = Path(text).expanduser() if text else None
         if out is None:
             out = snapshot.default_pack(model) if pack else snapshot.default_file(model, items)
+        elif not pack and (out.is_dir() or text.endswith("/")):
+            out = out / snapshot.default_file(model, items).name  # a folder: named by setting
         target = out
         if (target / "index.json" if pack else target).exists():
             raise StationError(f"{target} exists", "type another path in Write to")
@@ -299,6 +304,10 @@ class ModelsScreen(StationScreen[None]):
                     done = [snapshot.snapshot(model, items, target)]
             except StationError as exc:
                 self.app.call_from_thread(result.update, f"[red]{error_text(exc)}[/red]")
+                return
+            except OSError as exc:  # a folder that cannot be written, a full disk
+                said = escape(f"cannot write {target}: {exc.strerror or exc}")
+                self.app.call_from_thread(result.update, f"[red]{said}[/red]")
                 return
             self.app.call_from_thread(self._snapshots_written, done, target if pack else None)
 

@@ -50,6 +50,13 @@ def test_snapshots_from_the_models_screen(tmp_path: Path) -> None:
             # The result is on screen, not below the fold.
             result = app.screen.query_one("#snap_result", Static)
             assert 0 <= result.region.y < 24 and result.region.height > 0
+            # Write to a folder: the snapshot goes into it, named by its setting.
+            (tmp_path / "for-gig").mkdir()
+            set_input(app, "#snap_out", str(tmp_path / "for-gig"))
+            await press(pilot, app, "#snapshot")
+            into = tmp_path / "for-gig" / "box@boost-on_drive-7.nam"
+            await until(pilot, lambda: into.is_file() and "for-gig" in shown(app, "#snap_result"))
+            set_input(app, "#snap_out", "")
             set_input(app, "#snap_grid", "drive=0:10:5")
             await press(pilot, app, "#snapshot_pack")
             await until(pilot, lambda: "3 files and index.json" in shown(app, "#snap_result"))
