@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from ..capture.folder import read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..home import find_capture
 from ..interface.profiles import load_profile
+from ..models.labels import metadata_lines
 from ..models.namfile import (
     GEAR_TYPES,
     TONE_TYPES,
@@ -105,9 +105,8 @@ def run_info(args: argparse.Namespace) -> int:
             print("  input channels a host feeds (the NAM plugin takes one, by design):")
             for line in i["host_inputs"]:
                 print(f"    {line}")
-        for key, value in i["metadata"].items():
-            shown = json.dumps(value) if isinstance(value, dict | list) else value
-            print(f"  {key}: {shown}")
+        for line in metadata_lines(i["metadata"]):
+            print(f"  {line}")
         return 0
     print(f"{'model':<34} {'arch':<14} {'version':<8} {'in dBu':>7} {'out dBu':>7}  name")
     for i in infos:

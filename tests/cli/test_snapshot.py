@@ -50,6 +50,8 @@ def test_a_snapshot_at_one_setting_carries_levels_setting_and_players(
     assert meta.get("loudness") != -20.0
     info = station("info", str(out), home=tmp_path)
     assert "cannot load" not in info.stderr
+    # Its metadata as labelled fields, not raw JSON.
+    assert "  Setting: boost=off, drive=6\n" in info.stdout and "{" not in info.stdout
     # Written once: a second run without --force keeps the file.
     again = station("snapshot", str(model), "drive=7", "--out", str(out), home=tmp_path)
     one_line_error(again, "exists")
