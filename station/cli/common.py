@@ -17,13 +17,13 @@ OpenTui = Callable[..., Any]
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, whose refusals are the station's two lines (error, hint) instead of
-    the usage text and a line at its end."""
+    """argparse's parser, whose refusals are the station's two lines (error, hint) and exit
+    status 1, as for any bad input, instead of the usage text and status 2."""
 
     def error(self, message: str) -> Any:  # argparse's hook: never returns
-        """Say what is wrong and where the options are listed; exit status 2."""
+        """Say what is wrong and where the options are listed; exit status 1."""
         print(f"error: {message}", file=sys.stderr)
-        self.exit(2, f"hint: '{self.prog} --help' lists what it takes\n")
+        self.exit(1, f"hint: '{self.prog} --help' lists what it takes\n")
 
 
 def number(text: str) -> float:

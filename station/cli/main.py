@@ -68,8 +68,8 @@ def _negative_lists_attached(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None, *, open_tui: OpenTui | None = None) -> int:
     """Run one command; with none on a terminal, `open_tui` (when given) opens the TUI.
 
-    Returns the exit status: 0, 1 for a StationError (printed as error and hint
-    lines), 130 for Ctrl-C.
+    Returns the exit status: 0, 1 for a StationError or an option argparse refuses (printed
+    as error and hint lines), 130 for Ctrl-C.
     """
     parser = build_parser()
     args = parser.parse_args(_negative_lists_attached(sys.argv[1:] if argv is None else argv))

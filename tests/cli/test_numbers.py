@@ -30,7 +30,7 @@ def test_a_bad_number_is_one_refusal(
 ) -> None:
     args = [str(tmp_path / a) if a.endswith((".json", ".nam", ".wav")) else a for a in args]
     r = run_station(*args, f"{flag}={value}", home=tmp_path)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr
     lines = r.stderr.splitlines()
     assert lines[0] == f"error: argument {flag}: {value!r} {said}", lines
     assert len(lines) == 2 and lines[1].startswith("hint: 'station ") and "--help" in lines[1]
@@ -40,7 +40,7 @@ def test_a_bad_number_is_one_refusal(
 def test_a_wrong_word_for_a_whole_number_is_two_lines_too(tmp_path: Path) -> None:
     out = str(tmp_path / "p.json")
     r = run_station("plan", "--knob", "drive=0:10", "--settings", "x", "--out", out, home=tmp_path)
-    assert r.returncode == 2
+    assert r.returncode == 1
     assert r.stderr.splitlines() == [
         "error: argument --settings: invalid int value: 'x'",
         "hint: 'station plan --help' lists what it takes",
