@@ -119,6 +119,17 @@ def lock_session(folder: Path, *, holder: str | None = None) -> Lock:
     return acquire(folder / ".lock", f"session {folder.name}", command=holder)
 
 
+def captured(home: Path, given: Path | str) -> Path:
+    """A capture, level pack or sweep session given as a folder, else by its name under
+    captures/ (as `sweep status` takes it); the path as given when neither is there, so
+    that the error names what was typed."""
+    given = Path(given)
+    if given.exists() or len(given.parts) != 1:
+        return given
+    named = captures_dir(home) / given
+    return named if named.exists() else given
+
+
 def session_folder(home: Path, name: str) -> Path:
     """A sweep session given as a folder, else by name under captures/."""
     given = Path(name)

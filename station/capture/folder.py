@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StationError
+from ..fsutil import umask
 from ..phrases import Phrase
 
 
@@ -105,6 +106,7 @@ class Staging:
                 prefix=f".{self.final.name}.", suffix=".partial", dir=self.final.parent
             )
         )
+        self.dir.chmod(0o777 & ~umask())  # a plain folder's mode, not mkdtemp's private 0700
 
     def commit(self) -> Path:
         """Move the finished folder to its final name (replacing an old one with --force)."""

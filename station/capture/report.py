@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,16 @@ def _level_curve(x: np.ndarray, sr: int, window_s: float = 0.1) -> tuple[np.ndar
     blocks = np.asarray(x[: frames * n], dtype=np.float64).reshape(frames, n)
     rms = np.sqrt(np.mean(blocks**2, axis=1))
     return np.arange(frames) * window_s, 20 * np.log10(np.maximum(rms, 1e-9) * np.sqrt(2))
+
+
+FIG_WIDTH_IN = 10.0
+
+
+def fitted(text: str, fontsize: float, width_in: float = FIG_WIDTH_IN) -> str:
+    """`text` wrapped (each of its lines) to what `width_in` inches hold at `fontsize` points:
+    a long title is folded onto more lines instead of being cut at the picture's edges."""
+    chars = max(20, int(width_in * 72 / (fontsize * 0.6)))  # a DejaVu Sans letter: ≤ 0.6 em
+    return "\n".join(textwrap.fill(line, chars) for line in text.splitlines())
 
 
 def report_title(info: reamp.ReampInfo, record: dict[str, Any] | None) -> str:
@@ -53,12 +64,31 @@ def write_report(
     says where `noise` came from when it is not the noise take (a picture drawn
     again from the folder).
     """
+    fig = report_figure(x, y, info, noise, sr, decision, record, noise_from=noise_from)
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=80, format="png", metadata={"Title": report_title(info, record)})
+    plt.close(fig)
+
+
+def report_figure(
+    x: np.ndarray,
+    y: np.ndarray,
+    info: reamp.ReampInfo,
+    noise: np.ndarray,
+    sr: int,
+    decision: LatencyDecision,
+    record: dict[str, Any] | None = None,
+    *,
+    noise_from: str | None = None,
+) -> Any:
+    """The report's matplotlib figure (see write_report); every title fits its width."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 1, figsize=(10, 10), constrained_layout=True)
+    fig, axes = plt.subplots(3, 1, figsize=(FIG_WIDTH_IN, 10), constrained_layout=True)
     lay = info.layout
     ax = axes[0]
     if lay is not None:
@@ -70,8 +100,11 @@ def write_report(
         ax.plot(n, seg * scale, label=f"aligned output (×{scale:.3g})", color="C1", marker=".")
         ax.axvline(0, color="k", linewidth=0.5)
         ax.set_title(
-            f"Blip alignment — latency {decision.latency_samples:.2f} samples "
-            f"({decision.used}); {decision.message}",
+            fitted(
+                f"Blip alignment — latency {decision.latency_samples:.2f} samples "
+                f"({decision.used}); {decision.message}",
+                9,
+            ),
             fontsize=9,
         )
         ax.set_xlabel("samples from the blip")
@@ -107,12 +140,11 @@ def write_report(
     f, pxx = scipy.signal.welch(np.asarray(noise, dtype=np.float64), sr, nperseg=nperseg)
     ax.semilogx(f[1:], 10 * np.log10(np.maximum(pxx[1:], 1e-20)), color="C4")
     where = f" — from {noise_from}, drawn again from the folder" if noise_from else ""
-    ax.set_title(f"Return with the gear on and silent (noise and hum){where}", fontsize=9)
+    noise_title = f"Return with the gear on and silent (noise and hum){where}"
+    ax.set_title(fitted(noise_title, 9), fontsize=9)
     ax.set_xlabel("Hz")
     ax.set_ylabel("dBFS²/Hz")
     ax.set_xlim(20, sr / 2)
     colour = "black" if record is None else ("darkgreen" if record.get("passed") else "darkred")
-    title = report_title(info, record)
-    fig.suptitle(title, fontsize=11, color=colour)
-    fig.savefig(path, dpi=80, format="png", metadata={"Title": title})
-    plt.close(fig)
+    fig.suptitle(fitted(report_title(info, record), 11), fontsize=11, color=colour)
+    return fig

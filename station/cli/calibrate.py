@@ -15,7 +15,7 @@ from ..interface.calibrate import CalibrationSettings
 from ..interface.setup import calibrate_profile, check_calibration, choose_meter_accuracy
 from ..settings import load_settings, meter_accuracy_of, meter_accuracy_setting, update_settings
 from . import console
-from .common import home_of
+from .common import home_of, number
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -50,9 +50,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--samplerate", type=int, default=48000)
     p.add_argument("--blocksize", type=int, default=256)
     p.add_argument(
-        "--tone-hz", type=float, default=1000.0, help="tone frequency (NAM defines 1000)"
+        "--tone-hz", type=number, default=1000.0, help="tone frequency (NAM defines 1000)"
     )
-    p.add_argument("--tone-dbfs", type=float, default=-12.0, help="send tone level, dBFS peak")
+    p.add_argument("--tone-dbfs", type=number, default=-12.0, help="send tone level, dBFS peak")
     p.add_argument(
         "--meter",
         default=None,

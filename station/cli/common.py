@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,27 @@ Handler = Callable[[argparse.Namespace], int]
 # Opens the TUI in a home, optionally on a given virtual rig and as the demo. The CLI never
 # imports the TUI: the `station` entry point hands this in (station/main.py).
 OpenTui = Callable[..., Any]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose refusals are the station's two lines (error, hint) and exit
+    status 1, as for any bad input, instead of the usage text and status 2."""
+
+    def error(self, message: str) -> Any:  # argparse's hook: never returns
+        """Say what is wrong and where the options are listed; exit status 1."""
+        print(f"error: {message}", file=sys.stderr)
+        self.exit(1, f"hint: '{self.prog} --help' lists what it takes\n")
+
+
+def number(text: str) -> float:
+    """An option's number: a finite float (nan, inf and an empty value are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def common_options() -> argparse.ArgumentParser:

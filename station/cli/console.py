@@ -6,10 +6,11 @@ import json
 import sys
 from typing import Any
 
+from ..errors import StationError
 from ..events import BatchProgress, Event, Instruction, Progress, Prompt, Result, Step, Warning_
 from ..fsutil import json_safe
 from ..virtual.rig import VirtualRig
-from .keys import read_line
+from .keys import input_ended, read_line
 from .words import say
 
 _last_tenth = [-1]
@@ -74,13 +75,27 @@ def make_ask(rig: VirtualRig | None):
     return ask
 
 
+def no_answer() -> StationError:
+    """The error for a question asked when nothing can answer it (the input has ended)."""
+    return StationError(
+        "no answer: the input ended (not a terminal, or closed) where Enter was awaited",
+        "run it on a terminal to answer, or add --yes to go on without asking",
+    )
+
+
+def check_answerable(assume_yes: bool) -> None:
+    """Raise `no_answer()` now when questions will be asked (no --yes) and stdin has ended."""
+    if not assume_yes and input_ended(sys.stdin):
+        raise no_answer()
+
+
 def make_confirm(rig: VirtualRig | None, assume_yes: bool):
     """A 'press Enter when done' prompt; `assume_yes` skips the wait (the --yes flag)."""
 
     def confirm(prompt: Prompt) -> None:
         print(f">> {prompt.text}", file=sys.stderr, flush=True)
         if not assume_yes and not read_line(sys.stdin):
-            raise EOFError
+            raise no_answer()
         if rig is not None:
             rig.act_on(prompt)
 

@@ -7,8 +7,10 @@ detaches). Anywhere else (a pipe, a test), each input line is a command.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import stat
 import sys
 import threading
 import time
@@ -51,6 +53,32 @@ def read_line(stream: TextIO) -> str:
 
 
 _ended: weakref.WeakSet[TextIO] = weakref.WeakSet()  # streams whose input ended
+
+
+def input_ended(stream: TextIO | None) -> bool:
+    """True when reading `stream` now would find its end at once, without consuming it: no
+    stream or a closed one, /dev/null, a file read to its end, or a pipe whose writer has
+    closed it with nothing left in it. A terminal, a pipe still open, or a stream with no
+    file behind it (it cannot be told) may yet answer: False."""
+    if stream is None or stream.closed:
+        return True
+    try:
+        fd = stream.fileno()
+        info = os.fstat(fd)
+    except (OSError, ValueError):
+        return False
+    if stream.isatty():
+        return False
+    if stat.S_ISCHR(info.st_mode):
+        with contextlib.suppress(OSError):
+            return os.path.samestat(info, os.stat(os.devnull))
+        return False
+    if not stat.S_ISREG(info.st_mode) and not select.select([fd], [], [], 0)[0]:
+        return False  # a pipe with nothing yet, its writer still there
+    # Readable: the buffer's peek reads what there is (at once) and keeps it for the reader.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return not stream.buffer.peek(1)  # type: ignore[attr-defined]
+    return False
 
 
 def typed_within(stream: TextIO, timeout_s: float) -> str | None:

@@ -24,7 +24,7 @@ from . import (
     sweep,
     train,
 )
-from .common import Handler, OpenTui, common_options, home_of
+from .common import Handler, OpenTui, Parser, common_options, home_of
 from .words import error_lines
 
 COMMANDS = (
@@ -34,7 +34,7 @@ COMMANDS = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser; each command module adds its own subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="station",
         description="NAM Capture Station: calibrated captures for Neural Amp Modeler.",
     )
@@ -68,8 +68,8 @@ def _negative_lists_attached(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None, *, open_tui: OpenTui | None = None) -> int:
     """Run one command; with none on a terminal, `open_tui` (when given) opens the TUI.
 
-    Returns the exit status: 0, 1 for a StationError (printed as error and hint
-    lines), 130 for Ctrl-C.
+    Returns the exit status: 0, 1 for a StationError or an option argparse refuses (printed
+    as error and hint lines), 130 for Ctrl-C.
     """
     parser = build_parser()
     args = parser.parse_args(_negative_lists_attached(sys.argv[1:] if argv is None else argv))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from ..capture.folder import read_capture_meta, refuse_failed
 from ..errors import StationError
 from ..home import find_capture
 from ..interface.profiles import load_profile
+from ..models.labels import metadata_lines
 from ..models.namfile import (
     GEAR_TYPES,
     TONE_TYPES,
@@ -23,7 +23,7 @@ from ..models.namfile import (
 from ..models.parametric import fold
 from ..signal.gainstage import gain_stage
 from . import console
-from .common import home_of
+from .common import home_of, number
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -35,8 +35,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("tag", parents=[common], help="write calibration metadata into .nam files")
     p.add_argument("models", nargs="+", type=Path)
     p.add_argument("--capture", type=Path, default=None, help="take levels and gear from a capture")
-    p.add_argument("--input-dbu", type=float, default=None, help="input_level_dbu")
-    p.add_argument("--output-dbu", type=float, default=None, help="output_level_dbu")
+    p.add_argument("--input-dbu", type=number, default=None, help="input_level_dbu")
+    p.add_argument("--output-dbu", type=number, default=None, help="output_level_dbu")
     p.add_argument("--name", default=None)
     p.add_argument("--modeled-by", default=None)
     p.add_argument("--gear-make", default=None)
@@ -56,16 +56,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--interface-dbu",
-        type=float,
+        type=number,
         default=None,
         help="your interface's max input level (dBu at 0 dBFS) at minimum gain",
     )
     p.add_argument("--profile", default=None, help="use a measured profile's return level instead")
     p.add_argument("--model", type=Path, default=None)
-    p.add_argument("--input-dbu", type=float, default=None, help="the model's input_level_dbu")
+    p.add_argument("--input-dbu", type=number, default=None, help="the model's input_level_dbu")
     p.add_argument(
         "--interface-gain-db",
-        type=float,
+        type=number,
         default=0.0,
         help="gain added on the interface above its minimum",
     )
@@ -105,9 +105,8 @@ def run_info(args: argparse.Namespace) -> int:
             print("  input channels a host feeds (the NAM plugin takes one, by design):")
             for line in i["host_inputs"]:
                 print(f"    {line}")
-        for key, value in i["metadata"].items():
-            shown = json.dumps(value) if isinstance(value, dict | list) else value
-            print(f"  {key}: {shown}")
+        for line in metadata_lines(i["metadata"]):
+            print(f"  {line}")
         return 0
     print(f"{'model':<34} {'arch':<14} {'version':<8} {'in dBu':>7} {'out dBu':>7}  name")
     for i in infos:

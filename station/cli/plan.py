@@ -20,7 +20,7 @@ from ..plan.design import (
 from ..plan.setup import by_hand, for_rig, hms, make_and_write, plan_summary
 from ..plan.signal_offer import SignalOffer, shorter_signal_offer
 from ..rig.motion import DEFAULT_SLEW_US_PER_S, MotionModel
-from .common import home_of
+from .common import home_of, number
 from .console import print_json
 
 
@@ -67,18 +67,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--anchor-every", type=int, default=DEFAULT_ANCHOR_EVERY, metavar="N")
     p.add_argument(
         "--capture-s",
-        type=float,
+        type=number,
         default=DEFAULT_CAPTURE_S,
         help="seconds one capture takes (default: NAM's 190 s file plus noise and tail)",
     )
     p.add_argument(
         "--slew",
-        type=float,
+        type=number,
         default=None,
         metavar="US_PER_S",
         help=f"servo speed for --knob plans (default {DEFAULT_SLEW_US_PER_S:g} µs/s)",
     )
     p.add_argument("--out", type=Path, required=True, help="plan file to write (JSON)")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.set_defaults(handler=run)
 
 
@@ -189,6 +190,10 @@ def run(args: argparse.Namespace) -> int:
     req, model = request_and_model(args)
     if args.out.is_dir():
         raise StationError(f"{args.out} is a folder", "give a file name, e.g. --out plan.json")
+    if args.out.exists() and not args.force:
+        raise StationError(
+            f"{args.out} exists", "give another --out, or add --force to replace it"
+        )
     overhead_s, source = overhead_for(args)
     plan = make_and_write(req, model, args.out, overhead_s=overhead_s, note=source)
     data = plan.to_json()

@@ -12,6 +12,7 @@ from ..home import home_signal_path
 from ..reamp import files as reamp
 from ..reamp.generate import write_station_signal
 from ..settings import load_settings
+from .common import number
 from .console import print_json, warn
 
 
@@ -26,7 +27,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--training-s",
-        type=float,
+        type=number,
         default=163.5,
         help="seconds of training material (163.5 gives NAM's 190 s layout)",
     )

@@ -11,6 +11,7 @@ from ..errors import StationError
 from ..models import render as render_mod
 from ..models import snapshot as snap
 from . import console
+from .common import number
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -53,11 +54,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="the rendered WAV (24-bit)")
     p.add_argument(
         "--input-dbu",
-        type=float,
+        type=number,
         default=None,
         help="the DI's level (dBu at 0 dBFS); scaled to the model's input_level_dbu",
     )
-    p.add_argument("--output-gain-db", type=float, default=0.0, help="gain on the output (dB)")
+    p.add_argument("--output-gain-db", type=number, default=0.0, help="gain on the output (dB)")
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
     p.set_defaults(handler=run_render)
 

@@ -16,12 +16,13 @@ from ..settings import update_settings
 from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
+from ..sweep.preflight import NO_PARAMETRIC
 from ..sweep.run import SweepRunner, SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, load_plan_file, open_session
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
 from . import console
 from .capture import GEAR_FIELDS
-from .common import home_of
+from .common import home_of, number
 from .keys import typed_within
 from .signal import chosen_reamp_file
 from .words import say
@@ -37,14 +38,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--rig", required=True, help="rig profile name, or 'none' to set by hand")
     run.add_argument("--out", required=True, help="session name (a folder under captures/)")
     run.add_argument("--port", default=None, help="serial port (default: the rig profile's)")
-    run.add_argument("--reamp-dbu", type=float, default=None, help="level when the plan has none")
+    run.add_argument("--reamp-dbu", type=number, default=None, help="level when the plan has none")
     run.add_argument("--input", type=Path, default=None, help="reamp file (as for capture)")
     run.add_argument("--retakes", type=int, default=2, help="retakes of a failed setting")
     run.add_argument("--stop-on-fail", action="store_true", help="stop at a failed setting")
     run.add_argument("--anchor-every", type=int, default=None, metavar="N")
     run.add_argument("--on-drift", default="continue", help=f"one of {', '.join(ON_DRIFT)}")
-    run.add_argument("--drift-esr", type=float, default=0.01, help="anchor ESR limit")
-    run.add_argument("--drift-db", type=float, default=0.2, help="anchor level change limit (dB)")
+    run.add_argument("--drift-esr", type=number, default=0.01, help="anchor ESR limit")
+    run.add_argument("--drift-db", type=number, default=0.2, help="anchor level change limit (dB)")
     run.add_argument(
         "--yes",
         action="store_true",
@@ -108,6 +109,14 @@ def _terminal(args: argparse.Namespace) -> tuple[StationBench, Confirm]:
                 "add --yes to sweep with them where they are, or plan every control: "
                 f"station plan --rig {getattr(args, 'rig', 'NAME')} ...",
             )
+        if prompt.kind == NO_PARAMETRIC and not args.yes:
+            said, _, fix = prompt.text.removesuffix(" Sweep this plan anyway?").partition(". ")
+            raise StationError(
+                said[:1].lower() + said[1:],
+                f"{fix[:1].lower()}{fix[1:].rstrip('.')}: make it with 'station plan' "
+                "(--settings, --holdout); or add --yes to sweep this one for one model per "
+                "setting",
+            )
         console.make_confirm(devices.virtual, args.yes)(prompt)
 
     return devices, confirm
@@ -140,7 +149,15 @@ def run_cmd(args: argparse.Namespace) -> int:
         port=args.port,
         anchor_every=args.anchor_every,
     )
-    runner = start_sweep(home, start, devices, confirm, emit=emit, unattended=args.yes)
+    runner = start_sweep(
+        home,
+        start,
+        devices,
+        confirm,
+        emit=emit,
+        unattended=args.yes,
+        ready=lambda: console.check_answerable(args.yes),  # a refusal leaves nothing behind
+    )
     if remember:  # the session accepted it: next time it is the default
         update_settings(home, console.warn, reamp_file=str(reamp_path.resolve()))
     print(

@@ -13,7 +13,7 @@ from ..capture.run import CaptureRequest, run_capture
 from ..devices import StationBench
 from ..errors import StationError
 from ..events import StopFlag
-from ..home import pack_capture, pack_levels
+from ..home import captured, pack_capture, pack_levels
 from ..interface.profiles import load_profile
 from ..models.namfile import model_info, read_model
 from ..models.parametric.training import SIZES
@@ -22,7 +22,7 @@ from ..models.train import train_capture
 from ..models.verify import compare, run_model, verify_capture
 from . import console
 from . import sweep_train as sweep_cli
-from .common import home_of
+from .common import home_of, number
 from .models import print_players
 from .words import say
 
@@ -32,7 +32,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "train", parents=[common], help="train a calibrated .nam from a capture or a sweep session"
     )
-    p.add_argument("capture_dir", type=Path, metavar="CAPTURE_DIR|SESSION")
+    p.add_argument(
+        "capture_dir",
+        type=Path,
+        metavar="CAPTURE_DIR|SESSION",
+        help="a capture, level pack or sweep session: its folder, or its name under captures/",
+    )
     p.add_argument(
         "--architecture",
         default=None,
@@ -66,7 +71,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--level",
-        type=float,
+        type=number,
         default=None,
         metavar="DBU",
         help="a session captured at several reamp levels: train the captures at this one",
@@ -79,15 +84,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("verify", parents=[common], help="compare a model with the gear")
     p.add_argument("model", type=Path)
-    p.add_argument("--capture", type=Path, default=None, help="the capture the model came from")
+    p.add_argument(
+        "--capture", type=Path, default=None, help="the capture it came from (name or folder)"
+    )
     p.add_argument("--di", type=Path, default=None, help="a 48 kHz guitar DI to reamp through both")
     p.add_argument("--profile", default=None, help="interface profile for --di")
     p.add_argument(
-        "--session", type=Path, default=None, help="a sweep session: judge every held-out setting"
+        "--session",
+        type=Path,
+        default=None,
+        help="a sweep session (name or folder): judge every held-out setting",
     )
     p.add_argument(
         "--level",
-        type=float,
+        type=number,
         default=None,
         metavar="DBU",
         help="with --session: the reamp level to judge at (default: the model's input level)",
@@ -127,6 +137,7 @@ def limits_of(args: argparse.Namespace) -> Limits:
 def run_train(args: argparse.Namespace) -> int:
     """Train, tag, and report the validation ESR (or, for a session, the sweep's report)."""
     args.limits = limits_of(args)
+    args.capture_dir = captured(home_of(args), args.capture_dir)
     if args.parametric or args.snapshots:
         return sweep_cli.run_sweep_train(args, _trainer_options(args))
     if (Path(args.capture_dir) / "session.json").is_file():
@@ -220,6 +231,9 @@ def _verify_di(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Print ESR and level difference between the model and the gear."""
+    for name in ("capture", "session"):  # a folder, or a name under captures/
+        if getattr(args, name) is not None:
+            setattr(args, name, captured(home_of(args), getattr(args, name)))
     if args.session is not None:
         return sweep_cli.run_sweep_verify(args)
     if args.level is not None:

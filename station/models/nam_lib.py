@@ -54,17 +54,43 @@ def installed() -> bool:
     return True
 
 
+def standard_net(data: dict[str, Any]) -> Any:
+    """NAM's torch net (in eval mode) for a standard model file's parsed data; the classic
+    files the station writes (snapshots) get the nested heads 0.13's loader requires.
+    Raises StationError when NAM cannot build it."""
+    from nam.models import init_from_nam
+
+    from .wavenet import with_nested_heads
+
+    try:
+        net = init_from_nam(with_nested_heads(data))
+    except Exception as exc:  # NAM raises KeyError, ValueError, ... for a file it cannot build
+        raise StationError(
+            f"NAM's loader cannot build this {data.get('architecture')} model: {exc}",
+            "give a WaveNet, LSTM or Linear model file",
+        ) from None
+    net.eval()
+    return net
+
+
+def run_standard(data: dict[str, Any], x: Any) -> Any:
+    """A standard model's output (float64 array) for the input samples `x`."""
+    import numpy as np
+    import torch
+
+    net = standard_net(data)
+    with torch.no_grad():
+        y = net(torch.from_numpy(np.asarray(x, dtype=np.float32)), pad_start=True)
+    return y.cpu().numpy().astype(np.float64)
+
+
 def loudness_and_gain(data: dict[str, Any]) -> tuple[float, float] | None:
     """NAM's own `loudness` (dB) and `gain` (0…1) metadata for a one-input model file,
     measured the way its exporter does; None where neural-amp-modeler is not installed."""
     if not installed():
         return None
     import torch
-    from nam.models import init_from_nam
 
-    from .wavenet import with_nested_heads
-
-    net = init_from_nam(with_nested_heads(data))
-    net.eval()
+    net = standard_net(data)
     with torch.no_grad():
         return float(net._metadata_loudness()), float(net._metadata_gain())

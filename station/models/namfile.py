@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StationError
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_text, kind_of
 from ..phrases import Phrase
 
 GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
@@ -137,7 +137,9 @@ def _parse(path: Path, raw: bytes) -> Any:
     except RecursionError:
         raise too_deep from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise ModelError(f"{path.name} is not JSON ({exc})", hint) from None
+        kind = kind_of(path)
+        said = f"{path.name} is {kind}, not a model" if kind else f"{path.name} is not JSON ({exc})"
+        raise ModelError(said, hint) from None
     if _too_deep(data):
         raise too_deep
     return data

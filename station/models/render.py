@@ -24,10 +24,9 @@ from ..events import Event, Step
 from ..phrases import Phrase
 from ..signal.levels import dbfs_from_peak, ratio_from_db
 from . import wavenet
-from .nam_lib import require_nam
+from .nam_lib import require_nam, run_standard
 from .namfile import LEVEL_RANGE_DBU, read_model
 from .parametric import fold
-from .wavenet import with_nested_heads
 
 Emit = Callable[[Event], None]
 RATE = 48000
@@ -142,7 +141,7 @@ def render(
         enc = dict(zip([c.name for c in known], fold.encoded(known, values), strict=True))
         y = nam_ext.run(data, x * ratio_from_db(gain_db), enc)
     else:
-        y = _run_standard(data, x * ratio_from_db(gain_db))
+        y = run_standard(data, x * ratio_from_db(gain_db))
     y = y * ratio_from_db(output_gain_db)
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if not math.isfinite(peak):
@@ -158,17 +157,3 @@ def render(
     return Rendered(
         out, len(x) / RATE, gain_db, output_gain_db, peak_dbfs, setting, tuple(defaulted)
     )
-
-
-def _run_standard(data: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    import torch
-    from nam.models import init_from_nam
-
-    try:
-        net = init_from_nam(with_nested_heads(data))
-    except Exception as exc:  # NAM raises KeyError, ValueError, ... for a file it cannot build
-        raise StationError(f"NAM's loader cannot build this model: {exc}") from None
-    net.eval()
-    with torch.no_grad():
-        y = net(torch.from_numpy(np.asarray(x, dtype=np.float32)), pad_start=True)
-    return y.cpu().numpy().astype(np.float64)

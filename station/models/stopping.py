@@ -11,6 +11,7 @@ exports the checkpoint with the least selection loss so far.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import re
 import time
@@ -266,8 +267,35 @@ def trainer_hooks(
         extra = [c for c in (timer, patience) if c is not None]
         return [*original(*args, **kwargs), *extra, Report()]
 
-    with replaced(module, **{attr: with_hooks}):
+    with replaced(module, **{attr: with_hooks}), quiet_trainer():
         yield log
+
+
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric")
+
+
+@contextlib.contextmanager
+def quiet_trainer() -> Iterator[None]:
+    """Lightning's and NAM's own chatter off for the block: Lightning's info lines (the
+    devices, a logging tip, why fit stopped), NAM's 'Loading data' bars, libraries'
+    deprecation notices. The station's progress lines say what matters; Lightning's
+    warnings and errors still show."""
+    import warnings
+
+    import nam.data
+
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    try:
+        with warnings.catch_warnings(), replaced(nam.data, _tqdm=lambda items, **_kw: items):
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _fraction(

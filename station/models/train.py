@@ -119,6 +119,7 @@ def learning_config(
         "trainer": {
             **limits.trainer_options(),
             "enable_progress_bar": False,
+            "enable_model_summary": False,  # a table of layers: the station says the size
             "logger": False,
             **{k: v for k, v in (trainer_options or {}).items() if v is not None},
         },

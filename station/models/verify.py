@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import StationError
 from ..reamp import files as reamp
 from ..signal.analysis import esr
-from .nam_lib import require_nam
+from .nam_lib import require_nam, run_standard
 from .namfile import read_model
 
 
@@ -28,21 +28,7 @@ class Verification:
 def run_model(model_path: Path, x: np.ndarray) -> np.ndarray:
     """The model's output for input `x` (needs neural-amp-modeler)."""
     require_nam()
-    import torch
-    from nam.models import init_from_nam
-
-    model = read_model(model_path)
-    try:
-        net = init_from_nam(model.data)
-    except KeyError:
-        raise StationError(
-            f"neural-amp-modeler cannot run a {model.data.get('architecture')} model",
-            "verify a WaveNet, LSTM or Linear model",
-        ) from None
-    net.eval()
-    with torch.no_grad():
-        y = net(torch.from_numpy(np.asarray(x, dtype=np.float32)), pad_start=True)
-    return y.cpu().numpy().astype(np.float64)
+    return run_standard(read_model(model_path).data, x)
 
 
 def compare(

@@ -9,6 +9,7 @@ short (station.rig.motion). The same request and seed give the same plan.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import warnings
@@ -21,6 +22,7 @@ from ..errors import StationError
 from ..phrases import Phrase
 from ..rig.motion import MotionModel, cost_matrix, order_tour, path_motion_s
 from ..rig.profiles import check_control_name
+from .trainable import MIN_TRAIN, parametric_gaps
 
 SCHEMA_VERSION = 1
 METHODS = ("maximin-lhs", "sobol", "grid", "random")
@@ -156,10 +158,52 @@ def default_holdout(settings: int) -> int:
 
 
 def holdout_of(req: PlanRequest) -> int:
-    """The holdout asked for, else about 10 % (none when there is no knob to hold out)."""
+    """The holdout asked for, else about 10 % raised to one per reamp level when the budget
+    still gives every level a parametric model (two training settings and one held out);
+    none when there is no knob to hold out."""
     if req.holdout is not None:
         return req.holdout
-    return default_holdout(req.settings) if req.knobs else 0
+    if not req.knobs:
+        return 0
+    tenth = default_holdout(req.settings)
+    per_level = max(tenth, len(req.levels_dbu) or 1)
+    if per_level > tenth and _trainable(req, req.settings - per_level):
+        return per_level
+    return tenth
+
+
+def _fits(req: PlanRequest, n_train: int) -> bool:
+    """True when `n_train` training settings make the design asked for: every switch and
+    level combination covered, a grid's two steps per knob, room for corners and centre."""
+    n_combos = len(combinations(req))
+    if n_train < n_combos:
+        return False
+    d = len(req.knobs)
+    if req.method == "grid" and d:
+        return math.floor((n_train / n_combos) ** (1.0 / d) + 1e-9) >= 2
+    fixed = (2**d if req.corners and d else 0, 1 if req.centre and d else 0)
+    first = -(-fixed[0] // n_combos) + fixed[1]  # the first combination takes the most
+    return n_train // n_combos >= first
+
+
+def _trainable(req: PlanRequest, n_train: int) -> bool:
+    """True when `n_train` training settings fit the design and give each reamp level at least
+    two: with the holdout beside them, a parametric model at every level (plan/trainable.py).
+    Each combination gets n_train // combinations or one more, so n_train >= combinations
+    gives a level at least its switch combinations, and >= 2 per level the rest."""
+    levels = len(req.levels_dbu) or 1
+    return n_train >= MIN_TRAIN * levels and _fits(req, n_train)
+
+
+def parametric_budget(req: PlanRequest) -> int | None:
+    """The fewest settings (holdout included) whose default plan gives a parametric model at
+    every reamp level, or None when no budget up to MAX_SETTINGS does."""
+    levels = len(req.levels_dbu) or 1
+    for n in range(levels + MIN_TRAIN * levels, MAX_SETTINGS + 1):
+        k = holdout_of(dataclasses.replace(req, settings=n, holdout=None))
+        if k >= levels and _trainable(req, n - k):
+            return n
+    return None
 
 
 def combinations(req: PlanRequest) -> list[tuple[tuple[str, ...], float | None]]:
@@ -326,7 +370,16 @@ def _holdout_points(
     """k (combination, point) pairs, each as far as it can be from the training points of
     its combination and from the holdouts already chosen; kept off the knobs' very ends."""
     d = len(req.knobs)
-    order = rng.permutation(len(train))
+    # Combinations in a random order, interleaved by level so the first holdouts go one to
+    # each reamp level (a parametric model is trained per level and judged on its own).
+    levels = len(req.levels_dbu) or 1
+    seen: dict[int, int] = {}
+    ranked = []
+    for c in rng.permutation(len(train)):
+        level = int(c) % levels  # combinations() runs through the levels innermost
+        seen[level] = seen.get(level, 0) + 1
+        ranked.append((seen[level], int(c)))
+    order = [c for _, c in sorted(ranked, key=lambda rc: rc[0])]
     chosen: list[tuple[int, np.ndarray]] = []
     taken: list[list[np.ndarray]] = [list(t) for t in train]
     for i in range(k):
@@ -419,11 +472,6 @@ def make_plan(req: PlanRequest, model: MotionModel) -> Plan:
     notes: list[str] = []
     combos = combinations(req)
     k = holdout_of(req)
-    if k == 0 and req.knobs:
-        notes.append(
-            "no setting is held out: a parametric model of this sweep could not be judged on "
-            "settings it never saw, and training one is refused; hold at least one out"
-        )
     train_pts = _training_points(req, req.settings - k, len(combos), rng, notes)
     hold_pts = _holdout_points(req, k, train_pts, rng) if len(req.knobs) else []
     designed: list[Setting] = []
@@ -451,6 +499,8 @@ def make_plan(req: PlanRequest, model: MotionModel) -> Plan:
             s.id = f"s{n:03d}"
         schedule, moved = unordered, unordered_s
     total = moved + len(schedule) * (req.capture_s + req.overhead_s)
+    if req.knobs:
+        notes += _parametric_notes(req, schedule)
     if model.nominal:
         notes.append(
             "motion time modelled with a nominal linear knob mapping over 500–2500 µs at "
@@ -465,3 +515,24 @@ def _setting(
     positions, level = combo
     switches = {s.name: p for s, p in zip(req.switches, positions, strict=True)}
     return Setting("", _knob_values(req, unit), switches, level, role)
+
+
+def _parametric_notes(req: PlanRequest, schedule: list[Setting]) -> list[str]:
+    """What a parametric model of this plan would lack, and the budget that gives one."""
+    gaps = parametric_gaps(schedule)
+    if not gaps:
+        return []
+    notes = [gap.text() for gap in gaps]
+    if holdout_of(req) == 0:
+        notes[0] = (
+            "no setting is held out: a parametric model of this sweep could not be judged on "
+            "settings it never saw, and training one is refused; one model per setting can "
+            "still be trained"
+        )
+        notes[1:] = []
+    budget = parametric_budget(req)
+    if budget is not None and budget > req.settings:
+        notes.append(f"a plan of {budget} settings would give a parametric model")
+    elif budget is not None:
+        notes.append("hold at least one setting out per reamp level for a parametric model")
+    return notes

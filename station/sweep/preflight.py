@@ -19,8 +19,10 @@ from ..capture.records import CaptureRequest, Preflight
 from ..capture.run import capture_bytes, validate_streams
 from ..drivers.base import AudioInterface
 from ..errors import StationError
+from ..events import Prompt
 from ..phrases import Phrase
-from ..plan.design import Setting
+from ..plan.design import Plan, Setting, parametric_budget
+from ..plan.trainable import parametric_gaps
 
 DISK_MARGIN = 0.05  # a little more than the estimate, for the session's own files
 
@@ -90,23 +92,27 @@ def check_streams(interface: AudioInterface, profile: Any, reamp_path: Path) -> 
     validate_streams(interface, CaptureRequest(profile, Path(reamp_path), 0.0, "preflight", Path()))
 
 
-def training_warnings(schedule: list[Setting], default_dbu: float | None) -> list[str]:
-    """What a parametric model of this schedule would be refused for, known before the first
-    capture: per reamp level (a model carries one), fewer than two training settings or no
-    held-out one. Snapshots (one model per setting) still train."""
-    levels: dict[float | None, list[str]] = {}
-    for s in schedule:
-        levels.setdefault(s.reamp_dbu if s.reamp_dbu is not None else default_dbu, []).append(
-            s.role
-        )
-    out = []
-    for level, roles in sorted(levels.items(), key=lambda kv: kv[0] or 0.0):
-        train, held = roles.count("train"), roles.count("holdout")
-        if train < 2 or held == 0:
-            at = "" if len(levels) == 1 or level is None else f" at {level:g} dBu"
-            out.append(
-                f"a parametric model of this sweep{at} would be refused: it has {train} "
-                f"training and {held} held-out setting(s) (it needs two and one); one model "
-                "per setting can still be trained"
-            )
-    return out
+NO_PARAMETRIC = "no_parametric_model"  # the Prompt kind: go on for snapshots only?
+
+
+def parametric_question(
+    plan: Plan, schedule: list[Setting], default_dbu: float | None
+) -> Prompt | None:
+    """The question to ask before sweeping a plan no parametric model could be trained on
+    (at some reamp level), with the budget that would give one; None when nothing is
+    missing. A face that cannot ask refuses instead, with the same text."""
+    gaps = parametric_gaps(schedule, default_dbu)
+    if not gaps:
+        return None
+    said = "; ".join(gap.text() for gap in gaps)
+    budget = parametric_budget(plan.request)
+    if budget is None:
+        fix = "no plan of these controls and levels can give one"
+    elif budget > plan.request.settings:
+        fix = f"a plan of {budget} settings (one held out per reamp level) would give one"
+    else:
+        fix = "a plan that holds one setting out per reamp level would give one"
+    return Prompt(
+        NO_PARAMETRIC,
+        f"{said[:1].upper()}{said[1:]}. {fix[:1].upper()}{fix[1:]}. Sweep this plan anyway?",
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..capture.folder import read_capture_meta
 from ..errors import StationError
-from ..fsutil import json_safe, write_json
+from ..fsutil import json_safe, not_json, write_json
 from ..phrases import Phrase
 from ..plan.design import Plan, Setting, with_anchors
 from ..plan.file import plan_from_json
@@ -130,8 +130,16 @@ def load_plan_file(path: Path) -> tuple[Plan, dict[str, Any]]:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StationError(f"no plan at {path}", Phrase("make one with {plan}")) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except IsADirectoryError:
+        raise StationError(
+            f"{path} is a folder, not a plan", Phrase("make one with {plan}")
+        ) from None
+    except OSError as exc:
         raise StationError(f"cannot read the plan {path}: {exc}", "make it again") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StationError(
+            not_json(Path(path), "a plan", exc), Phrase("give the file {plan} wrote")
+        ) from None
     if not isinstance(raw, dict):
         raise StationError(f"{path} is not a plan", Phrase("make one with {plan}"))
     return plan_from_json(raw), raw

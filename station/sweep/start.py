@@ -8,7 +8,7 @@ same words and open the rig the same way. The devices come from the front end
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +26,7 @@ from ..reamp.files import md5_of_file
 from ..rig.profiles import RigProfile, load_rig
 from .journal import Journal, replay
 from .positioner import ManualPositioner, Positioner, RigPositioner, left_alone, where
-from .preflight import check_plan_captures, check_streams, training_warnings
+from .preflight import check_plan_captures, check_streams, parametric_question
 from .run import SweepRunner
 from .session import (
     SweepOptions,
@@ -179,6 +179,7 @@ def start_sweep(
     stop: StopFlag | None = None,
     unattended: bool = False,
     holder: str | None = None,
+    ready: Callable[[], None] = lambda: None,
 ) -> SweepRunner:
     """Check everything, open the interface and rig, create the session; returns its runner.
 
@@ -188,6 +189,8 @@ def start_sweep(
     `unattended`, the runner never waits for the user (see SweepRunner). The
     session and the rig's port are locked (naming `holder`, e.g. 'station sweep
     run') until the runner's run ends; LockHeld names a program holding either.
+    `ready` is called once every check has passed, before anything is opened: a face
+    that could not answer the sweep's questions raises there, leaving nothing behind.
     """
     check_name(start.out)
     plan, _ = load_plan_file(start.plan_path)
@@ -222,6 +225,9 @@ def start_sweep(
     if options.reamp_dbu is not None and len(levels) < len(schedule):
         levels.append(options.reamp_dbu)
     check_plan_captures(profile, reamp_path, levels, folder, len(schedule))
+    if (question := parametric_question(plan, schedule, options.reamp_dbu)) is not None:
+        confirm(question)  # before anything is opened or written: a refusal leaves nothing
+    ready()
     rig_profile = rig_profile_of(home, rig_name)
     interface = devices.interface(profile, options.virtual_gear)
     check_streams(interface, profile, reamp_path)
@@ -242,8 +248,6 @@ def start_sweep(
     try:
         positioner.check(schedule)
         confirm_left_alone(plan, rig_profile, positioner, confirm)
-        for text in training_warnings(schedule, options.reamp_dbu):
-            emit(Warning_(text))
         session = create_session(
             folder,
             start.plan_path,

@@ -15,11 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Stopped
 from ..events import Event, Prompt, StopFlag
+from ..sweep.preflight import NO_PARAMETRIC
 from ..virtual.rig import VirtualRig
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.screen import ModalScreen
+
+
+# Prompts that are questions, not bench actions, and the title each is asked under.
+QUESTIONS = {NO_PARAMETRIC: "No parametric model from this plan"}
 
 
 class Bridge:
@@ -71,9 +76,15 @@ class Bridge:
         return str(self._wait_for(ReadingModal(prompt, error, hint)))
 
     def confirm(self, prompt: Prompt) -> None:
-        """A 'do this at the bench, then continue' modal; the virtual rig then does it."""
-        from .modals import ConfirmModal
+        """A 'do this at the bench, then continue' modal; the virtual rig then does it. A
+        question (QUESTIONS) is asked with Cancel focused: Cancel stops the procedure."""
+        from .modals import ConfirmModal, QuestionModal
 
+        if prompt.kind in QUESTIONS:
+            if not self._wait_for(QuestionModal(QUESTIONS[prompt.kind], prompt.text, "Continue")):
+                self.stop.set()
+                raise Stopped()
+            return
         self._wait_for(ConfirmModal(prompt.text))
         if self.rig is not None:
             self.rig.act_on(prompt)

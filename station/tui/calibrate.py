@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -53,6 +54,7 @@ class CalibrateScreen(StationScreen[None]):
         super().__init__()
         self.busy = False
         self.bridge: Bridge | None = None
+        self.warnings: list[str] = []  # this run's, shown with its result (the log is hidden)
 
     def compose(self) -> ComposeResult:
         s: dict[str, Any] = self.station.settings
@@ -224,6 +226,7 @@ class CalibrateScreen(StationScreen[None]):
         if manual:
             self.station.remember(meter_accuracy=meter_accuracy_setting(accuracy))
         self.query_one("#log", RichLog).clear()
+        self.warnings = []
         self.set_busy(True)
         self.run_calibration(
             name,
@@ -254,7 +257,8 @@ class CalibrateScreen(StationScreen[None]):
             unc = f" ± {event.uncertainty:.3f}" if event.uncertainty is not None else ""
             log.write(f"[green]{event.name} = {event.value:.3f}{unc} {event.unit}[/green]")
         elif isinstance(event, Warning_):
-            log.write(f"[yellow]warning: {say(event.text)}[/yellow]")
+            log.write(f"[yellow]warning: {escape(say(event.text))}[/yellow]")
+            self.warnings.append(say(event.text))
 
     @work(thread=True, exclusive=True)
     def run_calibration(
@@ -319,6 +323,9 @@ class CalibrateScreen(StationScreen[None]):
                 else ""
             )
         )
+        # What the command line prints beside a poor result (a latency that moves, ...), with
+        # its advice: the log that showed it is behind the result screen.
+        text += "".join(f"\n[yellow]warning: {escape(w)}[/yellow]" for w in self.warnings)
         self.query_one("#result", Static).update(text)
         self._compare_spec()
         from .results import CalibrationResultScreen

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Header, Input, Select, Static, TabbedContent, TabPane
@@ -16,10 +17,11 @@ from ..events import Event, Progress, Warning_
 from ..fsutil import atomic_write_text
 from ..home import list_captures, list_models, list_sessions
 from ..models import snapshot
+from ..models.labels import metadata_lines
 from ..models.namfile import fields_from_capture, model_info, read_model, tag_model
 from ..models.parametric import fold
 from ..models.parametric.session import load_sweep, sweep_levels
-from ..models.parametric.training import DEFAULT_SIZE, SIZES
+from ..models.parametric.training import DEFAULT_SIZE, SIZES, parametric_refusal
 from ..models.stopping import Limits
 from ..models.train import ARCHITECTURES
 from .base import StationScreen
@@ -89,7 +91,10 @@ class ModelsScreen(StationScreen[None]):
             yield row(
                 "Or a grid", Input("", id="snap_grid", placeholder="drive=0:10:2 boost=off,on")
             )
-            yield row("Write to", Input("", id="snap_out", placeholder="beside the model"))
+            yield row(
+                "Write to",
+                Input("", id="snap_out", placeholder="beside the model (or a file or folder)"),
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Write snapshot", id="snapshot", compact=True)
                 yield Button("Write a grid pack", id="snapshot_pack", compact=True)
@@ -126,6 +131,7 @@ class ModelsScreen(StationScreen[None]):
         )
         yield row("Make", Select(SWEEP_KINDS, value="parametric", allow_blank=False, id="kind"))
         yield row("Reamp level", Select([], id="level", prompt="the session's only level"))
+        yield Static("", id="kind_note")
         yield row(
             "Size",
             Select([(a, a) for a in SIZES], value=DEFAULT_SIZE, allow_blank=False, id="size"),
@@ -157,11 +163,15 @@ class ModelsScreen(StationScreen[None]):
         if self.query_one("#model", Input).value:
             self.show_model()
         self.show_levels()
+        self.judge_kind()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """A new session: offer its reamp levels; snapshots and parametric come in own sizes."""
         if event.select.id == "session":
             self.show_levels()
+            self.judge_kind()
+        elif event.select.id == "level":
+            self.judge_kind()
         elif event.select.id == "kind":
             size = self.query_one("#size", Select)
             sizes = SIZES if event.value == "parametric" else tuple(ARCHITECTURES)
@@ -194,6 +204,23 @@ class ModelsScreen(StationScreen[None]):
             select.value = chosen  # ...which the same session's levels keep
         select.prompt = "choose a level" if options else "the session's only level"
 
+    def judge_kind(self) -> None:
+        """Say up front when the session (at the chosen level) cannot give a parametric model,
+        and offer one model per setting instead: training would refuse it only after a wait."""
+        note = self.query_one("#kind_note", Static)
+        chosen = self.query_one("#level", Select).value
+        try:
+            sweep = load_sweep(self._session_dir(), chosen if isinstance(chosen, float) else None)
+        except StationError:
+            note.update("")  # no session, or a level to choose first: training says why
+            return
+        refusal = parametric_refusal(sweep)
+        if refusal is None:
+            note.update("")
+            return
+        self.query_one("#kind", Select).value = "snapshots"
+        note.update(f"[yellow]No parametric model: {escape(said(refusal))}.[/yellow]")
+
     def _model_path(self) -> Path:
         text = self.query_one("#model", Input).value.strip()
         if not text:
@@ -219,10 +246,7 @@ class ModelsScreen(StationScreen[None]):
             if data["calibrated"]
             else "[yellow]not calibrated[/yellow]"
         )
-        meta = "\n".join(
-            f"  {k}: {json.dumps(v) if isinstance(v, dict | list) else v}"
-            for k, v in data["metadata"].items()
-        )
+        meta = "\n".join(f"  {escape(line)}" for line in metadata_lines(data["metadata"]))
         loads = {"yes": "green", "partially": "yellow", "no": "red"}
         players = "\n".join(
             f"  [{loads[p['loads']]}]{p['loads']}[/]: {p['player']}" for p in data["players"]
@@ -270,6 +294,8 @@ class ModelsScreen(StationScreen[None]):
         out = Path(text).expanduser() if text else None
         if out is None:
             out = snapshot.default_pack(model) if pack else snapshot.default_file(model, items)
+        elif not pack and (out.is_dir() or text.endswith("/")):
+            out = out / snapshot.default_file(model, items).name  # a folder: named by setting
         target = out
         if (target / "index.json" if pack else target).exists():
             raise StationError(f"{target} exists", "type another path in Write to")
@@ -289,6 +315,10 @@ class ModelsScreen(StationScreen[None]):
                     done = [snapshot.snapshot(model, items, target)]
             except StationError as exc:
                 self.app.call_from_thread(result.update, f"[red]{error_text(exc)}[/red]")
+                return
+            except OSError as exc:  # a folder that cannot be written, a full disk
+                said = escape(f"cannot write {target}: {exc.strerror or exc}")
+                self.app.call_from_thread(result.update, f"[red]{said}[/red]")
                 return
             self.app.call_from_thread(self._snapshots_written, done, target if pack else None)
 

@@ -76,6 +76,7 @@ class RigScreen(StationScreen[None]):
         self.port = ""
         self._lock = threading.Lock()
         self._generation = 0  # a stop drops the commands still queued behind it
+        self._replace_ok = False  # the user said yes to saving over the profile of that name
 
     def compose(self) -> ComposeResult:
         s: dict[str, Any] = self.station.settings
@@ -289,16 +290,45 @@ class RigScreen(StationScreen[None]):
             return escape(f"{profile.name}: " + ", ".join(parts))
         text, action = self.cal.execute(line)
         if action == "save":
-            before = list_rigs(app.home)
-            path = save_rig(app.home, self.cal.profile())
+            profile = self.cal.profile()  # an unfinished calibration is refused before asking
+            replacing = profile.name in list_rigs(app.home)
+            if replacing and not self._replace_ok:
+                app.call_from_thread(self.ask_replace, profile.name)
+                return ""
+            self._replace_ok = False
+            path = save_rig(app.home, profile)
             bak = path.with_name(path.name + ".bak")
-            if self.cal.name in before and bak.is_file():
+            if replacing and bak.is_file():
                 return f"[green]saved {escape(str(path))}[/green] (the one it replaced: {bak.name})"
             return f"[green]saved {escape(str(path))}[/green]"
         if action == "quit":
             self.rig.detach()
             return "servos detached"
         return escape(text)
+
+    def ask_replace(self, name: str) -> None:
+        """Save over the saved rig profile `name` only after the user says so (it is kept as
+        NAME.toml.bak, as the command line keeps it)."""
+        from .modals import QuestionModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._replace_ok = True
+                self.run_command("save", self._generation)
+            else:
+                self.note(f"not saved: the rig profile {escape(name)!r} is kept as it was")
+
+        self.app.push_screen(
+            QuestionModal(
+                "Replace a rig profile?",
+                f"A rig profile named '{name}' is saved already. Saving replaces it (the old "
+                f"one is kept as {name}.toml.bak); every plan and sweep made for '{name}' "
+                "then uses the new calibration. Cancel keeps it; change the rig name and "
+                "connect again to keep both.",
+                f"Replace '{name}'",
+            ),
+            answered,
+        )
 
     def help_text(self) -> str:
         """The calibration's commands and this screen's, as wide as the log shows them."""

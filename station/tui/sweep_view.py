@@ -11,11 +11,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
 from ..events import DevicePaused, SweepProgress
+from ..models.parametric.training import why_no_parametric
 from ..sweep.journal import Journal, SweepState, replay
 from ..sweep.positioner import describe
 from ..sweep.run import SweepSummary, progress_line
 from ..sweep.session import Session
-from .words import say
+from .words import said, say
 
 SHOWN_ANCHORS = 3  # anchors listed one by one; the rest are counted (drifted ones come first)
 
@@ -82,6 +83,12 @@ def summary_line(summary: SweepSummary) -> str:
     if s.pending:
         return f"Sweep {s.session.name}: {counts}, {len(s.pending)} left; F8 resumes it."
     nxt = "F8 retakes the failed ones, or t" if s.failed else "T"
+    refusal = why_no_parametric(s.session) if s.done else None
+    if refusal is not None:  # said here, not first by the trainer after a wait
+        return (
+            f"Sweep {s.session.name}: {counts}. {nxt}rain one model per setting from it on the "
+            f"Models screen (F6); no parametric model: {said(refusal)}."
+        )
     return f"Sweep {s.session.name}: {counts}. {nxt}rain models from it on the Models screen (F6)."
 
 

@@ -132,3 +132,37 @@ def test_reopening_the_verdict_in_the_tui_draws_it(stopped: Path) -> None:
 
     asyncio.run(run())
     assert_redrawn(stopped)
+
+
+def test_every_title_of_the_report_fits_the_picture(virtual_capture: Path) -> None:
+    # A take's latency note ("... add a timing reference ...") ran past both edges of the
+    # picture, and a failed take's list of checks could too.
+    import dataclasses
+
+    from station.capture.redraw import stored_decision
+    from station.capture.report import report_figure
+
+    folder = virtual_capture
+    meta = json.loads((folder / "capture.json").read_text())
+    checks = [{"name": f"check_number_{i}", "passed": False} for i in range(8)]
+    meta = {**meta, "passed": False, "name": "a-capture-with-a-long-name-" * 2, "checks": checks}
+    x, sr, _ = reamp.read_mono(folder / "input.wav")
+    y, _, _ = reamp.read_mono(folder / "output.wav")
+    info = reamp.recognise(folder / "input.wav", (x, sr))
+    assert info.layout is not None  # the blip panel, with its latency note, is drawn
+    decision = dataclasses.replace(
+        stored_decision(meta),
+        message="assumes the calibrated latency 319.32, but this driver moved 0.62 samples "
+        "between streams: add a timing reference (a spare output patched into a spare "
+        "input) so that each capture measures its own",
+    )
+    noise, _ = stored_quiet(folder, meta, y, info.layout)
+    fig = report_figure(x, y, info, noise, sr, decision, meta, noise_from="the folder")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    texts = [fig._suptitle, *(ax.title for ax in fig.axes)]
+    assert "timing reference" in texts[1].get_text()
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width, (text.get_text(), box.x0, box.x1, width)

@@ -39,7 +39,7 @@ def _nested(depth: int) -> str:
 BAD: dict[str, tuple[str | bytes, str]] = {
     "not JSON": ("this is no model", "is not JSON"),
     "not UTF-8": (b"\xff\xfe\x00\x01", "is not JSON"),
-    "empty": ("", "is not JSON"),
+    "empty": ("", "is an empty file, not a model"),
     "JSON but a list": ("[1, 2, 3]", "not a NAM model (no architecture, config, weights)"),
     "missing weights": (json.dumps({"architecture": "WaveNet", "config": {}}), "no weights"),
     "architecture not a name": (_with(STANDARD, architecture=5), "architecture is not a name"),

@@ -50,6 +50,8 @@ def test_a_snapshot_at_one_setting_carries_levels_setting_and_players(
     assert meta.get("loudness") != -20.0
     info = station("info", str(out), home=tmp_path)
     assert "cannot load" not in info.stderr
+    # Its metadata as labelled fields, not raw JSON.
+    assert "  Setting: boost=off, drive=6\n" in info.stdout and "{" not in info.stdout
     # Written once: a second run without --force keeps the file.
     again = station("snapshot", str(model), "drive=7", "--out", str(out), home=tmp_path)
     one_line_error(again, "exists")
@@ -183,3 +185,28 @@ def test_json_keys_follow_the_cli_contract(model: Path, tmp_path: Path) -> None:
     assert got["path"] == str(wav) and got["gain_db"] == 0.0
     peak = 20 * np.log10(np.max(np.abs(sf.read(str(wav))[0])))
     assert got["peak_dbfs"] == pytest.approx(peak, abs=1e-3)
+
+
+def test_a_snapshot_file_is_verified_against_the_gear_it_stands_for(
+    model: Path, tmp_path: Path
+) -> None:
+    # Snapshots are written in the classic layout (flat head_size/head_bias), which
+    # neural-amp-modeler 0.13 builds only with nested heads: 'station verify' refused them.
+    from station.capture.folder import write_pcm24
+    from station.models.nam_lib import run_standard
+
+    snap = tmp_path / "box-d6.nam"
+    made = station("snapshot", str(model), "drive=6", "--out", str(snap), home=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "head_size" in json.dumps(json.loads(snap.read_text())["config"])  # the classic form
+    # The "gear": the parametric model itself at drive=6 (folded in the current layout).
+    x = (0.3 * np.random.default_rng(1).standard_normal(48000)).clip(-1, 1)
+    y = run_standard(fold.fold(parametric_model(), {"boost": 0.0, "drive": 6.0}), x)
+    capture = tmp_path / "cap"
+    capture.mkdir()
+    write_pcm24(capture / "input.wav", x, 48000)
+    write_pcm24(capture / "output.wav", y, 48000)
+    res = station("verify", str(snap), "--capture", str(capture), "--json", home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["esr"] < 1e-4 and abs(out["level_difference_db"]) < 0.01

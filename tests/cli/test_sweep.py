@@ -37,12 +37,12 @@ def _plan(home: Path, *extra: str) -> Path:
     return out
 
 
-def _hand_plan(home: Path, knob: str, settings: int) -> Path:
-    """A plan made by hand (`--knob`, no rig, no held-out settings, anchors first and last)."""
+def _hand_plan(home: Path, knob: str, settings: int, holdout: int = 0) -> Path:
+    """A plan made by hand (`--knob`, no rig, anchors first and last)."""
     out = home / "hand.json"
     r = run_station(
-        "plan", "--knob", knob, "--settings", str(settings), "--holdout", "0", "--anchor-every",
-        "0", "--out", str(out), home=home,
+        "plan", "--knob", knob, "--settings", str(settings), "--holdout", str(holdout),
+        "--anchor-every", "0", "--out", str(out), home=home,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     return out
@@ -138,7 +138,7 @@ def test_sweep_on_the_twin_killed_mid_capture_resumes_with_nothing_lost(
 @pytest.mark.slow
 def test_sweep_by_hand_prompts_with_the_values(sweep_home: Path, short_signal: Path) -> None:
     home = sweep_home
-    plan = _hand_plan(home, "gain=0:10", 2)
+    plan = _hand_plan(home, "gain=0:10", 3, holdout=1)
     settings = json.loads(plan.read_text())["settings"]
     r = run_station(
         "sweep", "run", "--plan", str(plan), "--profile", "v", "--rig", "none", "--out", "hand",
@@ -147,7 +147,7 @@ def test_sweep_by_hand_prompts_with_the_values(sweep_home: Path, short_signal: P
     assert r.returncode == 0, r.stderr
     for s in settings:
         assert f"Set the gear for {s['id']}: gain={s['knobs']['gain']:g}" in r.stderr
-    assert "4 done, 0 failed, 0 left" in r.stdout
+    assert "5 done, 0 failed, 0 left" in r.stdout
 
 
 def _write(path: Path, data: object) -> Path:
@@ -290,7 +290,7 @@ def test_a_plan_that_leaves_rig_controls_alone_needs_yes(
     sweep_home: Path, short_signal: Path
 ) -> None:
     home = sweep_home
-    plan = _hand_plan(home, "drive=0:10", 1)
+    plan = _hand_plan(home, "drive=0:10", 3, holdout=1)
     r = run_station(
         "sweep", "run", "--plan", str(plan), "--profile", "v", "--rig", "vpedal", "--out",
         "alone", "--reamp-dbu", "12", "--input", str(short_signal), home=home, stdin="\n" * 5,
@@ -299,3 +299,62 @@ def test_a_plan_that_leaves_rig_controls_alone_needs_yes(
     assert "sets only drive" in r.stderr and "tone, boost" in r.stderr
     assert "--yes" in r.stderr
     assert not (home / "captures" / "alone").exists()
+
+
+@pytest.mark.slow
+def test_a_plan_no_parametric_model_could_come_from_needs_yes(
+    sweep_home: Path, short_signal: Path
+) -> None:
+    # The tester's night: four settings, none held out; training refused it the morning after.
+    home = sweep_home
+    plan = _plan(home, "--settings", "4", "--holdout", "0", "--anchor-every", "0")
+    before = _servo_state(home)
+    args = [
+        "sweep", "run", "--plan", str(plan), "--profile", "v", "--rig", "vpedal", "--out",
+        "od-night", "--reamp-dbu", "12", "--input", str(short_signal),
+    ]  # fmt: skip
+    r = run_station(*args, home=home, stdin="\n" * 5)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "error: a parametric model of this sweep would be refused: it has 4 training and 0 " \
+        "held-out setting(s)" in r.stderr  # fmt: skip
+    hint = r.stderr.split("hint: ", 1)[1]
+    assert "holds one setting out" in hint and "station plan" in hint and "--yes" in hint
+    assert not (home / "captures" / "od-night").exists() and _servo_state(home) == before
+    # With --yes it is swept (for one model per setting), the question said on the way.
+    r = run_station(*args, "--yes", "--json", home=home)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Sweep this plan anyway?" in r.stderr
+    assert json.loads(r.stdout)["complete"]
+
+
+def test_a_sweep_that_would_ask_with_its_input_ended_says_so_in_one_line(
+    sweep_home: Path, short_signal: Path
+) -> None:
+    # The tester's script: no --yes, stdin closed. The first question (patch the gear) came
+    # after the session was made and the servos moved, and ended in an EOFError traceback.
+    home = sweep_home
+    plan = _plan(home, "--settings", "3", "--holdout", "1", "--anchor-every", "0")
+    before = _servo_state(home)
+    args = [
+        sys.executable, "-m", "station", "sweep", "run", "--plan", str(plan), "--profile", "v",
+        "--rig", "vpedal", "--out", "od-night", "--reamp-dbu", "12", "--input",
+        str(short_signal),
+    ]  # fmt: skip
+    env = dict(os.environ, STATION_HOME=str(home))
+    for stdin in (subprocess.DEVNULL, "closed pipe"):
+        r = subprocess.run(
+            args,
+            stdin=stdin if stdin != "closed pipe" else None,
+            input="" if stdin == "closed pipe" else None,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.splitlines() == [
+            "error: no answer: the input ended (not a terminal, or closed) where Enter was "
+            "awaited",
+            "hint: run it on a terminal to answer, or add --yes to go on without asking",
+        ]
+        assert not (home / "captures" / "od-night").exists() and _servo_state(home) == before

@@ -34,7 +34,7 @@ def test_a_held_session_and_rig_are_refused_then_taken_over_after_a_kill(
     save_rig(home, virtual_pedal_rig())
     plan = home / "plan.json"
     made = run_station(
-        "plan", "--rig", "vpedal", "--settings", "2", "--holdout", "0", "--anchor-every", "0",
+        "plan", "--rig", "vpedal", "--settings", "3", "--holdout", "1", "--anchor-every", "0",
         "--out", str(plan), home=home,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr

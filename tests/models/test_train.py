@@ -48,6 +48,12 @@ def trained(virtual_capture: Path) -> Path:
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout)
     assert "epoch 1/1" in res.stderr
+    # Off a terminal the log holds the station's own lines only: not Lightning's devices,
+    # tips, model table or 'fit stopped', nor NAM's 'Loading data' bars.
+    others = [
+        line for line in res.stderr.splitlines() if not line.startswith(("== ", "   ", "warning: "))
+    ]
+    assert others == [], others
     return Path(out["model_path"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from station.plan.design import (
     with_anchors,
 )
 from station.plan.file import plan_from_json
+from station.plan.trainable import parametric_gaps
 from station.rig.motion import MotionModel, nominal_model
 from tests.conftest import run_station
 
@@ -245,10 +247,21 @@ def test_cli_plan_writes_json_and_a_table(home: Path) -> None:
     data = json.loads(out.read_text())
     assert data["schema_version"] == 1 and data["method"] == "maximin-lhs" and data["seed"] == 9
     assert [s["role"] for s in data["settings"]].count("holdout") == 1
-    r2 = run_station(
-        *args, "--settings", "12", "--seed", "9", "--out", str(out), "--json", home=home
-    )
+    # The file exists: kept, unless --force replaces it.
+    again = [*args, "--settings", "12", "--seed", "9", "--out", str(out), "--json"]
+    before = out.read_text() + " "
+    out.write_text(before)
+    refused = run_station(*again, home=home)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines() == [
+        f"error: {out} exists",
+        "hint: give another --out, or add --force to replace it",
+    ]
+    assert out.read_text() == before
+    out.chmod(0o640)
+    r2 = run_station(*again, "--force", home=home)
     assert r2.returncode == 0, r2.stderr
+    assert out.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
     shown = json.loads(r2.stdout)
     assert shown["settings"] == data["settings"]  # same seed, same plan
     assert shown["estimated_motion_s"] <= shown["unordered_motion_s"]
@@ -305,11 +318,71 @@ def test_plan_bad_sizes_and_negative_levels_as_a_user_types_them(tmp_path: Path)
 def test_a_plan_with_nothing_held_out_says_what_that_costs(tmp_path: Path) -> None:
     out = tmp_path / "p.json"
     res = run_station(
-        "plan", "--knob", "drive=0:10", "--settings", "4", "--out", str(out), home=tmp_path
+        "plan", "--knob", "drive=0:10", "--settings", "2", "--out", str(out), home=tmp_path
     )
     assert res.returncode == 0, res.stderr
     assert "no setting is held out" in res.stdout and "training one is refused" in res.stdout
+    # Three settings are the least that give one: two training and one held out.
+    assert "note: a plan of 3 settings would give a parametric model" in res.stdout
     held = run_station(
-        "plan", "--knob", "drive=0:10", "--settings", "8", "--out", str(out), home=tmp_path
-    )
+        "plan", "--knob", "drive=0:10", "--settings", "8", "--out", str(tmp_path / "q.json"),
+        home=tmp_path,
+    )  # fmt: skip
     assert "no setting is held out" not in held.stdout
+
+
+def roles_by_level(p) -> dict:
+    """{level: Counter of roles} over a plan's train and holdout settings."""
+    out: dict = {}
+    for s in p.settings:
+        if s.role != "anchor":
+            out.setdefault(s.reamp_dbu, Counter())[s.role] += 1
+    return out
+
+
+@pytest.mark.parametrize("settings", [3, 4])
+def test_a_small_budget_holds_one_out_so_a_parametric_model_can_train(settings: int) -> None:
+    # Under five settings the tenth rule held none out: a sweep of it could never give a
+    # parametric model, and training said so only after the night.
+    p = plan(settings=settings)
+    assert roles_by_level(p) == {None: Counter(train=settings - 1, holdout=1)}
+    assert not parametric_gaps(p.settings)
+
+
+@pytest.mark.parametrize(
+    ("settings", "levels", "seed"),
+    [(6, (6.0, 12.0), 0), (6, (6.0, 12.0), 5), (9, (1.0, 2.0, 3.0), 2), (30, (6.0, 12.0, 18.0), 1)],
+)
+def test_every_reamp_level_gets_its_own_held_out_setting(
+    settings: int, levels: tuple, seed: int
+) -> None:
+    # A parametric model carries one level and is judged on that level's held-out settings.
+    p = plan(settings=settings, levels_dbu=levels, seed=seed)
+    by_level = roles_by_level(p)
+    assert set(by_level) == set(levels)
+    for counts in by_level.values():
+        assert counts["holdout"] >= 1 and counts["train"] >= 2
+    assert not parametric_gaps(p.settings)
+
+
+def test_a_budget_too_small_for_every_level_says_which_and_how_many_would_do() -> None:
+    p = plan(settings=5, levels_dbu=(6.0, 12.0))
+    gaps = parametric_gaps(p.settings)
+    assert len(gaps) == 1 and gaps[0].held == 0
+    assert f"at {gaps[0].level_dbu:g} dBu would be refused" in " ".join(p.notes)
+    assert "a plan of 6 settings would give a parametric model" in p.notes
+    six = plan(settings=6, levels_dbu=(6.0, 12.0))
+    assert not parametric_gaps(six.settings)
+
+
+def test_a_plan_is_written_where_asked_with_a_plain_files_mode(tmp_path: Path) -> None:
+    # Plans (and every atomic write) came out 0600, the temp file's private mode, while the
+    # WAVs beside them were 0644; missing folders on the way are made.
+    out = tmp_path / "plans" / "night" / "p.json"
+    res = run_station(
+        "plan", "--knob", "drive=0:10", "--settings", "4", "--out", str(out), home=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -60,7 +60,7 @@ def test_a_home_without_real_sweeps_has_no_measurement(tmp_path: Path) -> None:
 
 def _plan(home: Path) -> tuple[dict, str]:
     args = ["plan", "--knob", "drive=0:10", "--settings", "10", "--capture-s", "60"]
-    r = run_station(*args, "--out", str(home / "p.json"), home=home)
+    r = run_station(*args, "--out", str(home / "p.json"), "--force", home=home)
     assert r.returncode == 0, r.stderr
     return json.loads((home / "p.json").read_text()), r.stdout
 

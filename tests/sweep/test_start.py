@@ -24,6 +24,7 @@ from station.reamp.files import md5_of_file, read_mono, true_peak_dbfs
 from station.rig.motion import nominal_model, rig_model
 from station.rig.profiles import save_rig
 from station.sweep.journal import read_events
+from station.sweep.preflight import NO_PARAMETRIC
 from station.sweep.session import SweepOptions, create_session
 from station.sweep.start import SweepStart, resume_sweep, start_sweep
 from station.virtual.pedal import ServoBench, virtual_bench_path, virtual_pedal_rig
@@ -272,22 +273,37 @@ def test_controls_the_plan_leaves_alone_are_named_asked_and_recorded(
         assert controls["boost"]["position"] == "on" and not controls["boost"]["set_by_plan"]
 
 
-def test_a_plan_no_parametric_model_could_train_on_is_said_at_the_start(
+def test_a_plan_no_parametric_model_could_train_on_is_asked_about_before_anything(
     bench_home: Path, short_signal: Path
 ) -> None:
-    said: dict[str, list[str]] = {}
+    asked: dict[str, list[Prompt]] = {}
     for name, holdout in (("none_held", 0), ("one_held", 1)):
         devices = Devices(bench_home)
         plan = rig_plan(bench_home, settings=3, holdout=holdout)
-        events: list[Any] = []
-        runner = start_sweep(
-            bench_home, sweep_start(plan, short_signal, out=name), devices, devices.vrig.act_on,
-            emit=events.append,
-        )  # fmt: skip
-        said[name] = [str(e.text) for e in events if isinstance(e, Warning_)]
-        runner.close()
-    assert [w for w in said["none_held"] if "parametric model" in w] == [
-        "a parametric model of this sweep would be refused: it has 3 training and 0 held-out "
-        "setting(s) (it needs two and one); one model per setting can still be trained"
-    ]
-    assert not [w for w in said["one_held"] if "parametric model" in w]
+        asked[name] = []
+
+        def decline(prompt: Prompt, seen: list[Prompt] = asked[name]) -> None:
+            seen.append(prompt)
+            if prompt.kind == NO_PARAMETRIC:
+                raise StationError("declined")
+
+        try:
+            runner = start_sweep(
+                bench_home, sweep_start(plan, short_signal, out=name), devices, decline
+            )
+        except StationError as exc:
+            assert exc.message == "declined"
+            # Declined before the session, the interface or the rig was opened.
+            assert not (bench_home / "captures" / name).exists()
+            assert devices.rigs == [] and devices.moves == []
+        else:
+            runner.close()
+    (question,) = [p for p in asked["none_held"] if p.kind == NO_PARAMETRIC]
+    assert question.text == (
+        "A parametric model of this sweep would be refused: it has 3 training and 0 held-out "
+        "setting(s) (it needs two and one); one model per setting can still be trained. "
+        "A plan that holds one setting out per reamp level would give one. "
+        "Sweep this plan anyway?"
+    )
+    assert not [p for p in asked["one_held"] if p.kind == NO_PARAMETRIC]
+    assert (bench_home / "captures" / "one_held" / "session.json").is_file()

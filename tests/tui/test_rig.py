@@ -6,11 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, RichLog, Static
+from textual.widgets import Button, Input, RichLog, Static
 
 from station.rig.calibrate import COMMANDS
 from station.rig.profiles import load_rig
 from station.tui.app import StationApp
+from station.tui.modals import QuestionModal
 from station.tui.rig import SCREEN_COMMANDS
 from station.virtual.pedal import OD_KNOBS
 from station.virtual.rig import VirtualRig
@@ -61,7 +62,26 @@ def test_calibrate_save_move_and_stop(tmp_path: Path) -> None:
             await command("goto 2000", "boost lever at on")
             await command("mark on", "on=2000 µs")
             await command("save", "Choose a control")
-            assert (tmp_path / "calibration/rigs/od.toml").is_file()
+            saved = tmp_path / "calibration/rigs/od.toml"
+            assert saved.is_file() and not saved.with_name("od.toml.bak").exists()
+            # Saving again would replace it: asked first, Cancel (focused) keeps it.
+            first = saved.read_text() + "# the first calibration\n"
+            saved.write_text(first)
+            for answer in ("enter", "yes"):
+                box = screen.query_one("#command", Input)
+                box.value = "save"
+                await pilot.press("enter")
+                await until(pilot, lambda: isinstance(app.screen, QuestionModal))
+                assert "Replace a rig profile?" in str(app.screen.query_one(Static).render())
+                if answer == "enter":
+                    await pilot.press("enter")
+                    await until(pilot, lambda: "not saved:" in " ".join(visible_log(screen)))
+                    assert saved.read_text() == first
+                else:
+                    app.screen.query_one("#yes", Button).press()
+                    await until(pilot, lambda: "od.toml.bak)" in " ".join(visible_log(screen)))
+            assert saved.with_name("od.toml.bak").read_text() == first
+            assert saved.read_text() != first
             await command("move drive=7 boost=off", "Choose a control")
             await until(pilot, lambda: vrig.servos.switch_positions()["boost"] == "off")
             twin = screen.rig._on_close.__self__

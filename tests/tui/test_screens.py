@@ -268,3 +268,33 @@ def test_screens(snap_compare, snapshot_home: Path, key: str, size: tuple[int, i
 
     app = StationApp(snapshot_home, rig=VirtualRig(speed=None))
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+def test_a_poor_calibration_shows_its_advice_with_the_result(tmp_path: Path) -> None:
+    # The CLI prints the latency warning and its advice beside the result; the TUI wrote it
+    # to the log, which the result screen covers.
+    async def run(shift_max: float) -> str:
+        rig = VirtualRig(speed=None)
+        rig.truth.stream_shift_max_samples = shift_max
+        app = StationApp(tmp_path / f"home{shift_max:g}", rig=rig)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("c")
+            await until(pilot, lambda: type(app.screen).__name__ == "CalibrateScreen")
+            from textual.widgets import Select
+
+            app.screen.query_one("#meter", Select).value = "virtual"
+            await pilot.press("f5")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+            await pilot.press("enter")
+            await until(pilot, lambda: type(app.screen).__name__ == "CalibrationResultScreen")
+            result = app.screen.query_one("#result")
+            nxt = app.screen.query_one("#next")
+            assert nxt.region.bottom <= 23  # the advice and what comes next fit 80x24
+            return " ".join(str(result.render()).split())
+
+    moving = asyncio.run(run(3.0))
+    assert "warning: the latency moved by" in moving
+    assert "calibrate with Timing out and Timing in" in moving
+    assert "--" not in moving
+    steady = asyncio.run(run(0.0))
+    assert "warning" not in steady

@@ -19,7 +19,7 @@ from station.reamp.files import md5_of_file
 from station.sweep.journal import Journal, read_events
 from station.sweep.session import SweepOptions, create_session
 from station.tui.app import StationApp
-from station.tui.modals import ConfirmModal
+from station.tui.modals import ConfirmModal, QuestionModal
 from station.virtual.pedal import virtual_pedal_rig
 from station.virtual.rig import VirtualRig
 from tests.conftest import calibrated_profile
@@ -161,6 +161,51 @@ def test_a_plan_made_on_the_screen_is_swept_stopped_and_resumed(
     assert len(captured) == len(set(captured)) == 5  # nothing taken twice
 
 
+def test_a_plan_no_parametric_model_can_come_from_is_asked_about_until_answered(
+    tmp_path: Path, short_signal: Path
+) -> None:
+    rig = VirtualRig(speed=None)
+    _ready_home(tmp_path, rig)
+    req, model = for_rig(
+        PlanRequest(knobs=(), settings=4, holdout=0, anchor_every=0), virtual_pedal_rig()
+    )
+    plan = make_and_write(req, model, tmp_path / "plans" / "p4.json")
+    assert not [s for s in plan.settings if s.role == "holdout"]
+
+    async def run() -> None:
+        app = StationApp(tmp_path, rig=rig, demo=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f11")
+            await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
+            screen = app.screen
+            set_input(app, "#plan", str(tmp_path / "plans" / "p4.json"))
+            set_input(app, "#file", str(short_signal))
+            set_input(app, "#session", "od-night")
+            await pilot.press("f5")
+            await until(pilot, lambda: isinstance(app.screen, QuestionModal))
+            text = str(app.screen.query_one(Static).render())
+            assert "No parametric model from this plan" in text
+            assert "4 training and 0 held-out" in text and "Sweep this plan anyway?" in text
+            buttons = [str(b.label) for b in app.screen.query(Button)]
+            assert buttons == ["Cancel", "Continue"]
+            await pilot.pause(2.0)  # it waits for an answer: nothing is opened meanwhile
+            assert isinstance(app.screen, QuestionModal)
+            assert not (tmp_path / "captures" / "od-night").exists()
+            await pilot.press("enter")  # the focused answer is Cancel
+            await until(pilot, lambda: not screen.busy)
+            assert "no session was made" in shown(screen, "#status")
+            assert not (tmp_path / "captures" / "od-night").exists()
+            await pilot.press("f5")  # asked again, and this time swept
+            await until(pilot, lambda: isinstance(app.screen, QuestionModal))
+            app.screen.query_one("#yes", Button).press()
+            await until(pilot, lambda: isinstance(app.screen, ConfirmModal))  # patch the gear
+            assert (tmp_path / "captures" / "od-night" / "session.json").is_file()
+            await pilot.press("escape")
+            await until(pilot, lambda: not screen.busy)
+
+    asyncio.run(run())
+
+
 def test_the_plan_form_says_what_is_wrong_and_what_a_plan_costs(tmp_path: Path) -> None:
     async def run() -> None:
         app = StationApp(tmp_path, rig=VirtualRig(speed=None), demo=True)
@@ -261,6 +306,28 @@ def test_a_finished_session_is_shown_whole_at_80x24(tmp_path: Path, short_signal
             assert "Sweep sweep1: 8 done, 1 failed, 1 suspect. F8 retakes the failed" in status
 
     asyncio.run(run())
+
+
+def test_the_summary_of_a_sweep_with_nothing_held_out_offers_what_it_can_train(
+    tmp_path: Path,
+) -> None:
+    from station.sweep.run import SweepSummary
+    from station.tui.sweep_view import summary_line
+    from tests.sweep_fixture import default_plan, short_input, write_session
+
+    signal = short_input(tmp_path / "in.wav")
+    held = write_session(tmp_path / "held", signal)
+    trained_only = [p for p in default_plan() if p.role == "train"]
+    night = write_session(tmp_path / "od-night", signal, trained_only, dataset=False)
+    done = [p.id for p in default_plan()]
+    assert summary_line(SweepSummary(held, done, [], [], [])).endswith(
+        "0 suspect. Train models from it on the Models screen (F6)."
+    )
+    assert summary_line(SweepSummary(night, done[:8], [], [], [])) == (
+        "Sweep od-night: 8 done, 0 failed, 0 suspect. Train one model per setting from it on the "
+        "Models screen (F6); no parametric model: od-night has no usable held-out setting to "
+        "validate on."
+    )
 
 
 @pytest.mark.slow

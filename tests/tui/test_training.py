@@ -128,6 +128,35 @@ def test_training_from_a_sweep_is_on_screen_at_80x24(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_a_session_no_parametric_model_can_come_from_offers_snapshots_and_says_why(
+    tmp_path: Path,
+) -> None:
+    signal = short_input(tmp_path / "in.wav")
+    write_session(tmp_path / "captures" / "held", signal)
+    trained_only = [p for p in default_plan() if p.role == "train"]
+    write_session(tmp_path / "captures" / "od-night", signal, trained_only, dataset=False)
+
+    async def run() -> None:
+        app = StationApp(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await train_tab(pilot, app)
+            kind = app.screen.query_one("#kind", Select)
+            for session, expected in (("od-night", "snapshots"), ("held", "parametric")):
+                if expected == "parametric":
+                    kind.value = "parametric"  # as a user would choose it again
+                app.screen.query_one("#session", Select).value = session
+                await pilot.pause()
+                assert kind.value == expected, session
+                note = _text(app, "#kind_note")
+                if expected == "snapshots":
+                    assert "No parametric model: od-night has no usable held-out setting" in note
+                    assert _on_screen(app, "#kind_note") and _on_screen(app, "#train_sweep")
+                else:
+                    assert note == ""
+
+    asyncio.run(run())
+
+
 # --- the real trainer, from the Models screen ---
 
 pytest.importorskip("nam")

@@ -33,6 +33,7 @@ from ...events import (
 )
 from ...fsutil import write_json
 from ...phrases import Phrase
+from ...plan.trainable import MIN_HOLDOUT, MIN_TRAIN
 from ...reamp import files as reamp
 from ...signal.levels import dbu_list
 from .. import players
@@ -40,7 +41,7 @@ from ..nam_lib import check_trainer_options, require_nam
 from ..namfile import fields_from_capture, read_model, tag_model
 from ..stopping import DEFAULT_PATIENCE, Limits, TrainingLog, clock, trainer_hooks
 from ..train import esr_verdict, fitted_data, install_model, learning_config, split_ranges
-from .session import Sweep, load_sweep
+from .session import Sweep, load_sweep, sweep_levels
 from .verify import (
     SettingScore,
     nearest_captures,
@@ -157,6 +158,48 @@ class Recipe:
         )
 
 
+def parametric_refusal(sweep: Sweep) -> StationError | None:
+    """Why a parametric model cannot be trained on the sweep's usable settings (fewer than
+    two training settings, or none held out), or None when it can."""
+    train, holdout = sweep.used("train"), sweep.used("holdout")
+    if len(train) < MIN_TRAIN:
+        return StationError(
+            f"{sweep.name} has {len(train)} usable training setting(s); a parametric model "
+            "needs at least two",
+            Phrase(
+                "capture more settings ({sweep_resume}), or train {snapshots}", session=sweep.name
+            ),
+        )
+    if len(holdout) < MIN_HOLDOUT:
+        return StationError(
+            f"{sweep.name} has no usable held-out setting to validate on",
+            Phrase(
+                "plan the sweep with {holdout_some} so the model is judged on settings it never "
+                "saw, or train {snapshots}"
+            ),
+        )
+    return None
+
+
+def why_no_parametric(session: Path) -> StationError | None:
+    """Why no reamp level of the session's usable settings can give a parametric model (the
+    lowest level's reason), or None when one can."""
+    try:
+        levels: list[float | None] = list(sweep_levels(Path(session))) or [None]
+    except StationError as exc:
+        return exc
+    first: StationError | None = None
+    for level in levels:
+        try:
+            refusal = parametric_refusal(load_sweep(Path(session), level))
+        except StationError as exc:
+            refusal = exc
+        if refusal is None:
+            return None
+        first = first or refusal
+    return first
+
+
 def train_parametric(
     session: Path,
     recipe: Recipe = Recipe(),
@@ -178,22 +221,10 @@ def train_parametric(
     recipe = dataclasses.replace(recipe, architecture=architecture)  # the report names it
     _check_request(architecture, recipe.limits)
     sweep = _open(Path(session), emit, level)
+    refusal = parametric_refusal(sweep)
+    if refusal is not None:
+        raise refusal
     train, holdout = sweep.used("train"), sweep.used("holdout")
-    if len(train) < 2:
-        raise StationError(
-            f"{sweep.name} has {len(train)} usable training setting(s); a parametric model "
-            "needs at least two",
-            Phrase(
-                "capture more settings ({sweep_resume}), or train {snapshots}", session=sweep.name
-            ),
-        )
-    if not holdout:
-        raise StationError(
-            f"{sweep.name} has no usable held-out setting to validate on",
-            Phrase(
-                "plan the sweep with {holdout_some} so the model is judged on settings it never saw"
-            ),
-        )
     work = sweep.path / "training" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-parametric")
     emit(
         Step(
