@@ -267,3 +267,14 @@ def test_trainer_options_lightning_cannot_use_are_one_line_errors(
     assert "the trainer cannot run with accelerator=bogus" in res.stderr
     assert "hint: leave out --accelerator/--devices/--strategy" in res.stderr
     assert not (tmp_path / "m.nam").exists()
+
+
+def test_a_parametric_size_for_one_capture_says_where_it_belongs(virtual_capture: Path) -> None:
+    from station.errors import StationError
+    from station.models.train import train_capture
+
+    with pytest.raises(StationError, match="'compact' is a size for knob-conditioned") as info:
+        train_capture(virtual_capture, architecture="compact", epochs=1)
+    assert "standard, lite, feather, nano" in str(info.value.hint)
+    with pytest.raises(StationError, match="unknown architecture 'huge'"):
+        train_capture(virtual_capture, architecture="huge", epochs=1)
