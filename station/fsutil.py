@@ -96,6 +96,19 @@ _MAGIC = (
 )
 
 
+def new_folder(base: Path) -> Path:
+    """Make the folder `base`, or `base-2`, `base-3`, ... when it exists (two trainings
+    started within one second share a time stamp); returns the folder made."""
+    for n in range(1, 1000):
+        folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(base)
+
+
 def kind_of(path: Path) -> str | None:
     """What a file that is not JSON is, from its first bytes ('a WAV audio file', 'an empty
     file', 'a TOML file' for a station profile), or None when it cannot be told."""

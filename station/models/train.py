@@ -23,7 +23,7 @@ from typing import Any
 from ..capture.folder import read_capture_meta
 from ..errors import StationError
 from ..events import Emit, Step, StopFlag, Warning_, ignore
-from ..fsutil import write_json
+from ..fsutil import new_folder, write_json
 from ..phrases import Phrase
 from ..reamp import files as reamp
 from .nam_lib import check_trainer_options, require_nam
@@ -213,8 +213,7 @@ def train_capture(
     meta = read_capture_meta(folder)
     info = reamp.recognise(folder / "input.wav")
     fields = fields_from_capture(meta)
-    work = folder / "training" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    work.mkdir(parents=True)
+    work = new_folder(folder / "training" / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
     emit(Step("train", f"Training {architecture} for {epochs} epoch(s) on {info.label}"))
     # The library and Lightning print summaries; stdout is for the station's results.
     with contextlib.redirect_stdout(sys.stderr):

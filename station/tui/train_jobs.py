@@ -109,7 +109,8 @@ def parametric_summary(result: SweepModels) -> str:
     lines += [
         _stopped(r),
         _left_out(r),
-        f"Plot: {r['plot']}",
+        # Beside the model: its name alone keeps a long home's path from taking two lines.
+        f"Plot: {Path(r['plot']).name}, beside the model",
         f"[dim]Players: {r.get('player_note')}[/dim]",
     ]
     return "\n".join(line for line in lines if line)

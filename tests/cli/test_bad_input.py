@@ -61,9 +61,9 @@ def test_version(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--interface-dbu", "nan", "--input-dbu", "12"], "must be a number"),
+        (["--interface-dbu", "nan", "--input-dbu", "12"], "is not a finite number"),
         (["--interface-dbu", "500", "--input-dbu", "12"], "outside"),
-        (["--interface-dbu", "12", "--input-dbu", "inf"], "must be a number"),
+        (["--interface-dbu", "12", "--input-dbu", "inf"], "is not a finite number"),
         (["--interface-dbu", "12", "--input-dbu", "3", "--interface-gain-db", "-5"], "outside"),
     ],
 )

@@ -18,7 +18,7 @@ from textual.widgets import Button, Static
 from station.interface.profiles import save_profile
 from station.sweep.journal import read_events
 from station.tui.app import StationApp
-from station.tui.modals import ConfirmModal
+from station.tui.modals import ConfirmModal, QuestionModal
 from station.tui.sweep import SweepScreen
 from station.virtual.rig import VirtualRig
 from tests.conftest import calibrated_profile
@@ -68,7 +68,8 @@ async def sweep_from_the_form(
     pilot: Pilot, app: StationApp, plan: Path, signal: Path, name: str
 ) -> SweepScreen:
     """Open the Sweep screen, fill in the plan, reamp file and session, and press F5;
-    returns the screen."""
+    returns the screen. The plans here hold nothing out: the question whether to sweep one
+    no parametric model can come from is answered Continue."""
     if type(app.screen).__name__ != "SweepScreen":
         await pilot.press("f11")
         await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
@@ -78,6 +79,11 @@ async def sweep_from_the_form(
     screen = app.screen
     assert isinstance(screen, SweepScreen)
     await pilot.press("f5")
+    await until(pilot, lambda: isinstance(app.screen, QuestionModal))
+    question = app.screen
+    assert "No parametric model from this plan" in str(question.query_one(Static).render())
+    question.query_one("#yes", Button).press()
+    await until(pilot, lambda: app.screen is not question)
     return screen
 
 

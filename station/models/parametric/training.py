@@ -31,7 +31,7 @@ from ...events import (
     Warning_,
     ignore,
 )
-from ...fsutil import write_json
+from ...fsutil import new_folder, write_json
 from ...phrases import Phrase
 from ...plan.trainable import MIN_HOLDOUT, MIN_TRAIN
 from ...reamp import files as reamp
@@ -284,7 +284,7 @@ def fit(
     nam_ext.register()
     import nam.train.full as full
 
-    work.mkdir(parents=True)
+    work = new_folder(work)
     model_config = nam_ext.model_config(architecture, sweep.parametric_block(), recipe.overrides)
     seed_everything(recipe.seed)
     with (
