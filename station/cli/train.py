@@ -18,7 +18,7 @@ from ..interface.profiles import load_profile
 from ..models.namfile import model_info, read_model
 from ..models.parametric.training import SIZES
 from ..models.stopping import DEFAULT_PATIENCE, Limits
-from ..models.train import train_capture
+from ..models.train import ARCHITECTURES, train_capture
 from ..models.verify import compare, run_model, verify_capture
 from . import console
 from . import sweep_train as sweep_cli
@@ -152,6 +152,12 @@ def run_train(args: argparse.Namespace) -> int:
         raise StationError(
             "--level chooses a reamp level of a sweep session or a level pack",
             "a single capture has one level already; drop --level",
+        )
+    if args.architecture in SIZES and args.architecture not in ARCHITECTURES:
+        raise StationError(
+            f"--architecture {args.architecture} is a size for knob-conditioned models from a "
+            "sweep (--parametric), not for one capture",
+            f"choose one of {', '.join(ARCHITECTURES)}",
         )
     stop = StopFlag()
     with sweep_cli.stop_on_ctrl_c(stop):

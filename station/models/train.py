@@ -201,15 +201,9 @@ def train_capture(
             f"{folder} has no capture.json", "train from a capture folder the station made"
         )
     if architecture not in ARCHITECTURES:
-        from .parametric.training import SIZES  # only to say why: it imports the trainer
-
-        what = (
-            f"{architecture!r} is a size for knob-conditioned models from a sweep, not for one "
-            "capture"
-            if architecture in SIZES
-            else f"unknown architecture {architecture!r}"
+        raise StationError(
+            f"unknown architecture {architecture!r}", f"choose one of {', '.join(ARCHITECTURES)}"
         )
-        raise StationError(what, f"choose one of {', '.join(ARCHITECTURES)}")
     meta = read_capture_meta(folder)
     info = reamp.recognise(folder / "input.wav")
     fields = fields_from_capture(meta)

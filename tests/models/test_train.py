@@ -269,12 +269,15 @@ def test_trainer_options_lightning_cannot_use_are_one_line_errors(
     assert not (tmp_path / "m.nam").exists()
 
 
-def test_a_parametric_size_for_one_capture_says_where_it_belongs(virtual_capture: Path) -> None:
-    from station.errors import StationError
-    from station.models.train import train_capture
-
-    with pytest.raises(StationError, match="'compact' is a size for knob-conditioned") as info:
-        train_capture(virtual_capture, architecture="compact", epochs=1)
-    assert "standard, lite, feather, nano" in str(info.value.hint)
-    with pytest.raises(StationError, match="unknown architecture 'huge'"):
-        train_capture(virtual_capture, architecture="huge", epochs=1)
+def test_a_parametric_size_for_one_capture_says_where_it_belongs(
+    virtual_capture: Path, tmp_path: Path
+) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "station", "train", str(virtual_capture), "--out",
+         str(tmp_path / "m.nam"), "--architecture", "compact"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "compact is a size for knob-conditioned models from a sweep" in res.stderr
+    assert "standard, lite, feather, nano" in res.stderr
+    assert not (tmp_path / "m.nam").exists()
