@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import StationError
 from ..home import home_signal_path
 from ..reamp import files as reamp
-from ..reamp.generate import write_station_signal
+from ..reamp.generate import FULL_TRAINING_S, write_station_signal
 from ..settings import load_settings
 from .common import number
 from .console import print_json, warn
@@ -28,8 +28,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--training-s",
         type=number,
-        default=163.5,
-        help="seconds of training material (163.5 gives NAM's 190 s layout)",
+        default=FULL_TRAINING_S,
+        help=f"seconds of training material ({FULL_TRAINING_S:g} gives NAM's 190 s layout)",
     )
     p.set_defaults(handler=run)
 

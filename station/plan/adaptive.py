@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import StationError
-from .design import PlanRequest
+from .design import PlanRequest, unit_points
 
 POOL_PER_COMBINATION = 256  # candidates per switch combination
 SPACING_FLOOR = 1e-6  # the least spacing the discount divides by
@@ -65,11 +64,7 @@ def pool(
         if d == 0:
             out.append(Candidate((), tuple(combo)))
             continue
-        from scipy.stats import qmc
-
-        with warnings.catch_warnings():  # Sobol's balance wants 2^k points
-            warnings.simplefilter("ignore", UserWarning)
-            pts = qmc.Sobol(d, scramble=True, seed=int(rng.integers(2**31))).random(per_combination)
+        pts = unit_points("sobol", per_combination, d, rng)
         out += [Candidate(tuple(float(x) for x in p), tuple(combo)) for p in pts]
     return out
 

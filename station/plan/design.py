@@ -276,7 +276,7 @@ def validate(req: PlanRequest) -> None:
         raise StationError("the station overhead per setting must be a number of seconds ≥ 0")
 
 
-def _unit_points(method: str, m: int, d: int, rng: np.random.Generator) -> np.ndarray:
+def unit_points(method: str, m: int, d: int, rng: np.random.Generator) -> np.ndarray:
     """m points in [0, 1]^d by `method` (not grid)."""
     if m == 0 or d == 0:
         return np.zeros((m, d))
@@ -359,7 +359,7 @@ def _training_points(
                     count=sum(len(f) for f in fixed) + n_combos,
                 ),
             )
-        filled = _unit_points(req.method, m - len(pts), d, rng)
+        filled = unit_points(req.method, m - len(pts), d, rng)
         out.append(np.vstack([np.array(pts).reshape(-1, d), filled]) if pts else filled)
     return out
 

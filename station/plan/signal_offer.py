@@ -14,10 +14,10 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import StationError
+from ..reamp.generate import FULL_TRAINING_S
 from ..rig.motion import MotionModel
 from .design import DEFAULT_CAPTURE_S, Plan, make_plan
 
-FULL_TRAINING_S = 163.5  # the station signal's material at NAM's 190 s layout
 SHORT_TRAINING_S = 40.0  # the length the benchmark measured winning
 SHORT_CAPTURE_S = DEFAULT_CAPTURE_S - (FULL_TRAINING_S - SHORT_TRAINING_S)
 

@@ -18,8 +18,10 @@ from ..signal import stimuli, synth
 from .files import NAM_V3_FRAMES, RATE, STATION_MARK
 from .layouts import Layout
 
+FULL_TRAINING_S = 163.5  # seconds of training material that make NAM's 190 s layout
 
-def station_signal(seed: int = 1, training_s: float = 163.5) -> np.ndarray:
+
+def station_signal(seed: int = 1, training_s: float = FULL_TRAINING_S) -> np.ndarray:
     """The station's v3-layout signal (float64, 48 kHz), deterministic from `seed`.
 
     Sections as NAM v3: validation copy at 0–9 s, silence, blips at samples
@@ -54,7 +56,7 @@ def _fit_peak(x: np.ndarray, peak_dbfs: float) -> np.ndarray:
     return x * (10 ** (peak_dbfs / 20) / m) if m > 0 else x
 
 
-def write_station_signal(path: Path, seed: int = 1, training_s: float = 163.5) -> Path:
+def write_station_signal(path: Path, seed: int = 1, training_s: float = FULL_TRAINING_S) -> Path:
     """Write the station signal as a 48 kHz mono PCM 24-bit WAV, marked as the station's."""
     import soundfile as sf
 

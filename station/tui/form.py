@@ -13,17 +13,20 @@ from ..errors import StationError
 
 def row(label: str, widget: Widget) -> Horizontal:
     """A label and its (compact) field on one line."""
-    if hasattr(type(widget), "compact"):
-        widget.compact = True  # type: ignore[attr-defined]
-    return Horizontal(Label(label), widget, classes="row")
+    return Horizontal(Label(label), _compact(widget), classes="row")
 
 
 def row_pair(label: str, widget: Widget, label2: str, widget2: Widget) -> Horizontal:
     """Two labelled (compact) fields on one line, for settings that belong together."""
-    for w in (widget, widget2):
-        if hasattr(type(w), "compact"):
-            w.compact = True  # type: ignore[attr-defined]
-    return Horizontal(Label(label), widget, Label(label2), widget2, classes="row")
+    return Horizontal(
+        Label(label), _compact(widget), Label(label2), _compact(widget2), classes="row"
+    )
+
+
+def _compact(widget: Widget) -> Widget:
+    if hasattr(type(widget), "compact"):
+        widget.compact = True  # type: ignore[attr-defined]
+    return widget
 
 
 def optional_number(screen: Widget, selector: str, what: str) -> float | None:

@@ -20,8 +20,8 @@ from station.plan.design import (
     PlanRequest,
     SwitchChoice,
     _min_distance,
-    _unit_points,
     make_plan,
+    unit_points,
     with_anchors,
 )
 from station.plan.file import plan_from_json
@@ -93,7 +93,7 @@ def test_maximin_lhs_is_a_latin_hypercube_per_switch_combination() -> None:
 def test_maximin_beats_a_typical_latin_hypercube() -> None:
     from scipy.stats import qmc
 
-    chosen = _unit_points("maximin-lhs", 12, 2, np.random.default_rng(7))
+    chosen = unit_points("maximin-lhs", 12, 2, np.random.default_rng(7))
     plain = [_min_distance(qmc.LatinHypercube(2, seed=s).random(12)) for s in range(40)]
     assert _min_distance(chosen) > float(np.median(plain))
 
