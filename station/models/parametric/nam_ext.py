@@ -216,8 +216,7 @@ def model_config(
         out["optimizer"] = {**out["optimizer"], "lr": 0.004}
         out["loss"] = {"val_loss": "mse"}
     if size == "compact":
-        for key, block in copy.deepcopy(COMPACT_TRAINING).items():
-            out[key] = {**out.get(key, {}), **block}
+        out = _overridden(out, COMPACT_TRAINING, width)  # its own rate and schedule
     return _overridden(out, overrides or {}, width)
 
 
