@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 import tty
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +93,10 @@ class VirtualFirmware:
         self.silent = False  # a fault for tests: the board stops answering
         self.trace: list[tuple[float, int, float]] = []  # (sim s, channel, µs) while moving
         self.received: list[str] = []
+        # For tests: called with each line the board took in, after it was handled and outside
+        # the twin's locks (so it may unplug or restart the board at an exact point).
+        self.on_line: Callable[[str], None] | None = None
+        self._heard: list[str] = []
         self._tick_s = tick_s
         self.jammed: dict[int, int] = {}  # channel → stalls left before its horn turns again
         self.stalls = 0  # E_STALLs reported since it was made
@@ -228,6 +232,10 @@ class VirtualFirmware:
                 plugged = self._master >= 0
                 if plugged:
                     self._pass()
+            heard, self._heard = self._heard, []
+            if self.on_line is not None:
+                for line in heard:
+                    self.on_line(line)
             if not plugged:  # no power, no port: wait for the cable
                 self._quit.wait(self._tick_s)
 
@@ -250,6 +258,7 @@ class VirtualFirmware:
                 line = raw.decode("ascii", "replace").rstrip("\r").strip()
                 if line and not self.silent:
                     self.received.append(line)
+                    self._heard.append(line)
                     with self._lock:
                         self._command(line)
         now = self.now_s()

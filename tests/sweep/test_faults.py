@@ -12,7 +12,7 @@ import pytest
 from station.errors import Stopped
 from station.events import DeviceBack, DevicePaused, StopFlag
 from station.sweep.positioner import SLOW_FACTOR
-from tests.sweep.twin_bench import TwinSweep, when
+from tests.sweep.twin_bench import TwinSweep, on_command, when
 
 SLEW = 240  # µs/s: not the firmware's default, so a restarted board must be told it
 
@@ -34,7 +34,7 @@ def t(home: Path) -> TwinSweep:
 def test_a_board_reset_mid_move_puts_every_servo_back_then_captures(t: TwinSweep) -> None:
     second = t.session.schedule[1].id
     # The second setting's move: the board restarts as the servos slew.
-    when(lambda: moves(t) == 2, lambda: t.twin.restart())
+    on_command(t.twin, "MOVE", 2, t.twin.restart)
     summary = t.runner().run()
     assert summary.complete and not summary.failed
     assert after(t, second) == ["reset", "moved", "captured", "compared", "checked"]
@@ -74,7 +74,7 @@ def test_a_pulled_cable_pauses_until_it_is_back(t: TwinSweep) -> None:
         t.twin.unplug()
         when(lambda: bool(t.events("device_lost")), t.twin.plug)
 
-    when(lambda: moves(t) == 2, pull)
+    on_command(t.twin, "MOVE", 2, pull)
     runner = t.runner()
     runner.faults.poll_s = 0.1
     summary = runner.run()
@@ -115,7 +115,7 @@ def test_a_replug_under_a_new_name_goes_on_with_the_name_given(t: TwinSweep) -> 
 
 def test_stopping_while_waiting_for_the_rig_keeps_the_session(t: TwinSweep) -> None:
     stop = StopFlag()
-    when(lambda: moves(t) == 2, t.twin.unplug)
+    on_command(t.twin, "MOVE", 2, t.twin.unplug)
     when(lambda: bool(t.events("device_lost")), stop.set)
     runner = t.runner(stop=stop)
     with pytest.raises(Stopped, match="waiting for the rig"):

@@ -159,6 +159,21 @@ class TwinSweep:
         return wrong
 
 
+def on_command(twin: VirtualFirmware, verb: str, n: int, then: Callable[[], None]) -> None:
+    """Run `then` (once) just after the board has handled its `n`-th `verb` line: an exact
+    point in the protocol, where polling from another thread could come too late."""
+    seen = 0
+
+    def hear(line: str) -> None:
+        nonlocal seen
+        if line.split()[0] == verb:
+            seen += 1
+            if seen == n:
+                then()
+
+    twin.on_line = hear
+
+
 def when(cond: Callable[[], bool], then: Callable[[], None], timeout_s: float = 60.0) -> None:
     """Run `then` on another thread as soon as `cond()` holds (polled every 5 ms)."""
 
