@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import StationError
+from ..plan.adaptive_spec import DEFAULT_BATCH, DEFAULT_MEMBERS, AdaptiveSpec, default_initial
 from ..plan.design import (
     DEFAULT_ANCHOR_EVERY,
     DEFAULT_CAPTURE_S,
@@ -16,6 +18,8 @@ from ..plan.design import (
     Plan,
     PlanRequest,
     SwitchChoice,
+    holdout_of,
+    validate,
 )
 from ..plan.setup import by_hand, for_rig, hms, make_and_write, plan_summary
 from ..plan.signal_offer import SignalOffer, shorter_signal_offer
@@ -77,6 +81,35 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=None,
         metavar="US_PER_S",
         help=f"servo speed for --knob plans (default {DEFAULT_SLEW_US_PER_S:g} µs/s)",
+    )
+    a = p.add_argument_group("adaptive rounds (the sweep chooses the rest of the settings)")
+    a.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="plan a space-filling start; the sweep chooses the rest where models disagree",
+    )
+    a.add_argument(
+        "--initial",
+        type=int,
+        default=None,
+        metavar="M",
+        help="training settings of the start (default: half the training budget)",
+    )
+    a.add_argument(
+        "--batch", type=int, default=None, metavar="B", help="settings chosen per round (4)"
+    )
+    a.add_argument(
+        "--members", type=int, default=None, metavar="K", help="quick models per round (3)"
+    )
+    a.add_argument(
+        "--max-hours", type=number, default=None, metavar="H", help="stop choosing after H hours"
+    )
+    a.add_argument(
+        "--stop-below",
+        type=number,
+        default=None,
+        metavar="ESR",
+        help="stop choosing when the models' worst disagreement is below this (default: never)",
     )
     p.add_argument("--out", type=Path, required=True, help="plan file to write (JSON)")
     p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
@@ -147,14 +180,42 @@ def request_and_model(args: argparse.Namespace) -> tuple[PlanRequest, MotionMode
             )
         from ..rig.profiles import load_rig
 
-        return for_rig(PlanRequest(knobs=(), **common), load_rig(home_of(args), args.rig))
+        req, model = for_rig(PlanRequest(knobs=(), **common), load_rig(home_of(args), args.rig))
+        return with_adaptive(args, req), model
     knobs = tuple(parse_knob(k) for k in args.knob)
     switches = tuple(parse_switch(s) for s in args.switch)
     slew = DEFAULT_SLEW_US_PER_S if args.slew is None else args.slew
     if not (math.isfinite(slew) and slew > 0):
         raise StationError("--slew must be a positive speed in µs/s", "the firmware default is 300")
     req = PlanRequest(knobs=knobs, switches=switches, **common)
-    return req, by_hand(req, slew)
+    return with_adaptive(args, req), by_hand(req, slew)
+
+
+ADAPTIVE_FLAGS = ("initial", "batch", "members", "max_hours", "stop_below")
+
+
+def with_adaptive(args: argparse.Namespace, req: PlanRequest) -> PlanRequest:
+    """`req` with the adaptive spec the command line asks for (--adaptive and its flags);
+    StationError for those flags without --adaptive."""
+    given = [f for f in ADAPTIVE_FLAGS if getattr(args, f, None) is not None]
+    if not getattr(args, "adaptive", False):
+        if given:
+            flags = ", ".join("--" + f.replace("_", "-") for f in given)
+            verb = "goes" if len(given) == 1 else "go"
+            raise StationError(f"{flags} {verb} with --adaptive", "add --adaptive, or drop them")
+        return req
+    whole = dataclasses.replace(req, adaptive=None)
+    validate(whole)
+    train = req.settings - holdout_of(whole)
+    spec = AdaptiveSpec(
+        settings=req.settings,
+        initial=default_initial(train) if args.initial is None else args.initial,
+        batch=DEFAULT_BATCH if args.batch is None else args.batch,
+        members=DEFAULT_MEMBERS if args.members is None else args.members,
+        max_hours=args.max_hours,
+        stop_below=args.stop_below,
+    )
+    return dataclasses.replace(req, adaptive=spec)
 
 
 def print_table(plan: Plan) -> None:
@@ -191,13 +252,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out.is_dir():
         raise StationError(f"{args.out} is a folder", "give a file name, e.g. --out plan.json")
     if args.out.exists() and not args.force:
-        raise StationError(
-            f"{args.out} exists", "give another --out, or add --force to replace it"
-        )
+        raise StationError(f"{args.out} exists", "give another --out, or add --force to replace it")
     overhead_s, source = overhead_for(args)
     plan = make_and_write(req, model, args.out, overhead_s=overhead_s, note=source)
     data = plan.to_json()
-    offer = shorter_signal_offer(plan, model)
+    # An adaptive plan's size is its budget, not its start: no offer to trade it.
+    offer = None if plan.request.adaptive else shorter_signal_offer(plan, model)
     if args.json:
         shorter = {"shorter_signal": offer.to_json()} if offer else {}
         print_json({"plan_path": str(args.out.resolve()), **data, **shorter})

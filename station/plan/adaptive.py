@@ -13,14 +13,28 @@ a switch that differs counts 1, root of the summed squares.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import StationError
-from .design import PlanRequest, unit_points
+from ..events import Emit, StopFlag
+from ..rig.motion import MotionModel
+from .design import (
+    DECIMALS,
+    Plan,
+    PlanRequest,
+    Setting,
+    holdout_of,
+    make_plan,
+    unit_points,
+    validate,
+)
 
 POOL_PER_COMBINATION = 256  # candidates per switch combination
 SPACING_FLOOR = 1e-6  # the least spacing the discount divides by
@@ -41,12 +55,46 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class RoundScores:
+    """What a round's models say: each candidate's disagreement, and how they trained."""
+
+    disagreement: np.ndarray  # per candidate of the pool
+    minutes: float  # training and scoring time of this call
+    members: list[dict[str, Any]]  # per model, its training summary
+
+
+class RoundModels(Protocol):
+    """Trains a round's quick models on `settings` and scores `candidates` (the front ends
+    pass station.models' ensemble; StationError when training cannot run)."""
+
+    def __call__(
+        self,
+        session: Path,
+        round_no: int,
+        settings: list[str],
+        candidates: list[Candidate],
+        req: PlanRequest,
+        members: int,
+        stop: StopFlag,
+        emit: Emit,
+    ) -> RoundScores:
+        """The round's scores; Stopped when `stop` was set."""
+        ...
+
+
+@dataclass(frozen=True)
 class Choice:
     """A chosen batch: the pool's indices in the order picked, and every candidate's score."""
 
     picked: list[int]
     disagreement: np.ndarray  # per candidate, before spacing
     scores: list[float]  # the picked candidates' discounted scores, in pick order
+
+
+def candidate_of(req: PlanRequest, setting: Setting) -> Candidate:
+    """A plan's setting as a candidate (knobs as shares of their range)."""
+    unit = tuple((setting.knobs[k.name] - k.min) / (k.max - k.min) for k in req.knobs)
+    return Candidate(unit, tuple(setting.switches[s.name] for s in req.switches))
 
 
 def pool(
@@ -134,3 +182,62 @@ def choose(
         there = candidates[best]
         nearest = np.minimum(nearest, [distance(c, there) for c in candidates])
     return Choice(picked, raw, picked_scores)
+
+
+def make_adaptive_plan(req: PlanRequest, model: MotionModel) -> Plan:
+    """The start of an adaptive plan (its initial space-filling training settings, the
+    held-out settings of the whole budget, the anchors), with the estimate for the whole
+    budget; StationError for a request that cannot run adaptively."""
+    spec = req.adaptive
+    if spec is None:
+        raise StationError("not an adaptive request")
+    whole = dataclasses.replace(req, settings=spec.settings, adaptive=None)
+    validate(whole)
+    if not req.knobs:
+        raise StationError(
+            "an adaptive plan needs at least one knob: with switches only there is nothing "
+            "between the settings to choose",
+            "plan every switch combination without adaptive rounds",
+        )
+    if len(req.levels_dbu) > 1:
+        raise StationError(
+            "an adaptive plan takes one reamp level",
+            "give one reamp level, or plan without adaptive rounds",
+        )
+    k = holdout_of(whole)
+    spec.check(k)
+    start = make_plan(dataclasses.replace(whole, settings=spec.initial + k, holdout=k), model)
+    rest = spec.chosen_budget(k)
+    body = [s for s in start.settings if s.role != "anchor"]
+    per_setting = start.motion_s / max(1, len(start.settings))
+    every = req.anchor_every if req.anchor_every > 0 else rest
+    anchors = -(-rest // every) if rest else 0
+    each = req.capture_s + req.overhead_s + per_setting
+    total = start.total_s + (rest + anchors) * each
+    notes = [
+        f"adaptive: {len(body) - k} training settings to start, {k} held out; the sweep "
+        f"chooses up to {rest} more in batches of {spec.batch}, where {spec.members} quick "
+        "models disagree most (the estimate counts all of them, at this start's motion per "
+        "setting)",
+        *start.notes,
+    ]
+    if spec.max_hours is not None and total > spec.max_hours * 3600:
+        notes.append(
+            f"the whole budget needs about {total / 3600:.1f} h; the sweep stops choosing "
+            f"at {spec.max_hours:g} h"
+        )
+    return dataclasses.replace(
+        start,
+        request=dataclasses.replace(start.request, adaptive=spec),
+        total_s=total,
+        notes=notes,
+    )
+
+
+def chosen_setting(req: PlanRequest, candidate: Candidate, setting_id: str) -> Setting:
+    """A candidate the rounds chose, as a training setting of the plan (knobs rounded as a
+    plan's are; the plan's one reamp level)."""
+    knobs = {name: round(v, DECIMALS) for name, v in candidate.knobs(req).items()}
+    switches = {s.name: p for s, p in zip(req.switches, candidate.switches, strict=True)}
+    level = req.levels_dbu[0] if req.levels_dbu else None
+    return Setting(setting_id, knobs, switches, level, "train")

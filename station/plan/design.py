@@ -22,6 +22,7 @@ from ..errors import StationError
 from ..phrases import Phrase
 from ..rig.motion import MotionModel, cost_matrix, order_tour, path_motion_s
 from ..rig.profiles import check_control_name
+from .adaptive_spec import AdaptiveSpec
 from .trainable import MIN_TRAIN, parametric_gaps
 
 SCHEMA_VERSION = 1
@@ -74,6 +75,7 @@ class PlanRequest:
     capture_s: float = DEFAULT_CAPTURE_S
     rig: str | None = None
     overhead_s: float = STATION_OVERHEAD_S  # the station's own time per setting
+    adaptive: AdaptiveSpec | None = None  # the rest of the budget chosen during the sweep
 
 
 @dataclass
@@ -144,6 +146,7 @@ class Plan:
                 "nominal": self.nominal_motion,
             },
             "notes": list(self.notes),
+            **({"adaptive": r.adaptive.to_json()} if r.adaptive else {}),
         }
 
 

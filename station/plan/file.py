@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import StationError
 from ..phrases import Phrase
+from .adaptive_spec import AdaptiveSpec
 from .design import (
     DEFAULT_ANCHOR_EVERY,
     DEFAULT_CAPTURE_S,
@@ -72,6 +73,9 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             capture_s=float(data.get("capture_s", DEFAULT_CAPTURE_S)),
             rig=data.get("rig"),
             overhead_s=float(data.get("station_overhead_s", STATION_OVERHEAD_S)),
+            adaptive=None
+            if data.get("adaptive") is None
+            else AdaptiveSpec.from_json(data["adaptive"]),
         )
         for s in data["settings"]:
             check_setting_id(s["id"])
@@ -104,6 +108,8 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             Phrase("make it again with {plan}"),
         ) from None
     check_settings(plan)
+    if plan.request.adaptive is not None:
+        plan.request.adaptive.check(sum(s.role == "holdout" for s in plan.settings))
     return plan
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..fsutil import atomic_write_text
 from ..rig.motion import MotionModel, nominal_model, rig_model
 from ..rig.profiles import RigProfile
+from .adaptive import make_adaptive_plan
 from .design import KnobRange, Plan, PlanRequest, SwitchChoice, make_plan, validate
 
 ROLE_ORDER = ("train", "holdout", "anchor")
@@ -85,7 +86,7 @@ def make_and_write(
     comes from."""
     if overhead_s is not None:
         req = dataclasses.replace(req, overhead_s=overhead_s)
-    plan = make_plan(req, model)
+    plan = make_adaptive_plan(req, model) if req.adaptive else make_plan(req, model)
     if note:
         plan.notes.append(note)
     atomic_write_text(Path(path), json.dumps(plan.to_json(), indent=2) + "\n")
