@@ -19,6 +19,7 @@ from .drivers.rig import open_rig as open_serial_rig
 from .errors import MeterError
 from .interface.profiles import Profile
 from .phrases import Phrase
+from .plan.adaptive import RoundModels
 from .virtual.catalogue import KNOBBED
 from .virtual.rig import VirtualRig
 from .virtual.servos import ServoBench
@@ -152,6 +153,17 @@ class StationBench:
             if wanted and wanted <= names:
                 return key
         return None
+
+    def round_models(self) -> RoundModels | None:
+        """The quick-model ensemble that trains an adaptive sweep's rounds; None when the
+        train extra is not installed."""
+        from .models.nam_lib import installed
+
+        if not installed():
+            return None
+        from .models.parametric.ensemble import score_round
+
+        return score_round
 
     def rig(self, port: str) -> ServoRig:
         """The servo rig on `port`, connected; 'virtual' turns this bench's virtual horns."""

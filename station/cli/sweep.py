@@ -17,6 +17,7 @@ from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
 from ..sweep.preflight import NO_PARAMETRIC
+from ..sweep.rounds import measured_per_setting_s, rounds_lines, rounds_report
 from ..sweep.run import SweepRunner, SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, load_plan_file, open_session
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
@@ -235,10 +236,13 @@ def status_cmd(args: argparse.Namespace) -> int:
         console.warn(note)
     state = _state(session)
     summary = summarise(session, state)
+    rounds = rounds_report(session, state, measured_per_setting_s(session))
+    chosen_in = {i: r["round"] for r in rounds.get("rounds", []) for i in r["chosen"]}
     if args.json:
         console.print_json(
             {
                 **summary.to_json(),
+                **({"adaptive": rounds} if rounds else {}),
                 "settings": [
                     {
                         **s.to_json(),
@@ -247,6 +251,7 @@ def status_cmd(args: argparse.Namespace) -> int:
                         "suspect": s.id in state.suspect,
                         "suspect_reason": summary.suspect_reasons.get(s.id),
                         "last_verdict": state.last_verdict.get(s.id),
+                        "round": chosen_in.get(s.id),
                     }
                     for s in session.schedule
                 ],
@@ -256,11 +261,14 @@ def status_cmd(args: argparse.Namespace) -> int:
     for s in session.schedule:
         why = summary.suspect_reasons.get(s.id)
         flag = f" suspect ({why})" if why else ""
+        flag += f" round {chosen_in[s.id]}" if s.id in chosen_in else ""
         print(f"  {s.id:<5} {s.role:<8} {state.status[s.id]:<9}{flag}  {describe(s)}")
     print(
         f"{len(summary.done)} done, {len(summary.failed)} failed, {len(summary.pending)} left "
         f"of {len(session.schedule)}"
     )
+    for line in rounds_lines(rounds):
+        print(line)
     return 0
 
 

@@ -37,6 +37,10 @@ EVENTS = (
     "device_back",
     "stopped",
     "finished",
+    "round_started",
+    "round_failed",
+    "chosen",
+    "adaptive_done",
 )
 
 
@@ -124,6 +128,10 @@ class SweepState:
             self.suspect_reason.update(dict.fromkeys(ids, str(e.get("reason", "drift"))))
         elif kind == "anchor_compared":
             self.anchors.append(e)
+        elif kind == "chosen":  # an adaptive round's batch joins the schedule
+            for s in e.get("settings", []):
+                self.status.setdefault(str(s["id"]), "pending")
+                self.takes.setdefault(str(s["id"]), 0)
         if sid not in self.status:
             return
         if kind == "moved":

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..capture.checks import Check
 from ..capture.redraw import draw_missing
 from ..capture.run import CaptureRequest, run_capture
@@ -35,6 +37,7 @@ from .faults import Faults
 from .journal import Journal, SweepState, anchors_unjudged, replay
 from .moved import check_pots_alone, compare_with_previous
 from .positioner import ManualPositioner, Positioner, SettingUnreachable, describe
+from .rounds import Rounds
 from .session import Session, committed_capture, discard_partials
 
 MAX_CLIP_PAUSES = 3  # a setting that still clips after this many pauses fails
@@ -121,6 +124,8 @@ class SweepRunner:
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-report")
         self.faults = Faults(self.log, self.emit, stop, session.folder, self._drain_reports)
         self.release: Callable[[], None] = lambda: None  # frees the session's and rig's locks
+        # An adaptive session's rounds (set by start_sweep/resume_sweep with their models).
+        self.rounds: Rounds | None = None
 
     def _capture_emit(self, event: Any) -> None:
         # The same pre-flight warning for every setting would bury the ones that matter.
@@ -152,20 +157,26 @@ class SweepRunner:
         try:
             self._recover()
             self.positioner.check(s.schedule)
-            # Settings given up on in an earlier run get a fresh set of retakes now.
-            for index, setting in enumerate(s.schedule):
+            # Settings given up on in an earlier run get a fresh set of retakes now. An
+            # adaptive session's rounds grow the schedule when the rig reaches its end.
+            index = 0
+            while index < len(s.schedule) or self._next_batch():
+                setting = s.schedule[index]
+                index += 1
                 if self.state.status[setting.id] == "done":
                     continue
                 if self.stop is not None and self.stop.is_set():
                     raise Stopped()
-                self._progress(index, setting)
+                self._progress(index - 1, setting)
                 t0 = time.monotonic()
                 ok = self._take_or_fail(setting)
                 self._durations.append(time.monotonic() - t0)
                 if ok and setting.role == "anchor":
-                    self._anchor(index, setting)
+                    self._anchor(index - 1, setting)
                 s.save_status(self.state)
-                self._progress(index, setting)
+                self._progress(index - 1, setting)
+                if self.rounds is not None:
+                    self.rounds.maybe_start(self.state, self._per_setting_s())
             self.log("finished", **{k: self.state.count(k) for k in ("done", "failed")})
         except (StationError, KeyboardInterrupt, OSError) as exc:
             reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
@@ -195,10 +206,28 @@ class SweepRunner:
         """Leave the bench safe (servos detached, port closed), let every report picture be
         drawn, and free the session's and the rig's locks; for a runner never run, too."""
         try:
+            if self.rounds is not None:
+                self.rounds.close()
             self.positioner.close()
             self._reports.shutdown(wait=True)
         finally:
             self.release()
+
+    def _next_batch(self) -> bool:
+        """At the end of the schedule: an adaptive session's next batch (True when the
+        schedule grew), journalled and saved before it is captured."""
+        if self.rounds is None:
+            return False
+        grew = self.rounds.extend(self.state, self._per_setting_s())
+        self.session.save_status(self.state)
+        return grew
+
+    def _per_setting_s(self) -> float:
+        """What a setting takes: the median of this run's, else the plan's estimate."""
+        if self._durations:
+            return float(np.median(self._durations))
+        r = self.session.plan.request
+        return r.capture_s + r.overhead_s
 
     def how_to_resume(self) -> Phrase:
         """'the session is kept: ...' with how to go on from here: on the rig's new port when

@@ -22,7 +22,7 @@ from ..fsutil import json_safe, not_json, write_json
 from ..phrases import Phrase
 from ..plan.design import Plan, Setting, with_anchors
 from ..plan.file import plan_from_json
-from .journal import SweepState
+from .journal import JOURNAL, SweepState, read_events
 
 SCHEMA_VERSION = 1
 SESSION_FILE = "session.json"
@@ -206,9 +206,7 @@ def open_session(folder: Path) -> Session:
     """An existing session; StationError when missing, corrupt or from a newer station."""
     path = Path(folder) / SESSION_FILE
     if not path.is_file():
-        raise StationError(
-            f"no sweep session at {folder}", Phrase("start one with {sweep_run}")
-        )
+        raise StationError(f"no sweep session at {folder}", Phrase("start one with {sweep_run}"))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         version = int(data["schema_version"])
@@ -223,7 +221,15 @@ def open_session(folder: Path) -> Session:
             "update the station to continue it",
         )
     plan = plan_from_json(data["plan"])
-    schedule_plan = plan_from_json({**data["plan"], "settings": data["schedule"]})
+    schedule = list(data["schedule"])
+    # An adaptive round's batch is journalled before session.json is rewritten with it.
+    have = {s["id"] for s in schedule}
+    for e in read_events(Path(folder) / JOURNAL):
+        if e["event"] == "chosen":
+            schedule += [s for s in e.get("settings", []) if s["id"] not in have]
+            have.update(s["id"] for s in e.get("settings", []))
+    data["schedule"] = schedule
+    schedule_plan = plan_from_json({**data["plan"], "settings": schedule, "adaptive": None})
     known = {f.name for f in dataclasses.fields(SweepOptions)}
     options = SweepOptions(**{k: v for k, v in data.get("options", {}).items() if k in known})
     return Session(Path(folder), data, plan, schedule_plan.settings, options)

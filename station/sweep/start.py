@@ -21,12 +21,14 @@ from ..home import capture_path, check_name, lock_rig, lock_session, session_fol
 from ..interface.profiles import Profile, load_profile
 from ..locks import Lock
 from ..phrases import Phrase
+from ..plan.adaptive import RoundModels
 from ..plan.design import Plan
 from ..reamp.files import md5_of_file
 from ..rig.profiles import RigProfile, load_rig
 from .journal import Journal, replay
 from .positioner import ManualPositioner, Positioner, RigPositioner, left_alone, where
 from .preflight import check_plan_captures, check_streams, parametric_question
+from .rounds import Rounds
 from .run import SweepRunner
 from .session import (
     SweepOptions,
@@ -51,6 +53,10 @@ class SweepDevices(Protocol):
 
     def knobbed_gear(self, controls: Collection[str]) -> str | None:
         """The virtual gear whose knobs and switches include `controls`, or None."""
+        ...
+
+    def round_models(self) -> RoundModels | None:
+        """What trains an adaptive sweep's rounds, or None when training is not installed."""
         ...
 
 
@@ -194,6 +200,7 @@ def start_sweep(
     """
     check_name(start.out)
     plan, _ = load_plan_file(start.plan_path)
+    models = adaptive_models(plan, devices)
     profile = load_profile(home, start.profile_name)
     options = start.options
     controls = [k.name for k in plan.request.knobs] + [w.name for w in plan.request.switches]
@@ -277,7 +284,32 @@ def start_sweep(
         unattended=unattended,
     )
     runner.release = held.release
+    with_rounds(runner, models, emit, stop)
     return runner
+
+
+def adaptive_models(plan: Plan, devices: SweepDevices) -> RoundModels | None:
+    """The models an adaptive plan's rounds train (None for a plan that is not adaptive);
+    StationError, before anything is opened, when training is not installed."""
+    if plan.request.adaptive is None:
+        return None
+    models = devices.round_models()
+    if models is None:
+        raise StationError(
+            "this plan is adaptive: its rounds train quick models to choose the next "
+            "settings, which needs the train extra (neural-amp-modeler), not installed here",
+            "pip install torch==2.13.0, then pip install -e '.[train]'; or make a plan "
+            "without adaptive rounds",
+        )
+    return models
+
+
+def with_rounds(
+    runner: SweepRunner, models: RoundModels | None, emit: Emit, stop: StopFlag | None
+) -> None:
+    """Give an adaptive session's runner its rounds."""
+    if models is not None:
+        runner.rounds = Rounds(runner.session, models, runner.log, runner.journal.read, emit, stop)
 
 
 def _taken(folder: Path) -> bool:
@@ -331,6 +363,7 @@ def _resume(
     unattended: bool,
 ) -> SweepRunner:
     d = session.data
+    models = adaptive_models(session.plan, devices)
     profile = load_profile(home, d["profile_name"])
     reamp = Path(d["reamp_file"]["path"])
     if not reamp.is_file():
@@ -368,4 +401,5 @@ def _resume(
         unattended=unattended,
     )
     runner.release = held.release
+    with_rounds(runner, models, emit, stop)
     return runner

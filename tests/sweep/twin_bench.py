@@ -16,6 +16,8 @@ from typing import Any
 from station.devices import open_rig
 from station.drivers.base import StreamSpec
 from station.events import Event, Warning_
+from station.plan.adaptive import make_adaptive_plan
+from station.plan.adaptive_spec import AdaptiveSpec
 from station.plan.design import KnobRange, PlanRequest, SwitchChoice, make_plan
 from station.reamp.files import md5_of_file
 from station.rig.motion import rig_model
@@ -69,7 +71,15 @@ class TwinSweep:
     settings (no anchors) on a 2 s signal; `events` and `warnings` what the runner said."""
 
     def __init__(
-        self, home: Path, *, settings: int = 3, speedup: float = 20.0, slew: float = 600.0
+        self,
+        home: Path,
+        *,
+        settings: int = 3,
+        speedup: float = 20.0,
+        slew: float = 600.0,
+        holdout: int = 0,
+        anchor_every: int = 0,
+        adaptive: AdaptiveSpec | None = None,
     ) -> None:
         self.home = home
         self.signal = short_input(home / "tiny.wav", 2.0)
@@ -84,14 +94,16 @@ class TwinSweep:
             knobs=tuple(KnobRange(k.name, k.min, k.max) for k in self.rp.knobs),
             switches=tuple(SwitchChoice(s.name, tuple(s.positions)) for s in self.rp.switches),
             settings=settings,
-            holdout=0,
-            anchor_every=0,
+            holdout=holdout,
+            anchor_every=anchor_every,
             seed=4,
             rig=self.rp.name,
             capture_s=5.0,
+            adaptive=adaptive,
         )
         plan_path = home / "plan.json"
-        plan_path.write_text(json.dumps(make_plan(req, rig_model(self.rp)).to_json()))
+        make = make_adaptive_plan if adaptive else make_plan
+        plan_path.write_text(json.dumps(make(req, rig_model(self.rp)).to_json()))
         self.session = create_session(
             home / "captures" / "tw",
             plan_path,
@@ -140,7 +152,7 @@ class TwinSweep:
 
     def pulses(self, sid: str) -> dict[int, int]:
         """The pulses the rig profile gives setting `sid`."""
-        s = self.session.setting(sid)
+        s = open_session(self.session.folder).setting(sid)  # adaptive rounds add settings
         return {int(c): int(u) for c, u in self.rp.pulses_for(s.knobs, s.switches).items()}
 
     def takes_off_their_setting(self) -> list[str]:

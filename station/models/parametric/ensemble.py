@@ -15,9 +15,10 @@ constant input channels, so a batch of candidates is one batch of the same probe
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from ...errors import StationError
 from ...events import Emit, Step, StopFlag, ignore
 from ...fsutil import atomic_write_bytes, write_json
 from ...phrases import Phrase
-from ...plan.adaptive import Candidate
+from ...plan.adaptive import Candidate, RoundScores, disagreement
 from ...plan.design import PlanRequest
 from ...reamp import files as reamp
 from ..namfile import read_model
@@ -40,9 +41,17 @@ from .verify import held_out_start
 FOLDER = "adaptive"  # under the session
 MANIFEST = "ensemble.json"
 MEMBER_STEPS = 300  # a member's optimiser steps when its recipe sets none
-# A quick member: the tiny layout, no patience (a few validations), steps not epochs.
+# A quick member: the tiny layout, steps not epochs, one validation at the end, short slices
+# in small batches (2048 × 8: an eighth of a full-size step; at 300 such steps members agree
+# near the captured settings and disagree far from them, tests/models/parametric).
 QUICK = Recipe(
-    architecture="tiny", epochs=100_000, patience=None, steps=MEMBER_STEPS, validate_every=100
+    architecture="tiny",
+    epochs=100_000,
+    patience=None,
+    steps=MEMBER_STEPS,
+    validate_every=MEMBER_STEPS,
+    ny=2048,
+    batch_size=8,
 )
 PROBE_S = 0.5  # seconds of held-out input each candidate is predicted for
 # Samples one batch of candidates holds (candidates × probe, padding included). Measured on
@@ -92,17 +101,20 @@ def train_ensemble(
     *,
     round_no: int = 1,
     level: float | None = None,
+    only: Collection[str] | None = None,
     stop: StopFlag | None = None,
     emit: Emit = ignore,
 ) -> Ensemble:
-    """Train `members` conditioned models on the session's usable training settings so far.
+    """Train `members` conditioned models on the session's usable training settings so far
+    (of them, only the ids in `only` when given: a round resumed trains on what it began
+    with).
 
     StationError for fewer than two members or two usable training settings (and for
     what fit() refuses); Stopped when a stop was asked for before a member was exported.
     """
     recipes = member_recipes(recipe, members)
     sweep = load_sweep(Path(session), level)
-    train = sweep.used("train")
+    train = [s for s in sweep.used("train") if only is None or s.id in only]
     if len(train) < 2:
         raise StationError(
             f"{sweep.name} has {len(train)} usable training setting(s); an ensemble needs two",
@@ -282,3 +294,30 @@ def predict(
                 y = net(params, xt[None].expand(len(params), -1), pad_start=True)
                 out[i, a : a + len(params)] = y.numpy()
     return out
+
+
+def score_round(
+    session: Path,
+    round_no: int,
+    settings: list[str],
+    candidates: list[Candidate],
+    req: PlanRequest,
+    members: int,
+    stop: StopFlag,
+    emit: Emit,
+) -> RoundScores:
+    """An adaptive sweep's round (station.plan.adaptive.RoundModels): train the ensemble on
+    `settings`, predict the held-out probe at every candidate, score their disagreement."""
+    import torch
+
+    # One core stays with the sweep: its captures stream audio while the round trains.
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    started = time.monotonic()
+    ens = train_ensemble(session, members, round_no=round_no, only=settings, stop=stop, emit=emit)
+    probe = probe_input(load_sweep(Path(session)))
+    outputs = predict(ens.models, candidates, probe, req)
+    keys = ("best_selection_loss", "steps_done", "minutes")
+    summary: list[dict[str, Any]] = [
+        {k: log.get(k) for k in keys if k in log} for log in ens.training
+    ]
+    return RoundScores(disagreement(outputs), (time.monotonic() - started) / 60, summary)
