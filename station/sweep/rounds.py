@@ -305,7 +305,7 @@ class Rounds:
             minutes=round(result.minutes, 2) if isinstance(result, RoundScores) else None,
             members=result.members if isinstance(result, RoundScores) else None,
         )
-        self._append(settings)
+        self._append(settings, r)
         said = ", ".join(s.id for s in settings if s.role == "train")
         why = "by spacing" if fallback else f"worst disagreement {worst:.2g}"
         self.emit(Step("round", f"Round {r} chose {said} ({why})"))
@@ -362,12 +362,17 @@ class Rounds:
             return False
         anchor = self._anchor()
         self.log("chosen", round=0, settings=[anchor.to_json()], final=True)
-        self._append([anchor])
+        self._append([anchor], 0)
         return True
 
-    def _append(self, settings: list[Setting]) -> None:
+    def _append(self, settings: list[Setting], round_no: int) -> None:
+        """Add a batch to the schedule; session.json's copy notes the round that chose each
+        training setting (`round`), for reports."""
         self.session.schedule.extend(settings)
-        self.session.data.setdefault("schedule", []).extend(s.to_json() for s in settings)
+        self.session.data.setdefault("schedule", []).extend(
+            {**s.to_json(), **({"round": round_no} if s.role == "train" else {})}
+            for s in settings
+        )
 
 
 def _numbered(setting_id: str, prefix: str) -> bool:

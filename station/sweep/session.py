@@ -226,7 +226,11 @@ def open_session(folder: Path) -> Session:
     have = {s["id"] for s in schedule}
     for e in read_events(Path(folder) / JOURNAL):
         if e["event"] == "chosen":
-            schedule += [s for s in e.get("settings", []) if s["id"] not in have]
+            schedule += [
+                {**s, **({"round": e["round"]} if s.get("role") == "train" else {})}
+                for s in e.get("settings", [])
+                if s["id"] not in have
+            ]
             have.update(s["id"] for s in e.get("settings", []))
     data["schedule"] = schedule
     schedule_plan = plan_from_json({**data["plan"], "settings": schedule, "adaptive": None})

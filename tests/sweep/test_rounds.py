@@ -14,6 +14,9 @@ import numpy as np
 
 from station.errors import StationError
 from station.events import Step
+from station.models.parametric.report import write_plot
+from station.models.parametric.session import chosen_rounds, load_sweep
+from station.models.parametric.verify import SettingScore
 from station.plan.adaptive import Candidate, RoundScores, candidate_of, distance
 from station.plan.adaptive_spec import AdaptiveSpec
 from station.sweep.rounds import Rounds, rounds_lines, rounds_report
@@ -87,6 +90,21 @@ def test_batches_go_where_the_models_disagree_until_the_budget_is_used(home: Pat
     lines = rounds_lines(report)
     assert lines[0].startswith("Adaptive: 2 round(s) chose 4 setting(s) after 4 to start")
     assert any("rounds done: the budget" in line for line in lines)
+    # session.json notes each chosen training setting's round, for the model's report.
+    rounds = {b["id"]: r for r, bb in enumerate(batches, 1) for b in bb}
+    assert chosen_rounds(t.session.folder) == rounds
+    plotted = write_plot(home / "r.png", load_sweep(t.session.folder), [], scores(t, rounds))
+    assert plotted.stat().st_size > 0
+
+
+def scores(t: TwinSweep, ids: dict[str, int]) -> list[SettingScore]:
+    """The training settings as a report draws them (the figures do not matter here)."""
+    session = open_session(t.session.folder)
+    return [
+        SettingScore(s.id, "train", s.id, {**s.knobs, **s.switches}, 0.01, None, 0.0, 0.1)
+        for s in session.schedule
+        if s.role == "train"
+    ]
 
 
 def test_models_that_agree_everywhere_end_the_rounds(home: Path) -> None:

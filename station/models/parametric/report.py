@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..train import ESR_VERDICTS
-from .session import Sweep
+from .session import Sweep, chosen_rounds
 from .verify import SettingScore
 
 BAND_COLOURS = ("#1a9850", "#a6d96a", "#fdae61", "#d73027")  # excellent, good, fair, poor
@@ -75,9 +75,17 @@ def plot(sweep: Sweep, holdout: list[SettingScore], train: list[SettingScore]) -
         x = float(s.values[knobs[0].name])
         return x, (float(s.values[knobs[1].name]) if len(knobs) > 1 else s.esr)
 
+    chosen = chosen_rounds(sweep.path)
     for s in train:
         shape = shapes[_switch_key(sweep, s.values)]
-        ax.scatter(*coords(s), marker=shape, facecolors="none", edgecolors="0.6", s=60)
+        if s.id in chosen:  # an adaptive round put it here: filled, with its round
+            ax.scatter(*coords(s), marker=shape, color="0.6", edgecolors="0.3", s=60)
+            ax.annotate(
+                f"r{chosen[s.id]}", coords(s), textcoords="offset points", xytext=(5, -10),
+                fontsize=7, color="0.35",
+            )  # fmt: skip
+        else:
+            ax.scatter(*coords(s), marker=shape, facecolors="none", edgecolors="0.6", s=60)
     for s in holdout:
         cx, cy = coords(s)
         ax.scatter(
@@ -94,6 +102,9 @@ def plot(sweep: Sweep, holdout: list[SettingScore], train: list[SettingScore]) -
     for combo in combos:
         ax.scatter([], [], marker=shapes[combo], color="w", edgecolors="k", label=combo)
     ax.scatter([], [], marker="o", facecolors="none", edgecolors="0.6", label="training setting")
+    if chosen:
+        chosen_label = "chosen by adaptive round N (rN)"
+        ax.scatter([], [], marker="o", color="0.6", edgecolors="0.3", label=chosen_label)
     ax.legend(fontsize=8, loc="best")
     if knobs:
         ax.set_xlabel(knobs[0].name)

@@ -229,6 +229,20 @@ def _status(session: dict[str, Any], sid: str) -> str:
     return str(value or "")
 
 
+def chosen_rounds(path: Path) -> dict[str, int]:
+    """The training settings an adaptive sweep's rounds chose (id → round), from its
+    session.json (empty for other sessions, or one that cannot be read)."""
+    try:
+        session = json.loads((Path(path) / "session.json").read_text(encoding="utf-8"))
+        return {
+            str(s["id"]): int(s["round"])
+            for s in session.get("schedule") or []
+            if isinstance(s, dict) and s.get("round")
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
 def dataset_path(folder: Path, given: str) -> Path:
     """A path dataset.json names: relative ones (what `sweep export` writes) are relative to
     the dataset's own folder, so a copied session still finds its captures; absolute ones
