@@ -222,6 +222,10 @@ def _report(args: argparse.Namespace, summary: SweepSummary) -> int:
         if summary.suspect:
             listed = ", ".join(f"{i} ({summary.suspect_reasons.get(i)})" for i in summary.suspect)
             print(f"  suspect: {listed}")
+        session = open_session(summary.session)
+        rounds = rounds_report(session, _state(session), measured_per_setting_s(session))
+        for line in rounds_lines(rounds):
+            print(line)
     return 0 if summary.complete and not summary.failed else 1
 
 
@@ -261,7 +265,7 @@ def status_cmd(args: argparse.Namespace) -> int:
     for s in session.schedule:
         why = summary.suspect_reasons.get(s.id)
         flag = f" suspect ({why})" if why else ""
-        flag += f" round {chosen_in[s.id]}" if s.id in chosen_in else ""
+        flag += f" (round {chosen_in[s.id]})" if s.id in chosen_in else ""
         print(f"  {s.id:<5} {s.role:<8} {state.status[s.id]:<9}{flag}  {describe(s)}")
     print(
         f"{len(summary.done)} done, {len(summary.failed)} failed, {len(summary.pending)} left "

@@ -183,7 +183,10 @@ def trainer_hooks(
         def on_train_batch_end(
             self, trainer: Any, _module: Any, _outputs: Any, _batch: Any, batch_idx: int
         ) -> None:
-            # An epoch of NAM's standard file takes minutes on a CPU: report inside it too.
+            # An epoch of NAM's standard file takes minutes on a CPU: a stop is heard after
+            # the batch (Lightning ends the epoch there), and progress is reported inside it.
+            if stop is not None and stop.is_set():
+                trainer.should_stop = True
             now = time.monotonic()
             batches = trainer.num_training_batches
             if now - self.reported < BATCH_REPORT_S or not (

@@ -210,6 +210,14 @@ class Rounds:
         """Stop a round in training (its finished models are kept for a resume)."""
         self.stop.set()
         if self._thread is not None:
+            if self._thread.is_alive():
+                self.emit(
+                    Step(
+                        "round",
+                        f"Round {self._training}: stopping its training (the models it "
+                        "finished are kept for a resume)",
+                    )
+                )
             self._thread.join(60.0)
             self._thread = None
 

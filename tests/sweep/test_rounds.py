@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-from station.errors import StationError
-from station.events import Step
+from station.errors import StationError, Stopped
+from station.events import Step, StopFlag
 from station.models.parametric.report import write_plot
 from station.models.parametric.session import chosen_rounds, load_sweep
 from station.models.parametric.verify import SettingScore
@@ -21,7 +22,7 @@ from station.plan.adaptive import Candidate, RoundScores, candidate_of, distance
 from station.plan.adaptive_spec import AdaptiveSpec
 from station.sweep.rounds import Rounds, rounds_lines, rounds_report
 from station.sweep.session import open_session
-from tests.sweep.twin_bench import TwinSweep
+from tests.sweep.twin_bench import TwinSweep, when
 
 HOT = Candidate((0.9, 0.1), ("on",))  # drive, tone; boost: where the stand-in models disagree
 
@@ -149,3 +150,44 @@ def test_a_resumed_session_keeps_its_choices(home: Path) -> None:
     (t.session.folder / "session.json").write_text(json.dumps(raw))
     again = open_session(t.session.folder)
     assert [s.id for s in again.schedule] == [s.id for s in session.schedule]
+
+
+class Slow(Models):
+    """Stand-in models that train until stopped (as a long round would)."""
+
+    def __call__(self, session: Path, round_no: int, settings: list[str], *rest: Any) -> Any:
+        self.calls.append((round_no, list(settings)))
+        stop = rest[3]
+        while not stop.wait(0.05):
+            pass
+        raise Stopped()
+
+
+def test_a_stop_while_a_round_trains_ends_it_and_the_resume_trains_it_on_the_same_settings(
+    home: Path,
+) -> None:
+    t = TwinSweep(
+        home, settings=5, speedup=50.0, holdout=1, anchor_every=4,
+        adaptive=AdaptiveSpec(settings=9, initial=4, batch=2, members=2),
+    )  # fmt: skip
+    stop = StopFlag()
+    runner = t.runner(stop=stop)
+    slow = Slow()
+    runner.rounds = Rounds(
+        runner.session, slow, runner.log, runner.journal.read, t.said.append, stop
+    )
+    when(lambda: bool(slow.calls), stop.set)
+    with pytest.raises(Stopped):
+        runner.run()
+    (started,) = t.events("round_started")
+    assert not t.events("chosen") and slow.calls == [(1, started["settings"])]
+    assert any("Round 1: stopping its training" in e.text for e in t.said if isinstance(e, Step))
+    models = Models()
+    t.connect()  # the station run again: the rig opened anew
+    again = t.runner()
+    again.rounds = Rounds(
+        again.session, models, again.log, again.journal.read, t.said.append, None
+    )
+    assert again.run(resumed=True).complete
+    assert models.calls[0] == (1, started["settings"])  # the round as it began
+    assert len(t.events("round_started")) == 2  # rounds 1 (once) and 2

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import StationError
+from ...errors import StationError, Stopped
 from ...events import Emit, Step, StopFlag, ignore
 from ...fsutil import atomic_write_bytes, write_json
 from ...phrases import Phrase
@@ -190,6 +190,8 @@ def _train_member(
     if work.exists():  # a killed run's scratch: this round's own, nothing else uses it
         shutil.rmtree(work)
     model_file, log = fit(sweep, recipe, work, stop=stop, emit=emit)
+    if stop is not None and stop.is_set():  # cut short: not a member a resume may keep
+        raise Stopped()
     atomic_write_bytes(member_path(folder, k), model_file.read_bytes())
     shutil.rmtree(work)  # checkpoints of a throw-away model
     return log.to_json()
