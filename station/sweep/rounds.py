@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import StationError, Stopped
 from ..events import Emit, Step, StopFlag, Warning_
+from ..fsutil import write_json
 from ..plan.adaptive import (
     Candidate,
     RoundModels,
@@ -299,6 +300,7 @@ class Rounds:
                 chosen=self.chosen_count(j),
             )
             return self._final_anchor(state)
+        self._write_scores(r, scores, choice.picked)
         picked = self._by_travel([self.pool[i] for i in choice.picked])
         settings = self._new_settings(picked)
         settings += self._anchor_if_due(settings)
@@ -319,6 +321,27 @@ class Rounds:
         self.emit(Step("round", f"Round {r} chose {said} ({why})"))
         self.maybe_start(state, per_setting_s)  # may learn while the rig captures this batch
         return True
+
+    def _write_scores(self, r: int, scores: np.ndarray, picked: list[int]) -> None:
+        """Every candidate's disagreement in round r, and which were picked, beside the
+        round's models (`adaptive/round-<N>/scores.json`): the journal keeps the batch."""
+        knobs = [k.name for k in self.req.knobs]
+        switches = [w.name for w in self.req.switches]
+        folder = self.session.folder / "adaptive" / f"round-{r}"
+        folder.mkdir(parents=True, exist_ok=True)  # a round whose models failed has none
+        write_json(
+            folder / "scores.json",
+            {
+                "round": r,
+                "controls": knobs + switches,
+                "candidates": [
+                    [*(round(v, 4) for v in c.knobs(self.req).values()), *c.switches]
+                    for c in self.pool
+                ],
+                "disagreement": [round(float(v), 6) for v in scores],
+                "picked": picked,
+            },
+        )
 
     def _by_travel(self, picked: list[Candidate]) -> list[Candidate]:
         """The batch in capture order: each next the nearest to the one before (knob travel

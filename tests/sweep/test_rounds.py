@@ -91,6 +91,12 @@ def test_batches_go_where_the_models_disagree_until_the_budget_is_used(home: Pat
     lines = rounds_lines(report)
     assert lines[0].startswith("Adaptive: 2 round(s) chose 4 setting(s) after 4 to start")
     assert any("rounds done: the budget" in line for line in lines)
+    # Every candidate's score is kept beside the round; the picks are the batch.
+    kept = json.loads((t.session.folder / "adaptive" / "round-1" / "scores.json").read_text())
+    assert kept["controls"] == ["drive", "tone", "boost"]
+    assert len(kept["disagreement"]) == len(kept["candidates"]) == 512
+    best = kept["candidates"][kept["picked"][0]]
+    assert best[2] == "on" and abs(best[0] / 10 - 0.9) < 0.1 and abs(best[1] / 10 - 0.1) < 0.1
     # session.json notes each chosen training setting's round, for the model's report.
     rounds = {b["id"]: r for r, bb in enumerate(batches, 1) for b in bb}
     assert chosen_rounds(t.session.folder) == rounds
