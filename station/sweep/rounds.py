@@ -414,8 +414,15 @@ def rounds_report(session: Session, state: SweepState, per_setting_s: float) -> 
     }
 
 
-def rounds_lines(report: dict[str, Any]) -> list[str]:
-    """The rounds report in a few plain lines (both faces show them as they are)."""
+def chosen_rounds(report: dict[str, Any]) -> dict[str, int]:
+    """The round that chose each setting, by setting id (from rounds_report)."""
+    return {i: r["round"] for r in report.get("rounds", []) for i in r["chosen"]}
+
+
+def rounds_lines(report: dict[str, Any], last: int | None = None) -> list[str]:
+    """The rounds report in a few plain lines (both faces show them as they are); with
+    `last`, only the last rounds' batches are listed (the head counts them all, and the
+    trend covers them all)."""
     if not report:
         return []
     head = (
@@ -424,7 +431,9 @@ def rounds_lines(report: dict[str, Any]) -> list[str]:
         f"{report['budget']})"
     )
     lines = [head]
-    for r in report["rounds"]:
+    rounds = report["rounds"]
+    listed = rounds if last is None else rounds[max(0, len(rounds) - last) :]
+    for r in listed:
         why = (
             f"by spacing: {r['fallback']}"
             if r["fallback"]

@@ -16,7 +16,7 @@ from station.errors import StationError
 from station.events import Step
 from station.plan.adaptive import Candidate, RoundScores, candidate_of, distance
 from station.plan.adaptive_spec import AdaptiveSpec
-from station.sweep.rounds import Rounds, rounds_lines, rounds_report
+from station.sweep.rounds import Rounds, chosen_rounds, rounds_lines, rounds_report
 from station.sweep.session import open_session
 from tests.sweep.twin_bench import TwinSweep
 
@@ -87,6 +87,11 @@ def test_batches_go_where_the_models_disagree_until_the_budget_is_used(home: Pat
     lines = rounds_lines(report)
     assert lines[0].startswith("Adaptive: 2 round(s) chose 4 setting(s) after 4 to start")
     assert any("rounds done: the budget" in line for line in lines)
+    # The TUI lists the last round's batch only: the head and the trend still count both.
+    (listed,) = [line for line in rounds_lines(report, last=1) if line.startswith("  round ")]
+    assert listed.startswith(f"  round 2: {batches[1][0]['id']}, {batches[1][1]['id']} (")
+    assert rounds_lines(report, last=1)[0] == lines[0] and len(rounds_lines(report, last=5)) == 5
+    assert chosen_rounds(report) == {b["id"]: r for r, bb in enumerate(batches, 1) for b in bb}
 
 
 def test_models_that_agree_everywhere_end_the_rounds(home: Path) -> None:
