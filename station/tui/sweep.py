@@ -85,7 +85,7 @@ class SweepScreen(StationScreen[None]):
         plan = remembered if remembered and Path(remembered).is_file() else newest_plan(app.home)
         yield Header()
         with TabbedContent(initial="sweep_tab" if plan else "plan_tab", id="tabs"):
-            with TabPane("Plan", id="plan_tab"):
+            with TabPane("Plan", id="plan_tab"), VerticalScroll():
                 yield PlanForm()
             with TabPane("Sweep", id="sweep_tab"), VerticalScroll():
                 yield Static(
