@@ -54,8 +54,8 @@ it plans only a space-filling start of *Initial* settings and the sweep chooses 
 in batches, where quick models disagree most. *Sweep*: its settings
 captured one after another; the rig turns the knobs (or you do, with rig `none`), every
 take is checked and journalled. *Progress*: the sweep live, then every setting's verdict
-and the drift anchors. F5 starts, Esc stops (the session is kept), F8 resumes it at the
-first setting not done.
+and the drift anchors; for an adaptive plan its rounds too. F5 starts, Esc stops (the
+session is kept), F8 resumes it at the first setting not done.
 
 **Models from a sweep** (F6, the *Train* tab): *Parametric* trains one model
 that takes the knobs as inputs, judged on the held-out settings it never saw; it runs in

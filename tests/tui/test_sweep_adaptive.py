@@ -1,5 +1,7 @@
 """Adaptive sweeps in the TUI at 80×24: an adaptive plan made on the Plan tab (the same plan
-`station plan --adaptive` makes), and a bad Initial refused in one line."""
+`station plan --adaptive` makes), a bad Initial refused in one line, and the rounds of an
+adaptive session on the Progress tab: each batch, why it was chosen, when the rounds ended,
+and the round beside each setting it chose, opened after the sweep and live while it runs."""
 
 from __future__ import annotations
 
@@ -7,18 +9,35 @@ import asyncio
 import json
 from pathlib import Path
 
-from textual.widgets import Checkbox, Input, TabbedContent
+import pytest
+from textual.widgets import Checkbox, DataTable, Input, TabbedContent
 
+from station.devices import StationBench
+from station.interface.profiles import save_profile
 from station.plan.adaptive import adaptive_request, make_adaptive_plan
 from station.plan.adaptive_spec import DEFAULT_BATCH, DEFAULT_MEMBERS, default_initial
 from station.plan.design import PlanRequest
 from station.plan.file import plan_from_json
-from station.plan.setup import for_rig
+from station.plan.setup import for_rig, make_and_write
+from station.settings import update_settings
+from station.sweep.journal import read_events
 from station.tui.app import StationApp
 from station.virtual.pedal import virtual_pedal_rig
 from station.virtual.rig import VirtualRig
-from tests.tui.test_screens import until
-from tests.tui.test_sweep import on_screen, plan_on_screen, result
+from tests.conftest import calibrated_profile
+from tests.sweep.test_rounds import Models, sweep
+from tests.sweep_fixture import short_input
+from tests.tui.test_screens import set_input, until
+from tests.tui.test_sweep import (
+    assert_whole,
+    on_screen,
+    open_progress,
+    plain,
+    plan_on_screen,
+    result,
+    shown,
+)
+from tests.tui.test_sweep_asks import answer, at_80x24
 
 
 async def open_plan_tab(pilot, app: StationApp) -> None:
@@ -107,3 +126,97 @@ def test_a_bad_initial_is_refused_in_one_line(tmp_path: Path) -> None:
     asyncio.run(run())
     assert not (tmp_path / "plans" / "bad.json").exists()
     assert "adaptive" not in json.loads((tmp_path / "plans" / "plain.json").read_text())
+
+
+def rows(table: DataTable) -> dict[str, tuple[str, str]]:
+    """Each row's role and verdict, by setting id."""
+    return {
+        plain(table.get_cell_at((r, 0))): (
+            plain(table.get_cell_at((r, 1))),
+            plain(table.get_cell_at((r, 3))),
+        )
+        for r in range(table.row_count)
+    }
+
+
+def test_a_finished_adaptive_session_shows_its_rounds(tmp_path: Path) -> None:
+    t, summary = sweep(tmp_path, Models(), settings=7)  # 4 to start, 1 held out, a batch of 2
+    assert summary.complete
+    (chosen,) = [e for e in t.events("chosen") if e["round"] == 1]
+    batch = [s["id"] for s in chosen["settings"] if s["role"] == "train"]
+    assert len(batch) == 2
+    save_profile(tmp_path, t.profile)
+    update_settings(tmp_path, None, sweep_session=t.session.name)
+
+    async def run() -> None:
+        app = StationApp(tmp_path, rig=VirtualRig(speed=None))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen, table = await open_progress(pilot, app)
+            assert_whole(app, screen)  # the summary, the anchors and every row
+            box = screen.query_one("#rounds")
+            assert on_screen(app, box)
+            lines = shown(screen, "#rounds").splitlines()
+            assert box.region.height == len(lines)  # each line whole on its row
+            assert lines[0] == (
+                "Adaptive: 1 round(s) chose 2 setting(s) after 4 to start (1 held out, budget 7)"
+            )
+            assert lines[1].startswith(f"  round 1: {', '.join(batch)} (worst disagreement 0.98")
+            assert lines[-1] == "  rounds done: the budget of 7 settings is used"
+            roles = {sid: role for sid, (role, _) in rows(table).items()}
+            assert [sid for sid, role in roles.items() if role == "train r1"] == batch
+            assert all(verdict.startswith("passed") for _, verdict in rows(table).values())
+            assert "Sweep tw: 11 done, 0 failed" in shown(screen, "#status")
+
+    asyncio.run(run())
+
+
+@pytest.mark.slow
+def test_an_adaptive_sweep_shows_its_rounds_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swept from the screen with stand-in round models (on a 2 s signal): the rounds show
+    while it runs (the round training, then its batch), and each chosen setting gets its
+    row."""
+    signal = short_input(tmp_path / "tiny.wav", 2.0)
+    rig = VirtualRig(speed=50.0)  # the twin turns the servos 50 times as fast
+    save_profile(tmp_path, calibrated_profile(rig, "demo"))
+    monkeypatch.setattr(StationBench, "round_models", lambda self: Models())
+    req, model = for_rig(
+        PlanRequest(knobs=(), settings=7, holdout=1, anchor_every=4), virtual_pedal_rig()
+    )
+    req = adaptive_request(req, initial=4, batch=2, members=2)
+    plan = tmp_path / "plans" / "ad.json"
+    make_and_write(req, model, plan)
+    seen: list[str] = []
+
+    async def run() -> None:
+        app = StationApp(tmp_path, rig=rig, demo=True)
+        async with at_80x24(app) as pilot:
+            await pilot.press("f11")
+            await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
+            screen = app.screen
+            set_input(app, "#plan", str(plan))
+            set_input(app, "#file", str(signal))
+            set_input(app, "#session", "live")
+            await pilot.press("f5")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmModal")
+            await answer(pilot, app, "enter")  # the gear patched
+            for _ in range(int(240 / 0.05)):  # what the rounds say, as the sweep goes on
+                if not screen.busy:
+                    break
+                if screen.query_one("#rounds").display:
+                    seen.append(shown(screen, "#rounds"))
+                await pilot.pause(0.05)
+            assert screen.summary is not None and screen.summary.complete
+            table = screen.query_one("#settings", DataTable)
+            roles = {sid: role for sid, (role, _) in rows(table).items()}
+            assert len(roles) == len(screen.session.schedule) == 11
+            assert list(roles.values()).count("train r1") == 2
+            assert "rounds done: the budget of 7 settings is used" in shown(screen, "#rounds")
+            assert_whole(app, screen)
+
+    asyncio.run(run())
+    events = read_events(tmp_path / "captures" / "live" / "journal.jsonl")
+    assert events[-1]["event"] == "finished" and events[-1]["failed"] == 0
+    assert any("round 1 training" in s for s in seen), seen  # while its models learnt
+    assert any("  round 1: s006, s007 (worst" in s for s in seen), seen  # its batch, and why
