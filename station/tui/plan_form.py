@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -53,12 +53,12 @@ ADAPTIVE_FIELDS = {
 }
 
 
-class PlanForm(Vertical):
+class PlanForm(VerticalScroll):
     """Rig, budget, method, holdout, levels, seed, adaptive rounds; Make writes the plan and
     shows its estimate."""
 
     DEFAULT_CSS = """
-    PlanForm { height: auto; }
+    PlanForm { height: 1fr; }
     PlanForm #plan_result { height: auto; }
     PlanForm #plan_buttons { height: auto; }
     PlanForm #adaptive_row { height: 1; }
@@ -249,7 +249,8 @@ class PlanForm(Vertical):
         self.query_one("#make_plan", Button).disabled = False
         result = self.query_one("#plan_result", Static)
         result.update(text)
-        # A long summary (an adaptive plan's notes) scrolls the form up, not off the screen.
-        self.call_after_refresh(result.scroll_visible, animate=False)
+        # A summary longer than the room left (an adaptive plan's notes) scrolls the form up
+        # to its end, and keeps it there as the lines wrap again beside the scrollbar.
+        self.anchor()
         if made is not None:
             self.post_message(self.Made(*made))

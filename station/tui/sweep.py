@@ -64,6 +64,7 @@ class SweepScreen(StationScreen[None]):
     SweepScreen TabPane { padding: 0 1; }
     /* the full width: the rounds' and anchors' lines wrap less */
     SweepScreen #progress_tab { height: 1fr; padding: 0; }
+    SweepScreen #plan_tab { height: 1fr; }
     """
 
     def __init__(self) -> None:
@@ -87,7 +88,7 @@ class SweepScreen(StationScreen[None]):
         plan = remembered if remembered and Path(remembered).is_file() else newest_plan(app.home)
         yield Header()
         with TabbedContent(initial="sweep_tab" if plan else "plan_tab", id="tabs"):
-            with TabPane("Plan", id="plan_tab"), VerticalScroll():
+            with TabPane("Plan", id="plan_tab"):
                 yield PlanForm()
             with TabPane("Sweep", id="sweep_tab"), VerticalScroll():
                 yield Static(

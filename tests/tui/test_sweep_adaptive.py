@@ -74,6 +74,15 @@ def test_an_adaptive_plan_made_on_the_plan_tab(tmp_path: Path) -> None:
             # The defaults, as the CLI's: half the training settings to start, batch 4.
             await plan_on_screen(pilot, app, name="ad2", initial="", batch="", max_hours="")
             await until(pilot, lambda: "ad2.json" in result(app))
+            # A summary longer than the room under the form (a note on the time budget, the
+            # plan replaced): the form scrolls to show it whole.
+            await plan_on_screen(pilot, app, name="ad2", settings="40", max_hours="0.5")
+            await until(pilot, lambda: "replaced the plan" in result(app))
+            said = result(app)
+            assert "the sweep stops choosing at 0.5 h" in said
+            await pilot.pause(0.3)  # laid out again beside the scrollbar
+            assert box.region.y >= 3 and box.region.bottom <= app.size.height - 1
+            assert box.region.height >= len(said.splitlines())
 
     asyncio.run(run())
     data = json.loads((tmp_path / "plans" / "ad1.json").read_text())
@@ -87,9 +96,9 @@ def test_an_adaptive_plan_made_on_the_plan_tab(tmp_path: Path) -> None:
     plan = plan_from_json(data)
     assert [s.to_json() for s in plan.settings] == [s.to_json() for s in same.settings]
     assert [s.role for s in plan.settings].count("train") == 5
-    second = json.loads((tmp_path / "plans" / "ad2.json").read_text())["adaptive"]
-    assert second["initial"] == default_initial(12 - 1) == 5
-    assert second["batch"] == DEFAULT_BATCH and second["max_hours"] is None
+    third = json.loads((tmp_path / "plans" / "ad2.json").read_text())["adaptive"]
+    assert third["initial"] == default_initial(40 - 4) == 18
+    assert third["batch"] == DEFAULT_BATCH and third["max_hours"] == 0.5
 
 
 def test_a_bad_initial_is_refused_in_one_line(tmp_path: Path) -> None:
