@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import StationError
-from ..plan.adaptive_spec import DEFAULT_BATCH, DEFAULT_MEMBERS, AdaptiveSpec, default_initial
+from ..plan.adaptive import adaptive_request
 from ..plan.design import (
     DEFAULT_ANCHOR_EVERY,
     DEFAULT_CAPTURE_S,
@@ -18,8 +17,6 @@ from ..plan.design import (
     Plan,
     PlanRequest,
     SwitchChoice,
-    holdout_of,
-    validate,
 )
 from ..plan.setup import by_hand, for_rig, hms, make_and_write, plan_summary
 from ..plan.signal_offer import SignalOffer, shorter_signal_offer
@@ -204,18 +201,14 @@ def with_adaptive(args: argparse.Namespace, req: PlanRequest) -> PlanRequest:
             verb = "goes" if len(given) == 1 else "go"
             raise StationError(f"{flags} {verb} with --adaptive", "add --adaptive, or drop them")
         return req
-    whole = dataclasses.replace(req, adaptive=None)
-    validate(whole)
-    train = req.settings - holdout_of(whole)
-    spec = AdaptiveSpec(
-        settings=req.settings,
-        initial=default_initial(train) if args.initial is None else args.initial,
-        batch=DEFAULT_BATCH if args.batch is None else args.batch,
-        members=DEFAULT_MEMBERS if args.members is None else args.members,
+    return adaptive_request(
+        req,
+        initial=args.initial,
+        batch=args.batch,
+        members=args.members,
         max_hours=args.max_hours,
         stop_below=args.stop_below,
     )
-    return dataclasses.replace(req, adaptive=spec)
 
 
 def print_table(plan: Plan) -> None:

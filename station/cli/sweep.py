@@ -17,7 +17,7 @@ from ..sweep.export import export_session
 from ..sweep.journal import Journal, replay
 from ..sweep.positioner import describe
 from ..sweep.preflight import NO_PARAMETRIC
-from ..sweep.rounds import measured_per_setting_s, rounds_lines, rounds_report
+from ..sweep.rounds import measured_per_setting_s, round_of_setting, rounds_lines, rounds_report
 from ..sweep.run import SweepRunner, SweepSummary, progress_line, summarise
 from ..sweep.session import ON_DRIFT, Session, SweepOptions, load_plan_file, open_session
 from ..sweep.start import SweepStart, resume_sweep, start_sweep
@@ -241,7 +241,7 @@ def status_cmd(args: argparse.Namespace) -> int:
     state = _state(session)
     summary = summarise(session, state)
     rounds = rounds_report(session, state, measured_per_setting_s(session))
-    chosen_in = {i: r["round"] for r in rounds.get("rounds", []) for i in r["chosen"]}
+    chosen_in = round_of_setting(rounds)
     if args.json:
         console.print_json(
             {

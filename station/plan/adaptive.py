@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import StationError
 from ..events import Emit, StopFlag
 from ..rig.motion import MotionModel
+from .adaptive_spec import DEFAULT_BATCH, DEFAULT_MEMBERS, AdaptiveSpec, default_initial
 from .design import (
     DECIMALS,
     Plan,
@@ -182,6 +183,33 @@ def choose(
         there = candidates[best]
         nearest = np.minimum(nearest, [distance(c, there) for c in candidates])
     return Choice(picked, raw, picked_scores)
+
+
+def adaptive_request(
+    req: PlanRequest,
+    *,
+    initial: int | None = None,
+    batch: int | None = None,
+    members: int | None = None,
+    max_hours: float | None = None,
+    stop_below: float | None = None,
+) -> PlanRequest:
+    """`req` (its knobs and switches set) made adaptive over its whole budget, with the
+    defaults for what is not given: half its training settings to start (default_initial),
+    DEFAULT_BATCH, DEFAULT_MEMBERS; StationError for a request that is invalid as a whole
+    (the spec itself is checked when the plan is made)."""
+    whole = dataclasses.replace(req, adaptive=None)
+    validate(whole)
+    train = req.settings - holdout_of(whole)
+    spec = AdaptiveSpec(
+        settings=req.settings,
+        initial=default_initial(train) if initial is None else initial,
+        batch=DEFAULT_BATCH if batch is None else batch,
+        members=DEFAULT_MEMBERS if members is None else members,
+        max_hours=max_hours,
+        stop_below=stop_below,
+    )
+    return dataclasses.replace(req, adaptive=spec)
 
 
 def make_adaptive_plan(req: PlanRequest, model: MotionModel) -> Plan:

@@ -418,8 +418,13 @@ def rounds_report(session: Session, state: SweepState, per_setting_s: float) -> 
     spec = session.plan.request.adaptive
     if spec is None:
         return {}
-    j = adaptive_events(Journal(session.folder).read())
+    events = Journal(session.folder).read()
+    j = adaptive_events(events)
     holdout = sum(s.role == "holdout" for s in session.schedule)
+    # A run is under way when its last start or resume was not followed by its end.
+    ends = ("started", "resumed", "stopped", "finished")
+    runs = [e["event"] for e in events if e["event"] in ends]
+    running = bool(runs) and runs[-1] in ("started", "resumed")
     rounds = [
         {
             "round": r,
@@ -444,14 +449,22 @@ def rounds_report(session: Session, state: SweepState, per_setting_s: float) -> 
         "chosen": chosen,
         "left": left,
         "rounds": rounds,
-        "training": training[0] if training else None,
+        "training": training[0] if training and running else None,
+        "cut_short": training[0] if training and not running else None,
         "done": None if j["done"] is None else j["done"].get("reason"),
         "estimated_left_s": (todo + left) * per_setting_s,
     }
 
 
-def rounds_lines(report: dict[str, Any]) -> list[str]:
-    """The rounds report in a few plain lines (both faces show them as they are)."""
+def round_of_setting(report: dict[str, Any]) -> dict[str, int]:
+    """The round that chose each setting, by setting id (from rounds_report)."""
+    return {i: r["round"] for r in report.get("rounds", []) for i in r["chosen"]}
+
+
+def rounds_lines(report: dict[str, Any], last: int | None = None) -> list[str]:
+    """The rounds report in a few plain lines (both faces show them as they are); with
+    `last`, only the last rounds' batches are listed (the head counts them all, and the
+    trend covers them all)."""
     if not report:
         return []
     head = (
@@ -460,7 +473,9 @@ def rounds_lines(report: dict[str, Any]) -> list[str]:
         f"{report['budget']})"
     )
     lines = [head]
-    for r in report["rounds"]:
+    rounds = report["rounds"]
+    listed = rounds if last is None else rounds[max(0, len(rounds) - last) :]
+    for r in listed:
         why = (
             f"by spacing: {r['fallback']}"
             if r["fallback"]
@@ -475,6 +490,8 @@ def rounds_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"  rounds done: {report['done']}")
     else:
         now = f"round {report['training']} training; " if report["training"] else ""
+        if report.get("cut_short"):
+            now = f"round {report['cut_short']} was cut short (a resume trains it); "
         lines.append(
             f"  {now}up to {report['left']} more to choose; about "
             f"{hms(report['estimated_left_s'])} left"

@@ -49,11 +49,13 @@ between; `done`, then `save`. `move drive=5 boost=on` turns them; Esc stops and 
 **Sweep** (F11), in three tabs. *Plan*: from a rig profile's knobs and switches, a budget
 of settings (the held-out ones included), a design method and reamp levels, the station
 chooses the settings worth capturing and the order that turns the knobs least, says how
-long it will take and saves the plan in the home's `plans` folder. *Sweep*: its settings
+long it will take and saves the plan in the home's `plans` folder; with *Adaptive* ticked
+it plans only a space-filling start of *Initial* settings and the sweep chooses the rest
+in batches, where quick models disagree most. *Sweep*: its settings
 captured one after another; the rig turns the knobs (or you do, with rig `none`), every
 take is checked and journalled. *Progress*: the sweep live, then every setting's verdict
-and the drift anchors. F5 starts, Esc stops (the session is kept), F8 resumes it at the
-first setting not done.
+and the drift anchors; for an adaptive plan its rounds too. F5 starts, Esc stops (the
+session is kept), F8 resumes it at the first setting not done.
 
 **Models from a sweep** (F6, the *Train* tab): *Parametric* trains one model
 that takes the knobs as inputs, judged on the held-out settings it never saw; it runs in

@@ -2,7 +2,8 @@
 
 Three tabs: Plan (the plan form, tui/plan_form.py), Sweep (what to sweep it
 with) and Progress (tui/sweep_view.py: live progress, then the finished
-session's settings, verdicts and anchors, whole at 80×24). F5 starts from any
+session's settings, verdicts and anchors, whole at 80×24, and an adaptive
+session's rounds, refreshed as each round starts, chooses and ends). F5 starts from any
 of them; starting shows the Progress tab.
 """
 
@@ -61,7 +62,9 @@ class SweepScreen(StationScreen[None]):
     ]
     DEFAULT_CSS = """
     SweepScreen TabPane { padding: 0 1; }
-    SweepScreen #progress_tab { height: 1fr; }
+    /* the full width: the rounds' and anchors' lines wrap less */
+    SweepScreen #progress_tab { height: 1fr; padding: 0; }
+    SweepScreen #plan_tab { height: 1fr; }
     """
 
     def __init__(self) -> None:
@@ -226,6 +229,8 @@ class SweepScreen(StationScreen[None]):
             view.show_take(event.message)
         elif isinstance(event, Step):
             view.show_take(event.text)
+            if event.name == "round" and view.session is not None:
+                view.refresh_verdicts()  # a round began, chose its batch (new rows) or ended
         elif isinstance(event, Warning_):
             self.notify(say(event.text), severity="warning", timeout=10)
         elif isinstance(event, DevicePaused):

@@ -1,5 +1,7 @@
 """The Sweep screen's Progress tab: a session's settings with their verdicts, its anchors and
-how far it is, live while it sweeps and whole, at 80×24, once it has ended."""
+how far it is, live while it sweeps and whole, at 80×24, once it has ended; for an adaptive
+session its rounds too (station.sweep.rounds says them), and the round that chose each
+setting beside its role."""
 
 from __future__ import annotations
 
@@ -12,13 +14,16 @@ from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
 from ..events import DevicePaused, SweepProgress
 from ..models.parametric.training import why_no_parametric
+from ..plan.design import Setting
 from ..sweep.journal import Journal, SweepState, replay
 from ..sweep.positioner import describe
+from ..sweep.rounds import measured_per_setting_s, round_of_setting, rounds_lines, rounds_report
 from ..sweep.run import SweepSummary, progress_line
 from ..sweep.session import Session
 from .words import said, say
 
 SHOWN_ANCHORS = 3  # anchors listed one by one; the rest are counted (drifted ones come first)
+SHOWN_ROUNDS = 1  # rounds whose batch is listed (the last); the table marks every round's
 
 
 def verdict(state: SweepState, setting_id: str, anchor: dict[str, Any] | None) -> str:
@@ -43,6 +48,12 @@ def verdict(state: SweepState, setting_id: str, anchor: dict[str, Any] | None) -
     if anchor is not None:
         text += " · [b red]DRIFT[/b red]" if anchor.get("drifted") else " · steady"
     return text
+
+
+def role_cell(setting: Setting, rounds: dict[str, int]) -> str:
+    """A setting's role, and the adaptive round that chose it (`train r2`)."""
+    chosen_in = rounds.get(setting.id)
+    return setting.role if chosen_in is None else f"{setting.role} r{chosen_in}"
 
 
 def last_anchors(state: SweepState) -> dict[str, dict[str, Any]]:
@@ -99,7 +110,7 @@ class SweepView(Vertical):
     SweepView { height: 1fr; }
     SweepView #status { text-style: bold; background: $boost; padding: 0 1; height: auto; }
     SweepView #current, SweepView #take { height: 1; }
-    SweepView #anchors { height: auto; }
+    SweepView #anchors, SweepView #rounds { height: auto; }
     SweepView #pause { height: 1; }
     SweepView #pause Input { width: 1fr; }
     SweepView DataTable { height: 1fr; max-height: 100%; }
@@ -119,6 +130,7 @@ class SweepView(Vertical):
             yield Input(placeholder="the rig's new port, e.g. /dev/ttyACM1", id="new_port")
             yield Button("Use port", id="use_port", compact=True)
         yield Static("", id="anchors")
+        yield Static("", id="rounds")
         yield DataTable(id="settings", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
@@ -144,18 +156,11 @@ class SweepView(Vertical):
         table.clear(columns=True)
         for label in ("id", "role", "setting", "verdict"):
             table.add_column(label, key=label)
-        state = self._state()
-        anchors = last_anchors(state)
-        for s in session.schedule:
-            table.add_row(
-                s.id, s.role, describe(s), verdict(state, s.id, anchors.get(s.id)), key=s.id
-            )
-        self._show_anchors(state)
-        return state
+        return self.refresh_verdicts()
 
-    def _state(self) -> SweepState:
+    def _state(self, schedule: list[Setting]) -> SweepState:
         assert self.session is not None
-        return replay(Journal(self.session.folder).read(), [s.id for s in self.session.schedule])
+        return replay(Journal(self.session.folder).read(), [s.id for s in schedule])
 
     def _show_anchors(self, state: SweepState) -> None:
         assert self.session is not None
@@ -165,17 +170,36 @@ class SweepView(Vertical):
         text = anchors_text(last_anchors(state), planned, limits)
         self.query_one("#anchors", Static).update(text)
 
-    def refresh_verdicts(self) -> None:
-        """Re-read the journal: every setting's verdict, and the anchors."""
-        if self.session is None:
-            return
+    def _show_rounds(self, state: SweepState) -> dict[str, int]:
+        """An adaptive session's rounds under the anchors (hidden for any other session);
+        returns the round that chose each setting."""
+        assert self.session is not None
+        box = self.query_one("#rounds", Static)
+        box.display = self.session.plan.request.adaptive is not None
+        if not box.display:
+            return {}
+        report = rounds_report(self.session, state, measured_per_setting_s(self.session))
+        box.update(escape("\n".join(rounds_lines(report, last=SHOWN_ROUNDS))))
+        return round_of_setting(report)
+
+    def refresh_verdicts(self) -> SweepState:
+        """Re-read the journal: every setting's verdict (a row for each setting an adaptive
+        round added), the anchors and the rounds."""
+        assert self.session is not None
         table = self.query_one("#settings", DataTable)
-        state = self._state()
+        schedule = list(self.session.schedule)  # the sweep's rounds may grow it meanwhile
+        state = self._state(schedule)
         anchors = last_anchors(state)
-        for s in self.session.schedule:
+        rounds = self._show_rounds(state)
+        for s in schedule:
             cell = verdict(state, s.id, anchors.get(s.id))
+            if s.id not in table.rows:
+                table.add_row(s.id, role_cell(s, rounds), describe(s), cell, key=s.id)
+                continue
+            table.update_cell(s.id, "role", role_cell(s, rounds), update_width=True)
             table.update_cell(s.id, "verdict", cell, update_width=True)
         self._show_anchors(state)
+        return state
 
     def show_progress(self, event: SweepProgress) -> None:
         """Where the sweep is: the status line, the bar, the setting now, the table."""
@@ -190,7 +214,8 @@ class SweepView(Vertical):
         current = self.query_one("#current", Static)
         current.update(f"{event.setting_id}: {values}")
         current.display = self.query_one("#take").display = True
-        self.refresh_verdicts()
+        if self.session is not None:
+            self.refresh_verdicts()
         table = self.query_one("#settings", DataTable)
         if event.setting_id in table.rows:
             table.move_cursor(row=table.get_row_index(event.setting_id))
@@ -202,7 +227,8 @@ class SweepView(Vertical):
     def show_end(self, message: str, summary: SweepSummary | None = None) -> None:
         """How the sweep ended (or stopped): the message, every verdict and anchor, and with
         a summary the bar at the share of settings done or failed."""
-        self.refresh_verdicts()
+        if self.session is not None:
+            self.refresh_verdicts()
         self.query_one("#status", Static).update(escape(message))
         self.query_one("#current").display = self.query_one("#take").display = False
         if summary is not None and self.session is not None:

@@ -20,7 +20,7 @@ from station.models.parametric.session import chosen_rounds, load_sweep
 from station.models.parametric.verify import SettingScore
 from station.plan.adaptive import Candidate, RoundScores, candidate_of, distance
 from station.plan.adaptive_spec import AdaptiveSpec
-from station.sweep.rounds import Rounds, rounds_lines, rounds_report
+from station.sweep.rounds import Rounds, round_of_setting, rounds_lines, rounds_report
 from station.sweep.session import open_session
 from tests.sweep.twin_bench import TwinSweep, when
 
@@ -91,6 +91,11 @@ def test_batches_go_where_the_models_disagree_until_the_budget_is_used(home: Pat
     lines = rounds_lines(report)
     assert lines[0].startswith("Adaptive: 2 round(s) chose 4 setting(s) after 4 to start")
     assert any("rounds done: the budget" in line for line in lines)
+    # The TUI lists the last round's batch only: the head and the trend still count both.
+    (listed,) = [line for line in rounds_lines(report, last=1) if line.startswith("  round ")]
+    assert listed.startswith(f"  round 2: {batches[1][0]['id']}, {batches[1][1]['id']} (")
+    assert rounds_lines(report, last=1)[0] == lines[0] and len(rounds_lines(report, last=5)) == 5
+    assert round_of_setting(report) == {b["id"]: r for r, bb in enumerate(batches, 1) for b in bb}
     # Every candidate's score is kept beside the round; the picks are the batch.
     kept = json.loads((t.session.folder / "adaptive" / "round-1" / "scores.json").read_text())
     assert kept["controls"] == ["drive", "tone", "boost"]
@@ -188,6 +193,9 @@ def test_a_stop_while_a_round_trains_ends_it_and_the_resume_trains_it_on_the_sam
     (started,) = t.events("round_started")
     assert not t.events("chosen") and slow.calls == [(1, started["settings"])]
     assert any("Round 1: stopping its training" in e.text for e in t.said if isinstance(e, Step))
+    stopped = rounds_report(open_session(t.session.folder), runner.state, 10.0)
+    assert stopped["cut_short"] == 1 and stopped["training"] is None
+    assert any("round 1 was cut short (a resume trains it)" in x for x in rounds_lines(stopped))
     models = Models()
     t.connect()  # the station run again: the rig opened anew
     again = t.runner()

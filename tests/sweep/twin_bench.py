@@ -119,7 +119,10 @@ class TwinSweep:
     def connect(self) -> None:
         """Power the twin on and open the rig on it (as each run of the station does)."""
         self.twin = VirtualFirmware(bench=self.vrig.servos, speedup=self.speedup)
-        self.rig = open_rig("virtual", twin=self.twin)
+        # The twin's thread waits for the GIL behind the virtual audio, which runs flat out:
+        # on a loaded 2-core machine a 1 s wait for an answer (the driver's default, right
+        # for a real board) missed four times in a row (tests/sweep/test_rounds.py).
+        self.rig = open_rig("virtual", twin=self.twin, reply_timeout_s=3.0)
         self.rig.set_speed(self.rp.slew_us_per_s)
 
     @property

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
+from textual.screen import Screen
 from textual.widgets import Button, DataTable, Input, Static, TabbedContent
 
 from station.interface.profiles import save_profile
@@ -52,6 +53,18 @@ def assert_whole(app: StationApp, screen) -> None:
     table = screen.query_one("#settings", DataTable)
     assert table.scroll_y == 0
     assert table.scrollable_content_region.height >= table.header_height + table.row_count
+
+
+async def open_progress(pilot, app: StationApp) -> tuple[Screen, DataTable]:
+    """Open the Sweep screen on its Progress tab (the session the form names, if any):
+    the screen and its settings table, laid out."""
+    await pilot.press("f11")
+    await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
+    screen = app.screen
+    screen.query_one("#tabs", TabbedContent).active = "progress_tab"
+    table = screen.query_one("#settings", DataTable)
+    await until(pilot, lambda: table.region.height > 0)
+    return screen, table
 
 
 @pytest.mark.slow
@@ -284,12 +297,7 @@ def test_a_finished_session_is_shown_whole_at_80x24(tmp_path: Path, short_signal
     async def run() -> None:
         app = StationApp(tmp_path, rig=rig)
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("f11")
-            await until(pilot, lambda: type(app.screen).__name__ == "SweepScreen")
-            screen = app.screen
-            screen.query_one("#tabs", TabbedContent).active = "progress_tab"
-            table = screen.query_one("#settings", DataTable)
-            await until(pilot, lambda: table.region.height > 0)
+            screen, table = await open_progress(pilot, app)
             assert_whole(app, screen)
             verdicts = {
                 plain(table.get_cell_at((r, 0))): plain(table.get_cell_at((r, 3)))

@@ -45,6 +45,7 @@ async def modal_text(pilot: Pilot, app: StationApp) -> str:
     """The open confirmation's text, checked to be on screen whole with its buttons."""
     modal = app.screen
     assert isinstance(modal, ConfirmModal)
+    await until(pilot, lambda: bool(modal.query(Static)))  # pushed, maybe not composed yet
     text = modal.query_one(Static)
     await until(pilot, lambda: text.region.height > 0)  # laid out
     said = str(text.render())
