@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from ..drivers.rig_constants import (
     PULSE_MAX_US,
     PULSE_MIN_US,
 )
+from ..errors import StationError
 from ..plan.design import Setting
 from .drift import compare_outputs
 from .journal import SweepState
@@ -193,6 +194,10 @@ class ChangeCheck:
     expected_esr: float | None  # the least a change this size gives elsewhere in the session
     pots: tuple[PotReading, ...] = ()  # feedback pots on the setting's controls, if any
     steps: tuple[StepVerdict, ...] = ()  # the controls a stepwise move's probes judged alone
+    # An earlier capture of this very setting (an anchor's), not suspect, that this one sounds
+    # as (within the floor): the gear is where it was then, whatever its horns did since.
+    matches: str | None = None
+    matches_esr: float | None = None
 
     @property
     def off_target(self) -> tuple[PotReading, ...]:
@@ -232,6 +237,8 @@ class ChangeCheck:
         by = self.judged_by
         if by == "pot":
             return bool(self.off_target)
+        if self.matches is not None:
+            return False
         if any(v.unmoved for v in self.steps):
             return True
         if self.steps and (not self.unheard or self.previous_id is None):
@@ -274,6 +281,8 @@ class ChangeCheck:
             "expected_esr": self.expected_esr,
             "pots": [{**asdict(p), "agrees": p.agrees} for p in self.pots],
             "probed": [v.to_json() for v in self.steps],
+            "matches": self.matches,
+            "matches_esr": self.matches_esr,
             "judged_by": self.judged_by,
             "unmoved": self.unmoved,
         }
@@ -400,7 +409,7 @@ def compare_with_previous(session: Session, state: SweepState, setting: Setting)
         for c in state.changes
         if not c.get("unmoved") and c.get("distance") and isinstance(c.get("esr"), int | float)
     ]
-    return check_change(
+    check = check_change(
         folder,
         setting,
         session.setting(previous_id),
@@ -410,6 +419,39 @@ def compare_with_previous(session: Session, state: SweepState, setting: Setting)
         pots=pots_after_move(session, state, setting),
         steps=step_verdicts(state.probes.get(setting.id, [])),
     )
+    if not check.unmoved or check.judged_by != "sound" or not check.floor_esr:
+        return check
+    return sounds_as_before(session, state, setting, check)
+
+
+def sounds_as_before(
+    session: Session, state: SweepState, setting: Setting, check: ChangeCheck
+) -> ChangeCheck:
+    """`check` with `matches` set when the capture sounds as the last earlier capture of this
+    very setting (an anchor taken again) that was accepted and is not suspect: within
+    FLOOR_FACTOR of what two takes of one setting differ by. A horn that stays slipped
+    where this setting wants its knob cannot turn it, and the sound cannot hear a step
+    that changes nothing, but the gear is where it was when that take was good."""
+    floor = check.floor_esr or 0.0
+    earlier = [
+        s.id
+        for s in session.schedule
+        if s.id != setting.id
+        and s.same_place(setting)
+        and state.status.get(s.id) == "done"
+        and s.id not in state.suspect
+    ]
+    if not earlier:
+        return check
+    try:
+        found = compare_outputs(
+            session.folder / setting.id, session.folder / earlier[-1], window_s=COMPARE_S
+        )
+    except StationError:  # that capture cannot be read: no second opinion
+        return check
+    if found.esr > FLOOR_FACTOR * floor:
+        return check
+    return replace(check, matches=earlier[-1], matches_esr=found.esr)
 
 
 def pots_after_move(

@@ -58,6 +58,14 @@ SLIP_OD = [
 ]
 # s003 switches the boost on while the knobs turn; s004 leaves it on, s005 switches it off.
 LEVER_OD = SLIP_OD[:-1]
+# s002 turns the drive (5 → 7) and the tone (5 → 2) from the anchor a02; a03 goes back there.
+ANCHOR_OD = [
+    od("a01", "anchor", 5, 5, "off"),
+    od("s001", "train", 2, 3, "off"),
+    od("a02", "anchor", 5, 5, "off"),
+    od("s002", "train", 7, 2, "off"),
+    od("a03", "anchor", 5, 5, "off"),
+]
 # Small steps among big ones: the tone by a fiftieth of a mark, the drive by a twentieth at the
 # top of its range, where the pedal's clipping all but hides it.
 SMALL_OD = [
@@ -261,6 +269,23 @@ def test_a_lever_that_stays_slipped_is_doubted_where_it_is_left_alone(
     s004 = [p for p in s.events("probed") if p["id"] == "s004" and p["control"] == "boost"]
     assert s004 and all(p["kind"] in ("excursion", "back") for p in s004)
     assert all(p["unmoved"] for p in s004 if p["kind"] == "excursion")
+    assert s.trained_off_their_setting() == []
+
+
+@pytest.mark.slow
+def test_a_knob_stuck_where_an_anchor_wants_it_is_not_a_suspect_there(
+    home: Path, short_signal: Path
+) -> None:
+    s = StepSweep(home, short_signal, OD, ANCHOR_OD, slip=("drive", "s002"), how="stays")
+    summary = s.runner.run()
+    assert summary.complete and not summary.failed
+    # The drive's knob stayed at 5 (a02's) from s002 on: s002 is left out; a03 wants it at 5,
+    # where the horn cannot be heard turning it, but a03 sounds as a02 did: it is kept.
+    assert summary.suspect == ["s002"]
+    a03 = [e for e in s.events("compared") if e["id"] == "a03"]
+    assert len(a03) == 1 and not a03[0]["unmoved"] and a03[0]["matches"] == "a02"
+    assert {"control": "drive", "unmoved": True, "by": "excursion"} in a03[0]["probed"]
+    assert a03[0]["matches_esr"] <= FLOOR_FACTOR * a03[0]["floor_esr"]
     assert s.trained_off_their_setting() == []
 
 
