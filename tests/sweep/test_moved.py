@@ -15,18 +15,15 @@ from station.sweep.journal import replay
 from station.sweep.moved import (
     FAR_BELOW,
     LEVEL,
-    POT_TOLERANCE_US,
     ChangeCheck,
-    PotReading,
     StepVerdict,
     check_change,
     expected_esr,
     floor_of,
-    pot_readings,
-    pot_us,
     setting_change,
     step_verdicts,
 )
+from station.sweep.pots import POT_TOLERANCE_US, PotReading, pot_readings, pot_us
 from tests.sweep_fixture import knob_gear
 
 RANGES = {"drive": (0.0, 10.0), "tone": (0.0, 10.0)}
