@@ -344,10 +344,14 @@ def compare_with_previous(session: Session, state: SweepState, setting: Setting)
         raise LookupError(f"no capture before {setting.id} to compare with")
     folder = session.folder
     metas = [committed_capture(folder, i) or {} for i in (setting.id, previous_id)]
+    # An anchor left out as suspect (its knob did not move) is no measure of two good takes,
+    # even when its drift stayed within the drift check's limits.
     steady = [
         float(a["esr"])
         for a in state.anchors
-        if not a.get("drifted") and isinstance(a.get("esr"), int | float)
+        if not a.get("drifted")
+        and a.get("id") not in state.suspect
+        and isinstance(a.get("esr"), int | float)
     ]
     history = [
         (float(c["distance"]), float(c["esr"]))
