@@ -20,15 +20,20 @@ baseline sweep's duration (a fault due after the sweep ended is not counted as i
   reports success, the knob (or lever) stays. Four ways: it grips again once the horn passes
   where the knob sits (the sweep's move away and back does that, or a later move) or it stays
   slipped for the rest of the night; on the twin with feedback pots (as for the other faults:
-  a pot says where the knob is) or without (the pins firmware: only the sound can tell).
+  a pot says where the knob is) or without (the pins firmware: only the sound can tell, and
+  a move that turns several controls goes one control at a time, a probe after each);
+* none (no pots) — no fault, on the twin without pots: what the stepwise moves cost, and
+  whether they leave any setting suspect that was fine (run last, so that the moments drawn
+  for the other faults stay the same).
 
 Each sweep runs in a child process of this script (`--child`), so a kill is a real SIGKILL and a
 resume a new process taking the locks over. While it sweeps, the child notes where every
 control physically is as each stream begins and ends: each knob as the horn position that put
 it there (not the horn's, when it slipped) and each lever. The table, in Markdown: faults
 injected, faults noticed (the journal or the resume says so; a slipped horn: a comparison
-flagged it unmoved, then a retake judged moved was accepted or it was marked suspect (unmoved);
-one the comparison missed whose setting an anchor's drift left out is counted apart), settings
+flagged it unmoved or a probe heard its control not turn, then a take judged moved was accepted
+or it was marked suspect (unmoved); one missed whose setting an anchor's drift left out is
+counted apart), settings
 captured exactly once, settings the station would train on (train and holdout, done, not
 suspect) whose accepted take was recorded with a knob more than 1 µs from its setting's pulse
 or a lever elsewhere (must be 0), and anchors accepted so, takes lost (a setting journalled
@@ -37,7 +42,9 @@ left out as suspect (and how many of them were off), and what each fault cost:
 how much longer the setting it hit took than the median of the run's other settings (for a
 kill, from the last setting done before it to the first done by the resume: the resume's
 start-up included), median and worst, and the whole run's wall time less the baseline's
-(noisier: the machine's load drifts between runs). A warm-up sweep runs first, uncounted.
+(noisier: the machine's load drifts between runs). Under the table, per row with moves made
+one control at a time: how many, their probes and seconds (median, worst, in all). A warm-up
+sweep runs first, uncounted.
 
 Run: python benchmarks/sweep_faults.py [--seeds 3] [--settings 4] [--seed 1] [--faults a,b]
 """
@@ -88,7 +95,9 @@ SLIPS = {  # the slipped-horn faults: (it stays slipped, the twin has feedback p
     "slipped horn: grips again (no pots)": (False, False),
     "slipped horn: stays (no pots)": (True, False),
 }
-FAULTS = ("reset", "port", "audio", "stall", "kill", *SLIPS)
+CLEAN_NO_POTS = "none (no pots)"  # no fault, on the twin without pots: what stepping costs
+# The clean run without pots comes last, so that the moments drawn for the others stay the same.
+FAULTS = ("reset", "port", "audio", "stall", "kill", *SLIPS, CLEAN_NO_POTS)
 OUTAGE_S = 1.0  # how long a pulled cable stays out
 SPEEDUP = 20.0  # the twin's simulated seconds per wall second
 SLEW = 600.0  # µs/s
@@ -199,7 +208,7 @@ def child(work: Path, name: str, fault: str, at_s: float, seed: int, resume: boo
     home = work / "home"
     notes = work / f"{name}.streams.jsonl"
     said_path = work / f"{name}.said.json"
-    stays, pots = SLIPS.get(fault, (False, True))
+    stays, pots = SLIPS.get(fault, (False, fault != CLEAN_NO_POTS))
     bench = FaultBench(home, notes, pots=pots)
     said: list[str] = []
     slip: dict[str, Any] = {}  # the slip to make, once the sweep is to move to its setting
@@ -407,12 +416,14 @@ def fault_cost(events: list, hit: str | None) -> float | None:
     return took[hit] - statistics.median(others) if others else None
 
 
-def slip_noticed(events: list, state: SweepState, sid: str) -> bool:
+def slip_noticed(events: list, state: SweepState, sid: str, control: str) -> bool:
     """Whether the sweep caught the horn that slipped at `sid`: a comparison flagged it
-    unmoved, then either a retake it judged moved was accepted, or it was marked suspect
-    (unmoved)."""
+    unmoved, or a probe of a stepwise move heard `control` not turn, then either a take
+    judged moved was accepted, or it was marked suspect (unmoved)."""
     compared = [e for e in events if e["event"] == "compared" and e["id"] == sid]
-    if not any(e.get("unmoved") for e in compared):
+    probed = [e for e in events if e["event"] == "probed" and e["id"] == sid]
+    heard_not = any(e.get("control") == control and e.get("unmoved") is True for e in probed)
+    if not compared or not (heard_not or any(e.get("unmoved") for e in compared)):
         return False
     if any(
         e["event"] == "suspect" and e.get("reason") == "unmoved" and sid in e["ids"]
@@ -435,11 +446,13 @@ def judge(work: Path, name: str, fault: str) -> dict[str, Any]:
     lost_dev = [e.get("device") for e in events if e["event"] == "device_lost"]
     by_anchors = False  # a slip the comparison missed, its setting left out after a drift
     if fault in SLIPS:
-        noticed = slip.get("made", False) and slip_noticed(events, state, slip["id"])
+        made = slip.get("made", False)
+        noticed = made and slip_noticed(events, state, slip["id"], slip["control"])
         by_anchors = not noticed and slip.get("id") in state.suspect
     else:
         noticed = {
             "none": False,
+            CLEAN_NO_POTS: False,
             "reset": any(e["event"] == "reset" for e in events),
             "port": "rig" in lost_dev,
             "audio": "audio" in lost_dev,
@@ -447,7 +460,8 @@ def judge(work: Path, name: str, fault: str) -> dict[str, Any]:
             "kill": any("stale lock" in w for w in said.get("warnings", [])),
         }[fault]
     # A jam is only a fault once a move turns its knob against it.
-    injected = said.get("stalls", 0) if fault == "stall" else int(fault != "none")
+    clean = fault in ("none", CLEAN_NO_POTS)
+    injected = said.get("stalls", 0) if fault == "stall" else int(not clean)
     if fault in ("reset", "port", "audio") and not said.get("fired"):
         injected = 0  # it came after the sweep had ended
     resumed = [i for i, e in enumerate(events) if e["event"] == "resumed"]
@@ -470,7 +484,17 @@ def judge(work: Path, name: str, fault: str) -> dict[str, Any]:
         "suspect": len(state.suspect),
         "suspect_off": off["suspect"],
         "slip": slip,
+        "stepwise": stepwise(events),
     }
+
+
+def stepwise(events: list) -> list[tuple[int, float]]:
+    """The moves made one control at a time (no pots): (probes, seconds) of each."""
+    return [
+        (int(e["probes"]), float(e["stepwise_s"]))
+        for e in events
+        if e["event"] == "moved" and e.get("probes") is not None
+    ]
 
 
 def setup(work: Path, seeds: list[int], settings: int) -> None:
@@ -515,7 +539,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="station-faults-bench-"))
     setup(work, seeds, args.settings)
     faults = FAULTS if not args.faults else [f for f in FAULTS if f in args.faults.split(",")]
-    rows: dict[str, list[dict[str, Any]]] = {f: [] for f in ("none", *faults)}
+    shown = sorted(faults, key=lambda f: f != CLEAN_NO_POTS)  # beside the baseline
+    rows: dict[str, list[dict[str, Any]]] = {f: [] for f in ("none", *shown)}
     run_one(work, "warm-up", "none", 0.0, seeds[0])  # caches filled: baselines are fair
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -549,7 +574,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for fault, found in rows.items():
         injected = sum(r["injected"] for r in found)
-        noticed = "–" if fault == "none" else str(sum(r["noticed"] for r in found))
+        clean = fault in ("none", CLEAN_NO_POTS)
+        noticed = "–" if clean else str(sum(r["noticed"] for r in found))
         if any(r["by_anchors"] for r in found):
             noticed += f" (+{sum(r['by_anchors'] for r in found)} by the anchors)"
         once = f"{sum(r['once'] for r in found)} of {sum(r['settings'] for r in found)}"
@@ -564,6 +590,19 @@ def main() -> None:
             f"| {sum(r['lost'] for r in found)} | {sum(r['failed'] for r in found)} "
             f"| {sum(r['suspect'] for r in found)} ({sum(r['suspect_off'] for r in found)}) "
             f"| {cost} |"
+        )
+    print()
+    for fault, found in rows.items():
+        moves = [m for r in found for m in r["stepwise"]]
+        if not moves:
+            continue
+        settings = sum(r["settings"] for r in found)
+        probes = statistics.median(p for p, _ in moves)
+        took = [t for _, t in moves]
+        print(
+            f"{fault}: {len(moves)} moves stepwise ({settings} settings), "
+            f"median {probes:g} probes and {statistics.median(took):.2f} s a move "
+            f"(worst {max(took):.2f} s), {sum(took):.1f} s in all"
         )
     print(f"\n{time.monotonic() - t_start:.0f} s in all; work folder {work}")
 

@@ -69,6 +69,14 @@ PREAMBLE = Layout(
 )
 
 
+# Asked before the first take through the gear (a sweep asks it once, before its first probe
+# or capture, whichever comes first).
+PATCH_GEAR = Prompt(
+    "patch_gear",
+    "Connect send → reamp box → gear → loadbox → return, switch the gear on, then press Enter.",
+)
+
+
 def preamble_signal() -> np.ndarray:
     """The custom-file timing preamble: blips and a sweep the station can time."""
     x = np.zeros(PREAMBLE.frames)
@@ -181,13 +189,7 @@ def _capture(
             f"(gain {plan.gain_db:+.2f} dB, headroom to {plan.max_reamp_dbu:.2f} dBu)",
         )
     )
-    confirm(
-        Prompt(
-            "patch_gear",
-            "Connect send → reamp box → gear → loadbox → return, switch the "
-            "gear on, then press Enter.",
-        )
-    )
+    confirm(PATCH_GEAR)
     quiet = measure_noise_and_hum(interface, spec, emit=emit, stop=stop)
     emit(Result("noise_floor_dbfs", quiet.noise_dbfs, "dBFS"))
     if max(quiet.noise_dbfs, quiet.hum_dbfs) > checks.NOISE_WARN_DBFS:

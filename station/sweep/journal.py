@@ -22,6 +22,7 @@ EVENTS = (
     "started",
     "resumed",
     "moved",
+    "probed",
     "captured",
     "checked",
     "retaken",
@@ -118,6 +119,11 @@ class SweepState:
     unmoved: dict[str, int] = field(default_factory=dict)
     uncompared: set[str] = field(default_factory=set)
     last_accepted: str | None = None  # the latest capture accepted (checked, passed)
+    # The probes of each setting's last move (probed events, stepwise.py), those of a move
+    # under way, and per control whether the last sound that judged it alone heard it turn.
+    probes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    probing: list[dict[str, Any]] = field(default_factory=list)
+    heard: dict[str, bool] = field(default_factory=dict)
 
     def apply(self, e: dict[str, Any]) -> None:
         """Fold one journal event in."""
@@ -132,10 +138,17 @@ class SweepState:
             for s in e.get("settings", []):
                 self.status.setdefault(str(s["id"]), "pending")
                 self.takes.setdefault(str(s["id"]), 0)
+        elif kind in ("started", "resumed"):
+            self.probing = []  # a move a stop cut short
         if sid not in self.status:
             return
-        if kind == "moved":
+        if kind == "probed":
+            self._probed(e)
+        elif kind == "moved":
             self.moved_to[sid] = e
+            if not e.get("away_to"):
+                self.probes[sid] = [p for p in self.probing if p.get("id") == sid]
+            self.probing = []
         elif kind in ("captured", "recovered"):
             self.status[sid] = "captured"
             self.takes[sid] += 1
@@ -146,6 +159,9 @@ class SweepState:
             self.uncompared.discard(sid)
             if e.get("unmoved"):
                 self.unmoved[sid] = self.unmoved.get(sid, 0) + 1
+            alone = [c for c in e.get("changed") or [] if c != "reamp level"]
+            if e.get("judged_by") == "sound" and len(alone) == 1 and not e.get("probed"):
+                self.heard[alone[0]] = not e.get("unmoved")
         elif kind == "checked":
             self.status[sid] = "done" if e.get("passed") else "captured"
             if e.get("passed"):
@@ -157,6 +173,14 @@ class SweepState:
         elif kind == "failed":
             self.status[sid] = "failed"
             self.last_verdict[sid] = f"failed: {e.get('reason', '')}"
+
+    def _probed(self, e: dict[str, Any]) -> None:
+        """A probe of a stepwise move: the first of a move starts its list afresh."""
+        if e.get("probe") == 1:
+            self.probing = []
+        self.probing.append(e)
+        if e.get("control") and isinstance(e.get("unmoved"), bool):
+            self.heard[str(e["control"])] = not e["unmoved"]
 
     def count(self, status: str) -> int:
         """How many settings have this status."""

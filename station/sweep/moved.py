@@ -8,27 +8,26 @@ of controls whose sound differs no more than two takes of one setting do, or far
 less than changes of that size differ elsewhere in the session, is "unmoved".
 With feedback firmware, a pot turned by the knob says where it is: a pot far from
 the pulse sent is "unmoved" whatever the sound, and pots that agree on every
-changed control mean it moved, however little the sound changed.
+changed control mean it moved, however little the sound changed. Without pots, a
+move that turns several controls is made one control at a time with a probe after
+each (stepwise.py): each control's own step is judged by the same rules, and a
+control whose step (and a move on past where it was and back) changed nothing is
+"unmoved".
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..drivers.rig_constants import (
-    FB_AT_500,
-    FB_AT_2500,
-    FB_TOLERANCE,
-    PULSE_MAX_US,
-    PULSE_MIN_US,
-)
+from ..errors import StationError
 from ..plan.design import Setting
 from .drift import compare_outputs
 from .journal import SweepState
+from .pots import PotReading, pot_readings
 from .session import Session, committed_capture
 
 # ESR between two captures grows with the square of a small change of setting (the
@@ -49,55 +48,82 @@ FLOOR_FACTOR = 10.0  # unmoved when the ESR is within this factor of what two ta
 MIN_HISTORY = 3  # changes needed before the session's figures predict anything
 COMPARE_S = 10.0  # seconds of each output compared (v3: the first validation copy)
 LEVEL = "reamp level"  # a change of the reamp level: a change of sound no servo makes
-# A pot within the firmware's own on-target tolerance agrees (20 ADC counts: about 39 µs).
-POT_TOLERANCE_US = FB_TOLERANCE * (PULSE_MAX_US - PULSE_MIN_US) / (FB_AT_2500 - FB_AT_500)
 
 
-def pot_us(adc: int) -> int:
-    """A feedback pot's ADC reading as the pulse (µs) it stands for, as the firmware's
-    feedback_to_us() computes it (integer arithmetic, clamped to 500–2500 µs)."""
-    span = FB_AT_2500 - FB_AT_500
-    us = PULSE_MIN_US + (adc - FB_AT_500) * (PULSE_MAX_US - PULSE_MIN_US) // span
-    return min(max(us, PULSE_MIN_US), PULSE_MAX_US)
+def sounds_same(esr: float | None, floor_esr: float | None, expected: float | None) -> bool:
+    """True when an ESR between two recordings is no more than `floor_esr` (what two of one
+    state differ by) allows for no change, or far below the least `expected` of the change."""
+    if esr is None or floor_esr is None:
+        return False  # nothing to compare with
+    if esr <= FLOOR_FACTOR * floor_esr:
+        return True
+    return expected is not None and esr < FAR_BELOW * expected
 
 
 @dataclass(frozen=True)
-class PotReading:
-    """Where a feedback pot says a control is, against the pulse sent to its servo."""
+class StepVerdict:
+    """One control judged alone by the probes of a stepwise move: its own step (`step`, a
+    probed event; None when it was not turned) and the move on past it and back that
+    confirmed it (`excursion`; None when the step was heard)."""
 
     control: str
-    channel: int
-    target_us: int
-    pot_us: int
+    step: Mapping[str, Any] | None
+    excursion: Mapping[str, Any] | None
 
     @property
-    def agrees(self) -> bool:
-        """True when the pot is within the firmware's on-target tolerance of the target."""
-        return abs(self.pot_us - self.target_us) <= POT_TOLERANCE_US
+    def unmoved(self) -> bool:
+        """True when the last probe that judged the control heard no change."""
+        last = self.excursion or self.step or {}
+        return bool(last.get("unmoved"))
 
     def said(self) -> str:
-        """'drive's pot reads 1210 µs, 1490 µs sent'."""
-        return f"{self.control}'s pot reads {self.pot_us} µs, {self.target_us} µs sent"
+        """What the probes found, with the numbers."""
+        parts = []
+        if self.step is not None:
+            s = self.step
+            was = "" if s.get("from") is None else f"{shown(s['from'])} → "
+            parts.append(
+                f"{self.control} turned alone ({was}{shown(s.get('to'))}) changed the sound by "
+                f"an ESR of {s['esr']:.2g}, where two recordings of one state differ by about "
+                f"{s['floor_esr']:.2g}"
+            )
+        if self.excursion is not None:
+            x = self.excursion
+            parts.append(
+                f"moved on to {shown(x.get('to'))} and back it changed it by {x['esr']:.2g}"
+                + ("" if self.step is not None else f" (about {x['floor_esr']:.2g} for none)")
+            )
+        if self.step is None and parts:
+            parts[0] = f"{self.control} " + parts[0]
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """The comparison's record of it."""
+        return {
+            "control": self.control,
+            "unmoved": self.unmoved,
+            "by": "excursion" if self.excursion is not None else "step",
+        }
 
 
-def pot_readings(
-    rig_profile: Mapping[str, Any] | None,
-    controls: Iterable[str],
-    pulses_us: Mapping[str, int],
-    feedback_adc: Mapping[str, int],
-) -> tuple[PotReading, ...]:
-    """The pot readings of the named controls that have a pot, from a rig profile (its JSON
-    snapshot) and a move's journal record (`pulses_us`, `feedback_adc`: channel → value)."""
-    if not rig_profile or not feedback_adc:
-        return ()
-    named = set(controls)
-    out = []
-    for spec in [*rig_profile.get("knobs", []), *rig_profile.get("switches", [])]:
-        ch = str(spec.get("channel"))
-        if spec.get("name") in named and ch in feedback_adc and ch in pulses_us:
-            target = int(pulses_us[ch])
-            out.append(PotReading(spec["name"], int(ch), target, pot_us(int(feedback_adc[ch]))))
-    return tuple(out)
+def shown(value: Any) -> str:
+    """A knob's value ('7', '2.5') or a switch's position as a warning shows it."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def step_verdicts(probes: Iterable[Mapping[str, Any]]) -> tuple[StepVerdict, ...]:
+    """Each control's verdict from a stepwise move's probed events, in the order judged."""
+    steps: dict[str, Mapping[str, Any]] = {}
+    excursions: dict[str, Mapping[str, Any]] = {}
+    order: list[str] = []
+    for e in probes:
+        control, kind = e.get("control"), e.get("kind")
+        if not control or not isinstance(e.get("unmoved"), bool):
+            continue
+        if control not in order:
+            order.append(str(control))
+        (steps if kind == "step" else excursions)[str(control)] = e
+    return tuple(StepVerdict(c, steps.get(c), excursions.get(c)) for c in order)
 
 
 @dataclass(frozen=True)
@@ -112,6 +138,11 @@ class ChangeCheck:
     floor_esr: float | None  # what two takes of one setting differ by, in this session
     expected_esr: float | None  # the least a change this size gives elsewhere in the session
     pots: tuple[PotReading, ...] = ()  # feedback pots on the setting's controls, if any
+    steps: tuple[StepVerdict, ...] = ()  # the controls a stepwise move's probes judged alone
+    # An earlier capture of this very setting (an anchor's), not suspect, that this one sounds
+    # as (within the floor): the gear is where it was then, whatever its horns did since.
+    matches: str | None = None
+    matches_esr: float | None = None
 
     @property
     def off_target(self) -> tuple[PotReading, ...]:
@@ -124,28 +155,39 @@ class ChangeCheck:
         a servo sets changed (and no pot disagrees): nothing to judge."""
         if self.off_target:
             return "pot"
+        if self.steps:
+            return "sound"
         turned = [c for c in self.changed if c != LEVEL]
         if not turned:
             return None
-        agreeing = {p.control for p in self.pots if p.agrees}
-        return "pot" if all(c in agreeing for c in turned) else "sound"
+        return "pot" if not self.unheard else "sound"
+
+    @property
+    def unheard(self) -> tuple[str, ...]:
+        """The changed controls that neither an agreeing pot nor a probe judged alone: the
+        sound of the whole change speaks for them."""
+        judged = {p.control for p in self.pots if p.agrees} | {v.control for v in self.steps}
+        return tuple(c for c in self.changed if c != LEVEL and c not in judged)
 
     @property
     def sounded_same(self) -> bool:
         """True when the sound changed no more than the session's figures allow for no change."""
-        if self.esr is None or self.floor_esr is None:
-            return False  # nothing to compare with
-        if self.esr <= FLOOR_FACTOR * self.floor_esr:
-            return True
-        return self.expected_esr is not None and self.esr < FAR_BELOW * self.expected_esr
+        return sounds_same(self.esr, self.floor_esr, self.expected_esr)
 
     @property
     def unmoved(self) -> bool:
-        """True when a pot says a control is not where it was sent, or when the controls changed
-        but the sound, within the session's figures, did not (and no pots say otherwise)."""
+        """True when a pot says a control is not where it was sent, when a probe heard no
+        change from a control turned alone, or when the controls changed but the sound, within
+        the session's figures, did not (and no pots or probes say otherwise)."""
         by = self.judged_by
         if by == "pot":
             return bool(self.off_target)
+        if self.matches is not None:
+            return False
+        if any(v.unmoved for v in self.steps):
+            return True
+        if self.steps and (not self.unheard or self.previous_id is None):
+            return False  # every control judged alone, or nothing before to compare with
         return by == "sound" and self.sounded_same
 
     def message(self) -> str:
@@ -153,6 +195,12 @@ class ChangeCheck:
         if self.off_target:
             said = "; ".join(p.said() for p in self.off_target)
             return f"{self.setting_id}: {said}: did the knob move?"
+        still = [v for v in self.steps if v.unmoved]
+        if still:
+            said = "; ".join(v.said() for v in still)
+            return f"{self.setting_id}: {said}: did the knob move?"
+        if self.esr is None or self.floor_esr is None:  # never unmoved: every control heard
+            return f"{self.setting_id}: every control was heard turning"
         expected = (
             f", where changes of this size in this session give at least about "
             f"{self.expected_esr:.2g}"
@@ -177,6 +225,9 @@ class ChangeCheck:
             "floor_esr": self.floor_esr,
             "expected_esr": self.expected_esr,
             "pots": [{**asdict(p), "agrees": p.agrees} for p in self.pots],
+            "probed": [v.to_json() for v in self.steps],
+            "matches": self.matches,
+            "matches_esr": self.matches_esr,
             "judged_by": self.judged_by,
             "unmoved": self.unmoved,
         }
@@ -234,13 +285,15 @@ def check_change(
     history: Iterable[tuple[float, float]],
     floor_esr: float,
     pots: Iterable[PotReading] = (),
+    steps: Iterable[StepVerdict] = (),
     samplerate_window_s: float = COMPARE_S,
 ) -> ChangeCheck:
     """Compare SESSION/<current.id>/output.wav with SESSION/<previous.id>/output.wav.
 
     `history` holds the session's earlier (distance, ESR) changes judged moved;
     `floor_esr` what two takes of one setting differ by (replicates, anchors); `pots`
-    the feedback pots' readings after the move to `current`, if the rig has any.
+    the feedback pots' readings after the move to `current`, if the rig has any; `steps`
+    the controls the move's probes judged alone, if it was made stepwise.
     """
     distance, changed = setting_change(previous, current, knob_ranges)
     diff = compare_outputs(
@@ -255,6 +308,7 @@ def check_change(
         floor_esr,
         expected_esr(history, distance),
         tuple(pots),
+        tuple(steps),
     )
 
 
@@ -290,17 +344,21 @@ def compare_with_previous(session: Session, state: SweepState, setting: Setting)
         raise LookupError(f"no capture before {setting.id} to compare with")
     folder = session.folder
     metas = [committed_capture(folder, i) or {} for i in (setting.id, previous_id)]
+    # An anchor left out as suspect (its knob did not move) is no measure of two good takes,
+    # even when its drift stayed within the drift check's limits.
     steady = [
         float(a["esr"])
         for a in state.anchors
-        if not a.get("drifted") and isinstance(a.get("esr"), int | float)
+        if not a.get("drifted")
+        and a.get("id") not in state.suspect
+        and isinstance(a.get("esr"), int | float)
     ]
     history = [
         (float(c["distance"]), float(c["esr"]))
         for c in state.changes
         if not c.get("unmoved") and c.get("distance") and isinstance(c.get("esr"), int | float)
     ]
-    return check_change(
+    check = check_change(
         folder,
         setting,
         session.setting(previous_id),
@@ -308,7 +366,41 @@ def compare_with_previous(session: Session, state: SweepState, setting: Setting)
         history=history,
         floor_esr=floor_of([replicate_esr(m) for m in metas], steady),
         pots=pots_after_move(session, state, setting),
+        steps=step_verdicts(state.probes.get(setting.id, [])),
     )
+    if not check.unmoved or check.judged_by != "sound" or not check.floor_esr:
+        return check
+    return sounds_as_before(session, state, setting, check)
+
+
+def sounds_as_before(
+    session: Session, state: SweepState, setting: Setting, check: ChangeCheck
+) -> ChangeCheck:
+    """`check` with `matches` set when the capture sounds as the last earlier capture of this
+    very setting (an anchor taken again) that was accepted and is not suspect: within
+    FLOOR_FACTOR of what two takes of one setting differ by. A horn that stays slipped
+    where this setting wants its knob cannot turn it, and the sound cannot hear a step
+    that changes nothing, but the gear is where it was when that take was good."""
+    floor = check.floor_esr or 0.0
+    earlier = [
+        s.id
+        for s in session.schedule
+        if s.id != setting.id
+        and s.same_place(setting)
+        and state.status.get(s.id) == "done"
+        and s.id not in state.suspect
+    ]
+    if not earlier:
+        return check
+    try:
+        found = compare_outputs(
+            session.folder / setting.id, session.folder / earlier[-1], window_s=COMPARE_S
+        )
+    except StationError:  # that capture cannot be read: no second opinion
+        return check
+    if found.esr > FLOOR_FACTOR * floor:
+        return check
+    return replace(check, matches=earlier[-1], matches_esr=found.esr)
 
 
 def pots_after_move(
@@ -325,12 +417,15 @@ def pots_after_move(
     )
 
 
-def check_pots_alone(session: Session, state: SweepState, setting: Setting) -> ChangeCheck | None:
+def check_alone(session: Session, state: SweepState, setting: Setting) -> ChangeCheck | None:
     """The session's first capture has none before it to compare with, but feedback pots
-    still say where its controls are: a check judged by the pots alone (no previous
-    capture, no ESR) when one disagrees with the pulse sent, else None."""
+    still say where its controls are, and without pots the probes of its stepwise move
+    what each control did: a check judged by them alone (no previous capture, no ESR), or
+    None when there are neither (or the pots all agree)."""
     pots = pots_after_move(session, state, setting)
+    steps = step_verdicts(state.probes.get(setting.id, []))
     off = tuple(p.control for p in pots if not p.agrees)
-    if not off:
+    if not off and not steps:
         return None
-    return ChangeCheck(setting.id, None, off, 0.0, None, None, None, pots)
+    named = off or tuple(v.control for v in steps)
+    return ChangeCheck(setting.id, None, named, 0.0, None, None, None, pots, steps)

@@ -144,13 +144,46 @@ class RigPositioner:
         is not where it was sent; StationError if it still is not. A stall is retried once
         (see `_move`); SettingUnreachable if it stalls again."""
         pulses = self.pulses(s)
+        pos, stalls = self._go(s.id, pulses, stop)
+        # Feedback firmware's pots (turned by the knobs) say where the knobs are, not the horns.
+        pots = dict(getattr(self.rig, "feedback_adc", None) or {})
+        done = {
+            "pulses_us": pulses,
+            "positions_us": {ch: pos[ch] for ch in pulses},
+            "move_s": self.last_move_s,
+            **({"feedback_adc": pots} if pots else {}),
+            "controls": rig_controls(self.profile, pos, [*s.knobs, *s.switches]),
+        }
+        return done | ({"stalled": stalls} if stalls else {})
+
+    def move_channels(self, sid: str, pulses: dict[int, int], *, stop: StopFlag | None) -> float:
+        """Move only these channels (the others stay where they are), detach them and re-check
+        them, as `set` does a whole setting (`sid` names it in errors); the seconds it took."""
+        self._go(sid, pulses, stop)
+        return self.last_move_s
+
+    def where(self) -> tuple[dict[int, int | None], frozenset[int]]:
+        """Where the rig says each channel is (POS: the pulse last sent, None for one not
+        driven since the board started) and the channels with a feedback pot."""
+        pos = self.rig.positions()
+        return dict(pos), self.potted()
+
+    def potted(self) -> frozenset[int]:
+        """The channels with a feedback pot, as the last POS said (none before the first)."""
+        return frozenset(getattr(self.rig, "feedback_adc", None) or {})
+
+    def _go(
+        self, sid: str, pulses: dict[int, int], stop: StopFlag | None
+    ) -> tuple[dict[int, Any], list[dict[str, Any]]]:
+        """Move, detach and re-check the channels of `pulses` (see `set`): the positions POS
+        gave and the stalls survived."""
         t0 = time.monotonic()
         if self._speed_owed:  # a stall's slow retry could not set the speed back
             self.rig.set_speed(self.profile.slew_us_per_s)
             self._speed_owed = False
         stalls: list[dict[str, Any]] = []
         for attempt in (1, 2):
-            stalls += self._move(s, pulses, stop)
+            stalls += self._move(sid, pulses, stop)
             self.rig.detach(list(pulses))
             pos = self.rig.positions()
             wrong = {
@@ -165,20 +198,11 @@ class RigPositioner:
                     f"channel {ch} at {wrong[ch]} µs, sent {pulses[ch]} µs" for ch in wrong
                 )
                 raise StationError(
-                    f"the rig did not reach setting {s.id}: {detail}",
+                    f"the rig did not reach setting {sid}: {detail}",
                     "check the servo wiring and power",
                 )
         self.last_move_s = time.monotonic() - t0
-        # Feedback firmware's pots (turned by the knobs) say where the knobs are, not the horns.
-        pots = dict(getattr(self.rig, "feedback_adc", None) or {})
-        done = {
-            "pulses_us": pulses,
-            "positions_us": {ch: pos[ch] for ch in pulses},
-            "move_s": self.last_move_s,
-            **({"feedback_adc": pots} if pots else {}),
-            "controls": rig_controls(self.profile, pos, [*s.knobs, *s.switches]),
-        }
-        return done | ({"stalled": stalls} if stalls else {})
+        return pos, stalls
 
     def _named(self, channel: int | None) -> str:
         """'channel 0 (drive)': a servo channel and the control on it."""
@@ -190,7 +214,7 @@ class RigPositioner:
         return f"channel {channel}" + (f" ({on[0]})" if on else "")
 
     def _move(
-        self, s: Setting, pulses: dict[int, int], stop: StopFlag | None
+        self, sid: str, pulses: dict[int, int], stop: StopFlag | None
     ) -> list[dict[str, Any]]:
         """Move; a servo that stalls is let go (DETACH) and the move tried once more at a
         quarter of the speed, which is set back after. Returns the stall survived, for the
@@ -211,7 +235,7 @@ class RigPositioner:
             with contextlib.suppress(RigError):
                 self.rig.detach(list(pulses))
             raise SettingUnreachable(
-                f"the servo on {self._named(again.channel)} stalled moving to {s.id}, and "
+                f"the servo on {self._named(again.channel)} stalled moving to {sid}, and "
                 f"again at {slow} µs/s after it was let go",
                 "something holds that control (past its end stop, a jammed linkage): free it; "
                 "resuming the session takes the setting again",

@@ -35,10 +35,12 @@ from ..plan.design import Setting
 from .drift import DriftResult, compare_anchor
 from .faults import Faults
 from .journal import Journal, SweepState, anchors_unjudged, replay
-from .moved import check_pots_alone, compare_with_previous
+from .moved import check_alone, compare_with_previous
 from .positioner import ManualPositioner, Positioner, SettingUnreachable, describe
+from .probes import Prober
 from .rounds import Rounds
 from .session import Session, committed_capture, discard_partials
+from .stepwise import Stepper
 
 MAX_CLIP_PAUSES = 3  # a setting that still clips after this many pauses fails
 
@@ -123,6 +125,16 @@ class SweepRunner:
         # Report pictures are drawn while the servos move on (one worker, in take order).
         self._reports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-report")
         self.faults = Faults(self.log, self.emit, stop, session.folder, self._drain_reports)
+        # Without pots, a move turning several controls goes one at a time, heard after each.
+        self.stepper = Stepper(
+            session,
+            positioner,
+            Prober(interface, profile, reamp_path, emit=self._capture_emit),
+            self.log,
+            self.emit,
+            self._capture_confirm,
+            lambda sid, exc: self.faults.wait_for_audio(sid, exc, self.interface),
+        )
         self.release: Callable[[], None] = lambda: None  # frees the session's and rig's locks
         # An adaptive session's rounds (set by start_sweep/resume_sweep with their models).
         self.rounds: Rounds | None = None
@@ -302,7 +314,7 @@ class SweepRunner:
         put back with the move; a port that went away is waited for."""
         while True:
             try:
-                moved = self.positioner.set(setting, stop=self.stop)
+                moved = self.stepper.set(setting, self.state, stop=self.stop)
             except RigReset as exc:
                 self.faults.reset(setting.id, "move", exc)
                 continue
@@ -432,7 +444,7 @@ class SweepRunner:
         try:
             check = compare_with_previous(self.session, self.state, setting)
         except LookupError:  # the first capture: nothing to compare with, but pots may say
-            found = check_pots_alone(self.session, self.state, setting)
+            found = check_alone(self.session, self.state, setting)
             if found is None:
                 return self._accept(sid)
             check = found

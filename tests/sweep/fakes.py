@@ -3,7 +3,10 @@
 Until the rig branch's driver and twin land, sweep tests move this: its knob
 pulses set the virtual amp's drive and its switch sets the amp's level, so a
 capture sounds like the setting it was taken at, and the rig records every
-move, detach and POS so tests can check what the sweep did.
+move, detach and POS so tests can check what the sweep did. Its tone turns
+nothing, so it has feedback pots (as the pins-fb firmware) that say where every
+control is: the sound is not asked which control turned (tests/sweep/
+test_stepwise.py sweeps a rig without pots).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from station.drivers.base import StreamSpec
+from station.drivers.rig_constants import FB_AT_500, FB_AT_2500, PULSE_MAX_US, PULSE_MIN_US
 from station.errors import StationError
 from station.events import StopFlag
 from station.virtual.rig import VirtualRig
@@ -116,6 +120,15 @@ class FakeKnobRig:
         """Last commanded pulse per channel (POS)."""
         self.calls.append(("positions", None))
         return dict(self.pos)
+
+    @property
+    def feedback_adc(self) -> dict[int, int]:
+        """The pots' readings (ADC counts), one on every control: where the last pulse put it
+        (the middle before the first)."""
+        span = (FB_AT_2500 - FB_AT_500) / (PULSE_MAX_US - PULSE_MIN_US)
+        channels = [c.channel for c in [*self.profile.knobs, *self.profile.switches]]
+        at = {ch: self.pos.get(ch, 1500) for ch in channels}
+        return {ch: round(FB_AT_500 + (us - PULSE_MIN_US) * span) for ch, us in at.items()}
 
     def detach(self, channels: Iterable[int] | None = None) -> None:
         """Stop the pulse trains."""

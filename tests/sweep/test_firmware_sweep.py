@@ -83,20 +83,29 @@ def test_a_sweep_moves_detaches_and_checks_the_real_firmware(
             confirm=vrig.act_on,
         ).run()  # fmt: skip
         assert summary.complete and not summary.failed
-        # The clean amp does not follow these servos, so every setting sounds as the one before
-        # it did: the sweep asks whether the knob moved, moves back to that setting and again
-        # to this one, takes it again, and (still the same) marks it suspect.
+        # The clean amp does not follow these servos and the pins firmware has no pots, so each
+        # setting's controls are turned one at a time with a probe after each, and no control's
+        # own step (nor its move on past where it was and back) changes the sound: the sweep
+        # asks whether the knob moved, moves back to the setting before (the first setting has
+        # none) and again to this one, takes it again, and (still the same) marks it suspect;
+        # the first setting too, which its probes judge alone.
         ids = [s.id for s in session.schedule]
-        assert summary.suspect == sorted(ids[1:])
-        assert summary.suspect_reasons == dict.fromkeys(ids[1:], "unmoved")
+        assert summary.suspect == sorted(ids)
+        assert summary.suspect_reasons == dict.fromkeys(ids, "unmoved")
         log = sim.log()
         sent = [(cycle, text.split()[0], text) for cycle, text in log.rx]
         moves = [(c, _pulses(t)) for c, kind, t in sent if kind == "MOVE"]
         planned = [rp.pulses_for(s.knobs, s.switches) for s in session.schedule]
-        expected = planned[:1]
+        # Each stepwise move ends with the whole setting (every servo already there); the move
+        # back to the setting before is made at once.
+        whole = [p for _, p in moves if set(p) == set(planned[0])]
+        expected = planned[:1] * 2
         for before, here in itertools.pairwise(planned):
             expected += [here, before, here]
-        assert [p for _, p in moves] == expected
+        assert whole == expected
+        # Every other move turns one servo.
+        steps = [p for _, p in moves if set(p) != set(planned[0])]
+        assert steps and all(len(p) == 1 for p in steps)
         dones = [cycle for cycle, text in log.tx if text.startswith("DONE")]
         assert len(dones) == len(moves)
         for (_, target), done in zip(moves, dones, strict=True):
@@ -194,8 +203,9 @@ def test_a_board_reset_mid_move_re_drives_every_servo_from_below_before_a_take(
         rp = _avr_rig(sim.pty_path, 150.0)  # slow: the reset lands mid-slew
         rig.set_speed(rp.slew_us_per_s)
         vrig, profile, session = _session(home, rp, signal, 2)
-        second = session.schedule[1]
-        sim.reset_at("MOVE", 2, 50)  # 50 ms (AVR time) into the second move
+        # 50 ms (AVR time) into the second move: the first setting's second control, stepped.
+        hit = session.schedule[0]
+        sim.reset_at("MOVE", 2, 50)
         said: list[Any] = []
         summary = SweepRunner(
             session, vrig.interface, profile, RigPositioner(rig, rp), signal,
@@ -210,23 +220,32 @@ def test_a_board_reset_mid_move_re_drives_every_servo_from_below_before_a_take(
         assert not any(t.startswith(f"DONE {cut[1].split()[1]} ") for _, t in log.tx)
         cut_to = _pulses(cut[1])  # mid-slew: a servo still on its way when the power dipped
         assert any(abs(log.widths_us(ch, 0, reset)[-1][1] - us) > 2 for ch, us in cut_to.items())
-        # After the banner: HELLO, STOP, SPEED, then one move of every servo to the setting.
+        # After the banner: HELLO, STOP, SPEED, the rig's own move of the servo it had got to
+        # its place back there (the drive's step; the tone's was cut short), then the sweep
+        # asks where the servos are and steps the others (the tone, the boost), with probes.
         after = [t for c, t in log.rx if c > reset]
-        assert [t.split()[0] for t in after[:4]] == ["HELLO", "STOP", "SPEED", "MOVE"]
-        redo = next(c for c, t in log.rx if c > reset and t.startswith("MOVE"))
-        target = rp.pulses_for(second.knobs, second.switches)
-        assert _pulses(after[3]) == target  # the first setting's channels are this one's
-        done = next(c for c, t in log.tx if c > redo and t.startswith("DONE"))
+        assert [t.split()[0] for t in after[:5]] == ["HELLO", "STOP", "SPEED", "MOVE", "POS"]
+        target = rp.pulses_for(hit.knobs, hit.switches)
+        drive, tone = (rp.knobs[0].channel, rp.knobs[1].channel)
+        assert _pulses(moves[0][1]) == {drive: target[drive]}  # the steps before the reset
+        assert _pulses(cut[1]) == {tone: target[tone]}
+        assert _pulses(after[3]) == {drive: target[drive]}
         for ch, us in target.items():
+            redo = next(c for c, t in log.rx if c > reset and t.startswith("MOVE")
+                        and ch in _pulses(t))  # fmt: skip
+            done = next(c for c, t in log.tx if c > redo and t.startswith("DONE"))
             assert log.widths_us(ch, reset, redo) == []  # a reset board drives nothing
             widths = [w for _, w in log.widths_us(ch, redo, done)]
             # Approached from below, slewed up, held at the target.
             assert widths[0] <= us and widths[-1] == pytest.approx(us, abs=2)
             assert all(b >= a - 1 for a, b in itertools.pairwise(widths))
-        # The journal: the reset, the servos back at the setting, only then the capture.
+        # The journal: the reset, the servos back at the setting (stepped, probed), only then
+        # the capture.
         kinds = [e["event"] for e in read_events(session.folder / "journal.jsonl")
-                 if e.get("id") == second.id]  # fmt: skip
-        assert kinds == ["reset", "moved", "captured", "compared", "checked"]
+                 if e.get("id") == hit.id]  # fmt: skip
+        since = kinds[kinds.index("reset") :]
+        assert since[: since.index("moved")] == ["reset"] + ["probed"] * (since.index("moved") - 1)
+        assert since.index("moved") > 1 and since[since.index("moved") + 1] == "captured"
         assert any("restarted during the move" in str(getattr(e, "text", "")) for e in said)
     finally:
         sim.close()

@@ -11,19 +11,19 @@ import pytest
 from station.capture.folder import write_pcm24
 from station.plan.design import Setting
 from station.reamp.files import RATE
+from station.sweep.journal import replay
 from station.sweep.moved import (
     FAR_BELOW,
     LEVEL,
-    POT_TOLERANCE_US,
     ChangeCheck,
-    PotReading,
+    StepVerdict,
     check_change,
     expected_esr,
     floor_of,
-    pot_readings,
-    pot_us,
     setting_change,
+    step_verdicts,
 )
+from station.sweep.pots import POT_TOLERANCE_US, PotReading, pot_readings, pot_us
 from tests.sweep_fixture import knob_gear
 
 RANGES = {"drive": (0.0, 10.0), "tone": (0.0, 10.0)}
@@ -91,6 +91,54 @@ def test_pots_decide_over_the_sound() -> None:
     half = ChangeCheck("s2", "s1", ("drive", "tone"), 0.4, 1e-8, 1e-7, None, (agree,))
     assert half.judged_by == "sound" and half.unmoved
     assert "sounded the same" in half.message() and half.to_json()["pots"][0]["agrees"]
+
+
+def probe(n: int, kind: str, control: str | None, unmoved: bool | None, **kw: object) -> dict:
+    """A `probed` journal event of setting s2."""
+    return {"event": "probed", "id": "s2", "probe": n, "kind": kind, "control": control,
+            "unmoved": unmoved, "esr": 2e-8, "floor_esr": 4e-8, **kw}  # fmt: skip
+
+
+def test_probes_judge_each_control_they_heard_alone() -> None:
+    events = [
+        probe(1, "step", "drive", True, to=7.0, **{"from": 3.0}),
+        probe(2, "step", "tone", False, to=2.0, **{"from": 6.0}),
+        probe(3, "excursion", "drive", True, to=0.0, **{"from": 7.0}),
+    ]
+    steps = step_verdicts(events)
+    assert [(v.control, v.unmoved) for v in steps] == [("drive", True), ("tone", False)]
+    # The whole change sounded different (the tone's), but the drive was heard not turning.
+    c = ChangeCheck("s2", "s1", ("drive", "tone"), 0.6, 0.3, 1e-7, 0.01, steps=steps)
+    assert c.judged_by == "sound" and c.unmoved
+    assert c.message() == (
+        "s2: drive turned alone (3 → 7) changed the sound by an ESR of 2e-08, where two "
+        "recordings of one state differ by about 4e-08; moved on to 0 and back it changed it "
+        "by 2e-08: did the knob move?"
+    )
+    assert c.to_json()["probed"] == [
+        {"control": "drive", "unmoved": True, "by": "excursion"},
+        {"control": "tone", "unmoved": False, "by": "step"},
+    ]
+    # Every control heard turning: moved, even when the two changes all but cancel.
+    heard = (StepVerdict("drive", events[0] | {"unmoved": False}, None), steps[1])
+    cancel = ChangeCheck("s2", "s1", ("drive", "tone"), 0.6, 1e-8, 1e-7, 0.01, steps=heard)
+    assert cancel.sounded_same and not cancel.unmoved
+
+
+def test_the_journal_gives_each_move_its_probes_and_each_control_its_last_verdict() -> None:
+    ids = ["s1", "s2"]
+    moved = {"event": "moved", "id": "s2"}
+    first = [probe(1, "step", "drive", True), probe(2, "excursion", "drive", True), moved]
+    state = replay(first, ids)
+    assert [e["probe"] for e in state.probes["s2"]] == [1, 2] and state.heard == {"drive": False}
+    # A move away, then a move begun again (its first probe starts afresh) that hears it.
+    again = [{"event": "moved", "id": "s2", "away_to": "s1"}, probe(9, "reference", None, None),
+             probe(1, "step", "drive", False), moved]  # fmt: skip
+    state = replay(first + again, ids)
+    assert [e["probe"] for e in state.probes["s2"]] == [1] and state.heard == {"drive": True}
+    # A stop between a move's probes and its end: the resumed run's plain move has none.
+    state = replay([*first, probe(1, "step", "tone", True), {"event": "resumed"}, moved], ids)
+    assert state.probes["s2"] == [] and state.heard == {"drive": False, "tone": False}
 
 
 def test_pot_readings_convert_as_the_firmware_does() -> None:

@@ -162,7 +162,8 @@ def test_a_horn_that_keeps_slipping_is_flagged_retaken_and_left_out(
     assert any("did the knob move?" in w and "away and back" in w for w in s.warnings)
     # The slipped takes sound like s003 (the gear did not change): no more than two takes of
     # one setting differ, and a thousandth of the least change the session had seen.
-    moved = [e for e in compared if not e["unmoved"] and e["changed"]]
+    # (The first capture, judged by its probes alone, has no ESR against one before it.)
+    moved = [e for e in compared if not e["unmoved"] and e["changed"] and e["previous"]]
     for e in flagged:
         assert e["esr"] <= FLOOR_FACTOR * e["floor_esr"]
         assert e["esr"] < 1e-3 * min(m["esr"] for m in moved)
@@ -262,10 +263,12 @@ def test_a_normal_sweep_of_the_overdrive_flags_nothing(home: Path, short_signal:
     compared = s.events("compared")
     captures = s.events("captured")
     assert len(captures) == len(s.runner.session.schedule)  # nothing taken twice
-    assert len(compared) == len(captures) - 1  # every capture after the first
+    # Every capture; the first by its stepwise move's probes alone (it has none before it).
+    assert len(compared) == len(captures)
+    assert compared[0]["previous"] is None and compared[0]["probed"]
     assert not [e for e in compared if e["unmoved"]]
     # With room to spare: every change sounded far more different than either rule allows.
-    for e in compared:
+    for e in compared[1:]:
         if not e["changed"]:
             continue
         assert e["judged_by"] == "sound"
