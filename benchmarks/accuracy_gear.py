@@ -121,7 +121,8 @@ def holdout_settings(gear: Gear, per_combination: int = 3, seed: int = 99) -> li
 def write_session(
     folder: Path, gear: Gear, x_path: Path, train: list[dict], holdout: list[dict]
 ) -> None:
-    """A sweep session (docs/files.md) whose captures are the gear's exact return.
+    """A sweep session (docs/files.md) whose captures are the gear's exact return. A setting
+    already written there (its capture.json) is kept, so a session can grow call by call.
 
     SystemExit when a return would clip (the gear's return level is set too low).
     """
@@ -132,7 +133,9 @@ def write_session(
     settings = [{**s, "role": "train"} for s in train] + [{**s, "role": "holdout"} for s in holdout]
     for s in settings:
         d = folder / s["id"]
-        d.mkdir(parents=True)
+        if (d / "capture.json").is_file():
+            continue  # captured by an earlier call (an adaptive cell's rounds)
+        d.mkdir(parents=True, exist_ok=True)
         _link(x_path, d / "input.wav")
         y = gear.render(x, s["knobs"], s["switches"])
         if np.max(np.abs(y)) >= 1.0:

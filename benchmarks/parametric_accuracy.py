@@ -25,10 +25,13 @@ measures the recipe's CPU cost in NAM's C++ core beside NAM's standard WaveNet.
     python benchmarks/parametric_accuracy.py --quick            # < 60 min on 2 CPU cores
     python benchmarks/parametric_accuracy.py --jobs 16 --accelerator gpu   # the full run
 
+Method `adaptive` chooses part of its settings round by round, as an adaptive sweep does
+(benchmarks/adaptive_accuracy.py, which runs it against the space-filling methods).
+
 Budgets are numbers of training settings (`36`) or capture minutes (`60m`: the most
-settings whose plan fits). `--training-s` lists seconds of training material per setting
-(the station signal's layout kept, shorter), to weigh more short captures against fewer
-long ones at one capture time.
+settings whose plan fits; for `adaptive`, as many as a maximin-LHS plan's). `--training-s`
+lists seconds of training material per setting (the station signal's layout kept,
+shorter), to weigh more short captures against fewer long ones at one capture time.
 """
 
 from __future__ import annotations
@@ -61,13 +64,15 @@ from station.plan.design import (
     default_holdout,
     make_plan,
 )
-from station.rig.motion import nominal_model
+from station.rig.motion import MotionModel, nominal_model
 
 METHODS = ("grid", "random", "maximin-lhs")
 # The 2-core CPU run: a shortened signal, small batches (8 slices of 2048 samples: an eighth
 # of NAM's 16 × 8192) and few steps, so it says how plans compare rather than how far a
 # recipe can go.
 QUICK = {
+    "gears": ",".join(GEARS),
+    "methods": ",".join(METHODS),
     "budgets": "16,36",
     "training_s": "20",
     "steps": 1500,
@@ -80,6 +85,8 @@ QUICK = {
 # The full run, for a GPU machine: the station signal at full length and at 40 s of material,
 # at the issue's 70-minute capture budget, with each recipe's own batches.
 FULL = {
+    "gears": ",".join(GEARS),
+    "methods": ",".join(METHODS),
     "budgets": "70m",
     "training_s": "163.5,40",
     "steps": 6000,
@@ -140,10 +147,15 @@ def plan_for(gear: Gear, method: str, n_train: int, seed: int, one_capture_s: fl
         seed=seed,
         capture_s=one_capture_s,
     )
-    model = nominal_model(
+    return make_plan(req, rig_model(gear))
+
+
+def rig_model(gear: Gear) -> MotionModel:
+    """The nominal rig's motion for the gear's controls (what `station plan` assumes without
+    a rig profile)."""
+    return nominal_model(
         [(k.name, k.min, k.max) for k in gear.knobs], [(s.name, s.positions) for s in gear.switches]
     )
-    return make_plan(req, model)
 
 
 def settings_for(gear: Gear, method: str, budget: str, seed: int, one_capture_s: float) -> int:
@@ -167,23 +179,52 @@ def settings_for(gear: Gear, method: str, budget: str, seed: int, one_capture_s:
     return best
 
 
+@dataclass(frozen=True)
+class CellPlan:
+    """The training settings a cell captures and what its plan costs."""
+
+    train: list[dict[str, Any]]  # id, knobs, switches
+    planned_settings: int  # training and held-out settings of the plan (anchors not counted)
+    capture_s: float  # `station plan`'s estimate
+    extra: dict[str, Any]  # figures of the method's own for the row (an adaptive cell's rounds)
+
+
+def plan_cell(cell: Cell, options: dict[str, Any], work: Path, x_path: Path) -> CellPlan:
+    """The cell's training settings: its method's plan of its budget (an adaptive plan chooses
+    its settings round by round: benchmarks/adaptive_accuracy.py). StationError when the
+    planner refuses the budget."""
+    gear = GEARS[cell.gear]
+    one = capture_s(x_path)
+    if cell.method == "adaptive":
+        from benchmarks.adaptive_accuracy import adaptive_plan  # it imports this module
+
+        n = settings_for(gear, "maximin-lhs", cell.budget, cell.seed, one)
+        return adaptive_plan(cell, gear, n, options, work, x_path, one)
+    n = settings_for(gear, cell.method, cell.budget, cell.seed, one)
+    plan = plan_for(gear, cell.method, n, cell.seed, one)
+    return CellPlan(
+        [
+            {"id": s.id, "knobs": s.knobs, "switches": s.switches}
+            for s in plan.settings
+            if s.role == "train"
+        ],
+        sum(s.role != "anchor" for s in plan.settings),
+        plan.total_s,
+        {},
+    )
+
+
 def run_cell(cell: Cell, options: dict[str, Any], work: Path) -> dict[str, Any]:
     """Plan, capture, train and judge one cell; its row (or its error)."""
     gear = GEARS[cell.gear]
     row: dict[str, Any] = {**asdict(cell), "seed": cell.seed}
     x_path = work / f"signal-{cell.training_s:g}.wav"
-    one = capture_s(x_path)
     try:
-        n = settings_for(gear, cell.method, cell.budget, cell.seed, one)
-        plan = plan_for(gear, cell.method, n, cell.seed, one)
+        planned = plan_cell(cell, options, work, x_path)
     except StationError as exc:
         return {**row, "error": exc.message}
-    train = [
-        {"id": s.id, "knobs": s.knobs, "switches": s.switches}
-        for s in plan.settings
-        if s.role == "train"
-    ]
-    folder = work / f"{cell.name}-{zlib.crc32(cell.recipe.encode()):08x}"
+    train = planned.train
+    folder = cell_folder(cell, work)
     spec = recipe_spec(cell.recipe, options.get("ny"), options.get("batch"))
     try:
         write_session(folder, gear, x_path, train, holdout_settings(gear))
@@ -211,8 +252,8 @@ def run_cell(cell: Cell, options: dict[str, Any], work: Path) -> dict[str, Any]:
     return {
         **row,
         "trained_settings": len(train),
-        "planned_settings": sum(s.role != "anchor" for s in plan.settings),
-        "capture_h": plan.total_s / 3600,
+        "planned_settings": planned.planned_settings,
+        "capture_h": planned.capture_s / 3600,
         "test_median": report["esr_median"],
         "test_worst": report["esr_worst"],
         "nearest_median": report["nearest_esr_median"],
@@ -226,7 +267,13 @@ def run_cell(cell: Cell, options: dict[str, Any], work: Path) -> dict[str, Any]:
         "steps_done": report["training"]["steps_done"],
         "stopped_by": report["training"]["stopped_by"],
         "train_min": minutes,
+        **planned.extra,
     }
+
+
+def cell_folder(cell: Cell, work: Path) -> Path:
+    """The cell's own session folder under `work` (the recipe hashed into its name)."""
+    return work / f"{cell.name}-{zlib.crc32(cell.recipe.encode()):08x}"
 
 
 def _worker(cell: Cell, options: dict[str, Any], work: str) -> dict[str, Any]:
@@ -234,7 +281,7 @@ def _worker(cell: Cell, options: dict[str, Any], work: str) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(options["threads"])
-    log = Path(work) / "logs" / f"{cell.name}-{zlib.crc32(cell.recipe.encode()):08x}.log"
+    log = Path(work) / "logs" / f"{cell_folder(cell, Path(work)).name}.log"
     with open(log, "w") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
         saved = os.dup(2)
         os.dup2(fh.fileno(), 2)
@@ -308,12 +355,14 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def main() -> int:
-    """Run the cells (in parallel with --jobs) and print the Markdown table."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser(description: str) -> argparse.ArgumentParser:
+    """The benchmark's options; those a preset sets default to None (resolve fills them)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help="the 2-core CPU run (under 60 min)")
-    p.add_argument("--gears", default=",".join(GEARS))
-    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--gears", default=None, help=f"comma-separated: {', '.join(GEARS)}")
+    p.add_argument(
+        "--methods", default=None, help=f"comma-separated: {', '.join(METHODS)}, adaptive"
+    )
     p.add_argument("--budgets", default=None, help="training settings (36) or minutes (60m)")
     p.add_argument("--training-s", default=None, help="seconds of training material per setting")
     p.add_argument("--seeds", type=int, default=None)
@@ -332,22 +381,33 @@ def main() -> int:
     )
     p.add_argument("--ny", type=int, default=None, help="samples per slice, for every recipe")
     p.add_argument("--batch", type=int, default=None, help="slices per batch, for every recipe")
+    p.add_argument(
+        "--initial",
+        type=int,
+        default=None,
+        help="adaptive: space-filling training settings to start (default half the budget)",
+    )
+    p.add_argument("--round-batch", type=int, default=None, help="adaptive: settings per round")
+    p.add_argument("--members", type=int, default=None, help="adaptive: quick models per round")
     p.add_argument("--accelerator", default="cpu", help="Lightning's: cpu, gpu, auto")
     p.add_argument("--devices", default=None, help="Lightning's devices (default: its own)")
     p.add_argument("--jobs", type=int, default=1, help="cells trained at once, one process each")
     p.add_argument("--threads", type=int, default=1, help="torch threads per job")
     p.add_argument("--json", type=Path, default=None, help="also write every row to this file")
-    args = p.parse_args()
-    preset = QUICK if args.quick else FULL
-    for key in ("budgets", "training_s", "steps", "validate_every", "seeds", "recipes", "ny",
-                "batch"):  # fmt: skip
-        if getattr(args, key) is None:
-            setattr(args, key, preset[key])
+    return p
+
+
+def resolve(args: argparse.Namespace, preset: dict[str, Any]) -> dict[str, Any]:
+    """Fill the options not given from `preset`, check the recipes, and return what every
+    cell's worker needs."""
+    for key, value in preset.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
     given = args.recipes.strip()
     args.recipes = [given] if given.startswith("{") else given.split(",")
     for name in args.recipes:
         recipe_spec(name)  # an unknown name or bad JSON fails now, not in every worker
-    options = {
+    return {
         "ny": args.ny,
         "batch": args.batch,
         "accelerator": args.accelerator,
@@ -356,7 +416,17 @@ def main() -> int:
         "validate_every": args.validate_every,
         "threads": args.threads,
         "max_minutes": args.max_minutes,
+        "initial": args.initial,
+        "round_batch": args.round_batch,
+        "members": args.members,
     }
+
+
+def run(
+    args: argparse.Namespace, options: dict[str, Any]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Run the cells (in parallel with --jobs), write --json; the report (the run's figures,
+    each recipe with its CPU cost, the Markdown table) and the rows."""
     todo = cells(args)
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
@@ -381,22 +451,29 @@ def main() -> int:
     rows.sort(key=lambda r: order[Cell(**{k: r[k] for k in Cell.__dataclass_fields__})])
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    print(
+    out = [
         f"Parametric accuracy: {args.steps} steps per cell, validated every "
         f"{args.validate_every}; {args.seeds} seed(s); "
         f"{len(holdout_settings(GEARS[todo[0].gear])) if todo else 0} held-out settings; "
         f"{(time.monotonic() - started) / 60:.0f} min wall-clock with {args.jobs} job(s) on "
         f"{args.accelerator}"
-    )
+    ]
     for name in args.recipes:
         spec = recipe_spec(name, args.ny, args.batch)
-        print(
+        out.append(
             f"Recipe {name}: {spec['architecture']}, batches of {spec['batch']}×{spec['ny']} "
             f"samples{', overrides ' + json.dumps(spec['overrides']) if spec['overrides'] else ''}"
             f"; CPU {ratios[name]}"
         )
-    print()
-    print("\n".join(table(rows)))
+    return [*out, "", *table(rows)], rows
+
+
+def main() -> int:
+    """Run the cells and print the Markdown table."""
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    options = resolve(args, QUICK if args.quick else FULL)
+    lines, _ = run(args, options)
+    print("\n".join(lines))
     return 0
 
 

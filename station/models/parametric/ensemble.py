@@ -114,7 +114,11 @@ def train_ensemble(
     """
     recipes = member_recipes(recipe, members)
     sweep = load_sweep(Path(session), level)
-    train = [s for s in sweep.used("train") if only is None or s.id in only]
+    if only is not None:  # the trainer learns from every usable training setting it is given
+        sweep = dataclasses.replace(
+            sweep, settings=[s for s in sweep.settings if s.role != "train" or s.id in only]
+        )
+    train = sweep.used("train")
     if len(train) < 2:
         raise StationError(
             f"{sweep.name} has {len(train)} usable training setting(s); an ensemble needs two",

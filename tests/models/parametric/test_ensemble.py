@@ -106,6 +106,26 @@ def test_the_round_is_its_own_folder_and_a_killed_round_retrains_only_what_is_mi
     assert not (folder / "member-3").exists()  # NAM's scratch folder is gone
 
 
+def test_a_round_trains_only_on_the_settings_it_began_with(
+    session: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resumed round (`only`: the journal's settings) must not learn from settings captured
+    since, nor from ones the sweep found suspect: the trainer is handed those ids alone."""
+    from station.models.parametric import ensemble as module
+
+    handed: list[list[str]] = []
+
+    def trainer(sweep: object, *args: object, **kwargs: object) -> None:
+        handed.append(sorted(s.id for s in sweep.used("train")))  # type: ignore[attr-defined]
+        raise StationError("enough: the test needs only what the trainer was handed")
+
+    monkeypatch.setattr(module, "fit", trainer)
+    only = ["s001", "s003", "s006", "s008"]
+    with pytest.raises(StationError, match="enough"):
+        train_ensemble(session, 2, RECIPE, round_no=7, only=only)
+    assert handed == [only]  # of the session's ten training settings, the four given
+
+
 def test_a_prediction_is_the_models_own_snapshot_at_that_setting(tmp_path: Path) -> None:
     """Against fold's snapshot run as a one-input WaveNet: encoding, batching and order."""
     from station.models.verify import run_model
