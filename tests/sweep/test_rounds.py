@@ -51,7 +51,7 @@ def sweep(home: Path, models: Models, **spec: Any) -> tuple[TwinSweep, Any]:
     an anchor every 4), run to its end with `models`."""
     budget = spec.pop("settings", 9)
     t = TwinSweep(
-        home, settings=5, speedup=50.0, holdout=1, anchor_every=4,
+        home, settings=5, speedup=20.0, holdout=1, anchor_every=4,
         adaptive=AdaptiveSpec(settings=budget, initial=4, batch=2, members=2, **spec),
     )  # fmt: skip
     runner = t.runner()
@@ -178,7 +178,7 @@ def test_a_stop_while_a_round_trains_ends_it_and_the_resume_trains_it_on_the_sam
     home: Path,
 ) -> None:
     t = TwinSweep(
-        home, settings=5, speedup=50.0, holdout=1, anchor_every=4,
+        home, settings=5, speedup=20.0, holdout=1, anchor_every=4,
         adaptive=AdaptiveSpec(settings=9, initial=4, batch=2, members=2),
     )  # fmt: skip
     stop = StopFlag()

@@ -187,7 +187,7 @@ def test_an_adaptive_sweep_shows_its_rounds_live(
     while it runs (the round training, then its batch), and each chosen setting gets its
     row."""
     signal = short_input(tmp_path / "tiny.wav", 2.0)
-    rig = VirtualRig(speed=50.0)  # the twin turns the servos 50 times as fast
+    rig = VirtualRig(speed=20.0)  # the twin turns the servos 20 times as fast
     save_profile(tmp_path, calibrated_profile(rig, "demo"))
     monkeypatch.setattr(StationBench, "round_models", lambda self: Models())
     req, model = for_rig(
