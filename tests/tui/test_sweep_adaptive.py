@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, TabbedContent
 
+import station.devices
 from station.devices import StationBench
 from station.interface.profiles import save_profile
 from station.plan.adaptive import adaptive_request, make_adaptive_plan
@@ -190,6 +191,12 @@ def test_an_adaptive_sweep_shows_its_rounds_live(
     rig = VirtualRig(speed=20.0)  # the twin turns the servos 20 times as fast
     save_profile(tmp_path, calibrated_profile(rig, "demo"))
     monkeypatch.setattr(StationBench, "round_models", lambda self: Models())
+    # The twin's thread waits for the GIL behind the app and the virtual audio: on a loaded
+    # machine the driver's 1 s wait for an answer (right for a real board) can miss 4 times.
+    opened = station.devices.open_rig
+    monkeypatch.setattr(
+        station.devices, "open_rig", lambda *a, **kw: opened(*a, reply_timeout_s=3.0, **kw)
+    )
     req, model = for_rig(
         PlanRequest(knobs=(), settings=7, holdout=1, anchor_every=4), virtual_pedal_rig()
     )
