@@ -37,23 +37,21 @@ from ..plan.adaptive_spec import AdaptiveSpec
 from ..plan.design import Setting
 from ..plan.setup import hms
 from .journal import Journal, SweepState
-from .session import Session
+from .session import Session, schedule_entry
 
 WAIT_POLL_S = 0.2  # how often a wait for a round's models looks for a stop
 
 
 def adaptive_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The rounds as the journal has them: started (round → settings trained on), chosen
-    (round → its `chosen` event), failed (round → reason) and done (the end's reason)."""
-    out: dict[str, Any] = {"started": {}, "chosen": {}, "failed": {}, "done": None}
+    (round → its `chosen` event) and done (the `adaptive_done` event, or None)."""
+    out: dict[str, Any] = {"started": {}, "chosen": {}, "done": None}
     for e in events:
         kind = e["event"]
         if kind == "round_started":
             out["started"][int(e["round"])] = list(e["settings"])
         elif kind == "chosen":
             out["chosen"][int(e["round"])] = e
-        elif kind == "round_failed":
-            out["failed"][int(e["round"])] = str(e.get("reason", ""))
         elif kind == "adaptive_done":
             out["done"] = e
     return out
@@ -233,8 +231,13 @@ class Rounds:
             reason = self._why_done(j, per_setting_s)
             if reason is None:
                 return self._choose(state, j, per_setting_s)
-            self.log("adaptive_done", reason=reason, chosen=self.chosen_count(j))
-            self.emit(Step("round", f"Adaptive rounds done: {reason}"))
+            return self._done(state, j, reason)
+        return self._final_anchor(state)
+
+    def _done(self, state: SweepState, j: dict[str, Any], reason: str, **extra: Any) -> bool:
+        """Journal and say that the rounds end, and why; then the last anchor if due."""
+        self.log("adaptive_done", reason=reason, chosen=self.chosen_count(j), **extra)
+        self.emit(Step("round", f"Adaptive rounds done: {reason}"))
         return self._final_anchor(state)
 
     def _why_done(self, j: dict[str, Any], per_setting_s: float) -> str | None:
@@ -279,13 +282,8 @@ class Rounds:
             scores = np.ones(len(self.pool))
         worst = float(np.max(scores)) if len(scores) else 0.0
         if fallback is None and self.spec.stop_below is not None and worst < self.spec.stop_below:
-            self.log(
-                "adaptive_done",
-                reason=f"the models agree everywhere (worst disagreement {worst:.2g})",
-                chosen=self.chosen_count(j),
-                worst=worst,
-            )
-            return self._final_anchor(state)
+            reason = f"the models agree everywhere (worst disagreement {worst:.2g})"
+            return self._done(state, j, reason, worst=worst)
         captured = [
             candidate_of(self.req, s)
             for s in self.session.schedule
@@ -294,12 +292,7 @@ class Rounds:
         batch = min(self.spec.batch, self.left(j))
         choice = choose(self.pool, scores, captured, batch)
         if not choice.picked:
-            self.log(
-                "adaptive_done",
-                reason="no candidate is left apart from the captured ones",
-                chosen=self.chosen_count(j),
-            )
-            return self._final_anchor(state)
+            return self._done(state, j, "no candidate is left apart from the captured ones")
         self._write_scores(r, scores, choice.picked)
         picked = self._by_travel([self.pool[i] for i in choice.picked])
         settings = self._new_settings(picked)
@@ -401,8 +394,7 @@ class Rounds:
         training setting (`round`), for reports."""
         self.session.schedule.extend(settings)
         self.session.data.setdefault("schedule", []).extend(
-            {**s.to_json(), **({"round": round_no} if s.role == "train" else {})}
-            for s in settings
+            schedule_entry(s.to_json(), round_no) for s in settings
         )
 
 

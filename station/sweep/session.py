@@ -227,9 +227,7 @@ def open_session(folder: Path) -> Session:
     for e in read_events(Path(folder) / JOURNAL):
         if e["event"] == "chosen":
             schedule += [
-                {**s, **({"round": e["round"]} if s.get("role") == "train" else {})}
-                for s in e.get("settings", [])
-                if s["id"] not in have
+                schedule_entry(s, e["round"]) for s in e.get("settings", []) if s["id"] not in have
             ]
             have.update(s["id"] for s in e.get("settings", []))
     data["schedule"] = schedule
@@ -237,6 +235,12 @@ def open_session(folder: Path) -> Session:
     known = {f.name for f in dataclasses.fields(SweepOptions)}
     options = SweepOptions(**{k: v for k, v in data.get("options", {}).items() if k in known})
     return Session(Path(folder), data, plan, schedule_plan.settings, options)
+
+
+def schedule_entry(setting: dict[str, Any], round_no: int) -> dict[str, Any]:
+    """A setting an adaptive round chose, as session.json's schedule holds it: a training
+    setting notes its round (for reports)."""
+    return {**setting, **({"round": round_no} if setting.get("role") == "train" else {})}
 
 
 def check_unchanged(
