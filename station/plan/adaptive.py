@@ -39,6 +39,8 @@ from .design import (
 
 POOL_PER_COMBINATION = 256  # candidates per switch combination
 SPACING_FLOOR = 1e-6  # the least spacing the discount divides by
+ON_A_SETTING = 0.5  # closer than this share of r is the same setting again
+SETTLES = 0.5  # a capture settles the disagreement within about this share of the spacing
 
 
 @dataclass(frozen=True)
@@ -141,12 +143,27 @@ def disagreement(outputs: np.ndarray) -> np.ndarray:
     return np.asarray(spread.mean(axis=0) / energy)
 
 
-def typical_spacing(captured: list[Candidate], dims: int) -> float:
-    """The spacing a plan of `captured`'s size would have if spread evenly: the side of one
-    setting's share of the knob space (1 for fewer than two settings)."""
-    if len(captured) < 2 or dims == 0:
+def typical_spacing(captured: list[Candidate], dims: int, combinations: int = 1) -> float:
+    """The spacing a plan of `captured`'s size would have if spread evenly over
+    `combinations` switch combinations: the side of one setting's share of one
+    combination's knob space (1 for fewer than two settings a combination)."""
+    per_combination = len(captured) / max(1, combinations)
+    if per_combination < 2 or dims == 0:
         return 1.0
-    return float(len(captured) ** (-1.0 / dims))
+    return float(per_combination ** (-1.0 / dims))
+
+
+def distances(a: list[Candidate], b: list[Candidate]) -> np.ndarray:
+    """distance() between every candidate of `a` (rows) and of `b` (columns), at once."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    ua = np.array([c.unit for c in a], dtype=float).reshape(len(a), -1)
+    ub = np.array([c.unit for c in b], dtype=float).reshape(len(b), -1)
+    knobs = ((ua[:, None, :] - ub[None, :, :]) ** 2).sum(-1)
+    sa = np.array([c.switches for c in a], dtype=object).reshape(len(a), -1)
+    sb = np.array([c.switches for c in b], dtype=object).reshape(len(b), -1)
+    switches = (sa[:, None, :] != sb[None, :, :]).sum(-1)
+    return np.sqrt(knobs + switches.astype(float))
 
 
 def choose(
@@ -155,33 +172,48 @@ def choose(
     captured: list[Candidate],
     batch: int,
 ) -> Choice:
-    """The next `batch` candidates, greedily: each pick maximises its disagreement times
-    1 − exp(−(d/ρ)²), d its distance to the nearest setting captured or picked, ρ the
-    typical spacing of the captured plan (at ρ a candidate keeps 63 % of its disagreement,
-    on top of a captured setting none, so it is never picked)."""
+    """The next `batch` candidates, greedily, each the one whose capture would settle the
+    most disagreement around it.
+
+    A capture at x is taken to settle a share k(x, c) = exp(−(d/r)²) of the disagreement at
+    every candidate c, d their distance, r half of the typical spacing of the captured plan
+    within one switch combination. A candidate's value is the disagreement left around it,
+    Σ_c left_c·k(x, c); for what is captured, and after each pick, left_c shrinks by 1 − k,
+    which spreads a batch. A candidate within half of r of a captured or picked setting is
+    never taken. Summing over a neighbourhood, rather than taking the single most unsure
+    candidate, keeps the rounds off the knob ends, where quick models extrapolate and
+    disagree most but part of a neighbourhood lies outside the range.
+    """
     if len(scores) != len(candidates):
         raise StationError("one disagreement score per candidate is needed")
     if batch < 1:
         raise StationError("a batch needs at least one setting")
-    dims = len(candidates[0].unit) if candidates else 0
-    rho = max(typical_spacing(captured, dims), SPACING_FLOOR)
-    nearest = np.array(
-        [min((distance(c, h) for h in captured), default=math.inf) for c in candidates]
-    )
+    if not candidates:
+        return Choice([], np.asarray(scores, dtype=float), [])
+    dims = len(candidates[0].unit)
+    combinations = len({c.switches for c in candidates})
+    rho = max(typical_spacing(captured, dims, combinations), SPACING_FLOOR)
+    raw = np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0).clip(min=0.0)
+    reach = rho * SETTLES
+    near = np.exp(-((distances(candidates, candidates) / reach) ** 2))  # k(x, c)
+    nearest = np.full(len(candidates), math.inf)
+    left = raw.copy()
+    if captured:
+        to_captured = distances(candidates, captured)
+        nearest = to_captured.min(axis=1)
+        left *= np.prod(1.0 - np.exp(-((to_captured / reach) ** 2)), axis=1)
     picked: list[int] = []
     picked_scores: list[float] = []
-    raw = np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0)
     for _ in range(min(batch, len(candidates))):
-        discount = 1.0 - np.exp(-((nearest / rho) ** 2))
-        value = raw * discount
-        value[picked] = -math.inf
+        value = near @ left
+        value[nearest < reach * ON_A_SETTING] = -math.inf
         best = int(np.argmax(value))
         if not math.isfinite(value[best]) or value[best] <= 0.0:
             break  # nothing left worth a capture: every candidate sits on a captured one
         picked.append(best)
         picked_scores.append(float(value[best]))
-        there = candidates[best]
-        nearest = np.minimum(nearest, [distance(c, there) for c in candidates])
+        left = left * (1.0 - near[best])
+        nearest = np.minimum(nearest, distances(candidates, [candidates[best]])[:, 0])
     return Choice(picked, raw, picked_scores)
 
 

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from station.errors import StationError
-from station.plan.adaptive import Candidate, choose, disagreement, distance, pool
+from station.plan.adaptive import (
+    Candidate,
+    choose,
+    disagreement,
+    distance,
+    distances,
+    pool,
+    typical_spacing,
+)
 from station.plan.design import KnobRange, PlanRequest, SwitchChoice
 
 REQ = PlanRequest(
@@ -85,3 +93,54 @@ def test_a_candidate_on_a_captured_setting_is_never_taken() -> None:
     assert got.picked == [1]
     with pytest.raises(StationError, match="one disagreement score per candidate"):
         choose(cands, scores[:1], [], batch=1)
+
+
+def test_the_spacing_is_one_switch_combinations_share() -> None:
+    eight = [Candidate((i / 8, 0.5), (s,)) for i, s in enumerate("abcdabcd")]
+    assert typical_spacing(eight, dims=2) == pytest.approx(8**-0.5)
+    # Over four combinations each holds two settings: the spacing of two, not of eight.
+    assert typical_spacing(eight, dims=2, combinations=4) == pytest.approx(2**-0.5)
+    assert typical_spacing(eight[:4], dims=2, combinations=4) == 1.0
+
+
+def test_the_pick_stays_off_a_knob_end_where_the_models_extrapolate() -> None:
+    # Captures in the middle; the members' disagreement grows towards both ends, as quick
+    # models' does where they extrapolate, and peaks at the very end of the range.
+    req = PlanRequest(knobs=(KnobRange("drive", 0.0, 10.0),))
+    cands = pool(req, per_combination=256, seed=3)
+    xs = np.array([c.unit[0] for c in cands])
+    captured = [Candidate((x,), ()) for x in (0.3, 0.4, 0.5, 0.6, 0.7)]
+    scores = (xs - 0.5) ** 2
+    got = choose(cands, scores, captured, batch=2)
+    chosen = sorted(xs[got.picked])
+    assert xs[np.argmax(scores)] > 0.99  # the raw top candidate is a knob end
+    # One pick on each side, each inside its end by a share of the spacing (0.2).
+    assert chosen[0] < 0.3 and chosen[1] > 0.7, chosen
+    assert chosen[0] > 0.03 and chosen[1] < 0.97, chosen
+
+
+def test_a_batch_spreads_within_the_one_combination_that_is_unsure() -> None:
+    req = PlanRequest(
+        knobs=(KnobRange("drive", 0.0, 10.0), KnobRange("tone", 0.0, 10.0)),
+        switches=(SwitchChoice("boost", ("off", "on")), SwitchChoice("clip", ("si", "led"))),
+    )
+    cands = pool(req, per_combination=256, seed=4)
+    captured = pool(req, per_combination=2, seed=5)  # two per combination
+    scores = np.array([1.0 if c.switches == ("on", "si") else 0.01 for c in cands])
+    got = choose(cands, scores, captured, batch=4)
+    mine = [cands[i] for i in got.picked if cands[i].switches == ("on", "si")]
+    assert len(mine) >= 3
+    gaps = distances(mine, mine)[np.triu_indices(len(mine), 1)]
+    # Spread at about the combination's own spacing (0.71 for two settings), not the
+    # whole plan's (0.35 for eight).
+    assert gaps.min() > 0.15, gaps
+
+
+def test_distances_at_once_equal_distance_pair_by_pair() -> None:
+    a = pool(REQ, per_combination=8, seed=6)
+    b = pool(REQ, per_combination=4, seed=7)
+    d = distances(a, b)
+    assert d.shape == (16, 8)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            assert d[i, j] == pytest.approx(distance(x, y))

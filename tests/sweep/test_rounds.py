@@ -24,7 +24,7 @@ from station.sweep.rounds import Rounds, round_of_setting, rounds_lines, rounds_
 from station.sweep.session import open_session
 from tests.sweep.twin_bench import TwinSweep, when
 
-HOT = Candidate((0.9, 0.1), ("on",))  # drive, tone; boost: where the stand-in models disagree
+HOT = Candidate((0.7, 0.3), ("on",))  # drive, tone; boost: where the stand-in models disagree
 
 
 class Models:
@@ -70,11 +70,14 @@ def test_batches_go_where_the_models_disagree_until_the_budget_is_used(home: Pat
     assert [len(b) for b in batches] == [2, 2]  # budget 9 − 1 held out − 4 initial
     session = open_session(t.session.folder)
     req = session.plan.request
-    # Each round's first pick is next to the hot spot; the second spreads away from the first.
-    for batch in batches:
+    # Round 1 takes the hot spot; round 2, with captures there, its surroundings; a batch's
+    # two picks spread apart.
+    for r, batch in enumerate(batches, 1):
         first = candidate_of(req, session.setting(batch[0]["id"]))
         second = candidate_of(req, session.setting(batch[1]["id"]))
-        assert distance(first, HOT) < 0.15 or distance(second, HOT) < 0.15
+        near = min(distance(first, HOT), distance(second, HOT))
+        assert near < (0.15 if r == 1 else 0.3), (r, first, second)
+        assert max(distance(first, HOT), distance(second, HOT)) < 0.3
         assert distance(first, second) > 0.05
     # Round 1 learnt from the four initial training settings, round 2 from more.
     assert models.calls[0][0] == 1 and len(models.calls[0][1]) == 4
@@ -101,7 +104,8 @@ def test_batches_go_where_the_models_disagree_until_the_budget_is_used(home: Pat
     assert kept["controls"] == ["drive", "tone", "boost"]
     assert len(kept["disagreement"]) == len(kept["candidates"]) == 512
     best = kept["candidates"][kept["picked"][0]]
-    assert best[2] == "on" and abs(best[0] / 10 - 0.9) < 0.1 and abs(best[1] / 10 - 0.1) < 0.1
+    assert best[2] == "on" and abs(best[0] / 10 - HOT.unit[0]) < 0.1
+    assert abs(best[1] / 10 - HOT.unit[1]) < 0.1
     # session.json notes each chosen training setting's round, for the model's report.
     rounds = {b["id"]: r for r, bb in enumerate(batches, 1) for b in bb}
     assert chosen_rounds(t.session.folder) == rounds
