@@ -145,3 +145,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     long ones start early instead of leaving one worker busy at the end."""
     slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
     items.sort(key=lambda item: -slow[item.path])  # stable: a file's own order is kept
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A test that failed because the firmware twin went silent ("no answer") gets every
+    thread's stack at that moment in its report: where the twin's thread was is the cause
+    (a lock, a blocked write, a starved thread), which the symptom alone does not say."""
+    report = yield
+    if call.excinfo is not None and "no answer" in str(call.excinfo.value):
+        import sys
+        import threading
+        import traceback
+
+        names = {t.ident: t.name for t in threading.enumerate()}
+        stacks = [
+            f"--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+            for ident, frame in sys._current_frames().items()
+        ]
+        report.sections.append(("threads when the rig went silent", "\n".join(stacks)))
+    return report
