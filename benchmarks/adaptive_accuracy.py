@@ -103,8 +103,6 @@ def adaptive_plan(
 ) -> pa.CellPlan:
     """The cell's training settings, chosen as an adaptive sweep chooses them (the module's
     docstring), with each round's figures. StationError when the planner refuses."""
-    import torch
-
     from station.events import StopFlag, ignore
     from station.models.parametric.ensemble import score_round
 
@@ -123,7 +121,6 @@ def adaptive_plan(
             write_session(folder, gear, x_path, [_as_dict(s) for s in train], [])
             ids = sorted(s.id for s in train)
             scores = score_round(folder, r, ids, candidates, req, spec.members, StopFlag(), ignore)
-            torch.set_num_threads(options.get("threads", 1))  # the round took all cores but one
             captured = [candidate_of(req, s) for s in train]
             batch = min(spec.batch, n_train - len(train))
             choice = choose(candidates, scores.disagreement, captured, batch)

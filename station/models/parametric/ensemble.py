@@ -316,8 +316,9 @@ def score_round(
     `settings`, predict the held-out probe at every candidate, score their disagreement."""
     import torch
 
-    # One core stays with the sweep: its captures stream audio while the round trains.
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    # One core stays with the sweep: its captures stream audio while the round trains. A
+    # caller that has already set fewer threads (a benchmark's job among others) keeps them.
+    torch.set_num_threads(max(1, min((os.cpu_count() or 2) - 1, torch.get_num_threads())))
     started = time.monotonic()
     ens = train_ensemble(session, members, round_no=round_no, only=settings, stop=stop, emit=emit)
     probe = probe_input(load_sweep(Path(session)))

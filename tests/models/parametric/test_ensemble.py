@@ -25,6 +25,7 @@ from station.models.parametric.ensemble import (
     member_path,
     predict,
     probe_input,
+    score_round,
     train_ensemble,
 )
 from station.models.parametric.session import load_sweep
@@ -185,3 +186,32 @@ def test_an_ensemble_needs_two_captured_training_settings(tmp_path: Path) -> Non
     with pytest.raises(StationError, match="1 usable training setting"):
         train_ensemble(one, 2, RECIPE)
     assert not (one / "adaptive").exists()
+
+
+def test_a_round_leaves_a_core_to_the_sweep_and_keeps_fewer_threads_it_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    from station.models.parametric import ensemble as ens
+    from station.plan.adaptive import RoundScores
+
+    seen: list[int] = []
+
+    def trained(*_a: object, **_k: object) -> Ensemble:
+        seen.append(torch.get_num_threads())  # what training runs with
+        return Ensemble(Path("."), [], [], [], 0.0)
+
+    monkeypatch.setattr(ens.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(ens, "train_ensemble", trained)
+    monkeypatch.setattr(ens, "load_sweep", lambda _s: None)
+    monkeypatch.setattr(ens, "probe_input", lambda _s: np.zeros(8))
+    monkeypatch.setattr(ens, "predict", lambda *_a: np.zeros((2, 1, 8)))
+    before = torch.get_num_threads()
+    try:
+        for given, used in ((8, 7), (3, 3), (1, 1)):
+            torch.set_num_threads(given)
+            got = score_round(Path("."), 1, [], [], None, 2, None, None)  # type: ignore[arg-type]
+            assert isinstance(got, RoundScores) and seen[-1] == used, (given, seen)
+    finally:
+        torch.set_num_threads(before)
