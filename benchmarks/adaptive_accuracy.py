@@ -16,7 +16,7 @@ capture time apart from servo motion.
 Each round here sees every setting chosen before it (captures are instant): the best case
 for the rounds. On a rig a round starts while the batch before it is still being captured.
 
-    python benchmarks/adaptive_accuracy.py --quick    # od: adaptive, maximin-lhs, random
+    python benchmarks/adaptive_accuracy.py --quick    # od and preamp: adaptive, maximin-lhs, random
 
 It prints parametric_accuracy's table, then how many training settings each method needs
 to reach what maximin-LHS reaches at the largest budget (median over seeds of the test
@@ -45,11 +45,11 @@ from station.plan.design import PlanRequest, Setting, default_holdout
 METHODS = ("adaptive", "maximin-lhs", "random")
 REFERENCE = "maximin-lhs"
 GOAL_SHARE = 0.6  # issue 18: the reference's accuracy from at most 60 % of its settings
-# The 2-core CPU run: parametric_accuracy's quick recipe on the od pedal, budgets small
+# The 2-core CPU run: parametric_accuracy's quick recipe on both knobbed gear, budgets small
 # enough that a round's two tiny members matter, rounds of the sweep's default batch.
 QUICK = {
     **pa.QUICK,
-    "gears": "od",
+    "gears": "od,preamp",
     "methods": ",".join(METHODS),
     "budgets": "8,12,16,24",
     "round_batch": DEFAULT_BATCH,
