@@ -91,7 +91,7 @@ class Choice:
 
     picked: list[int]
     disagreement: np.ndarray  # per candidate, before spacing
-    scores: list[float]  # the picked candidates' discounted scores, in pick order
+    scores: list[float]  # each pick's value when picked (disagreement left around it)
 
 
 def candidate_of(req: PlanRequest, setting: Setting) -> Candidate:
@@ -195,7 +195,8 @@ def choose(
     rho = max(typical_spacing(captured, dims, combinations), SPACING_FLOOR)
     raw = np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0).clip(min=0.0)
     reach = rho * SETTLES
-    near = np.exp(-((distances(candidates, candidates) / reach) ** 2))  # k(x, c)
+    apart = distances(candidates, candidates)
+    near = np.exp(-((apart / reach) ** 2))  # k(x, c)
     nearest = np.full(len(candidates), math.inf)
     left = raw.copy()
     if captured:
@@ -213,7 +214,7 @@ def choose(
         picked.append(best)
         picked_scores.append(float(value[best]))
         left = left * (1.0 - near[best])
-        nearest = np.minimum(nearest, distances(candidates, [candidates[best]])[:, 0])
+        nearest = np.minimum(nearest, apart[best])
     return Choice(picked, raw, picked_scores)
 
 
